@@ -1,0 +1,48 @@
+# The two commands: `make run` brings kat up, `make test` runs the whole suite.
+# Both do every set-up step themselves on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format venv install rabbitmq bench clean
+
+run: install rabbitmq
+	$(BIN)/honcho start
+
+test: install rabbitmq
+	$(BIN)/ruff check kat plugins tests benchmarks
+	$(BIN)/ruff format --check kat plugins tests benchmarks
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check kat plugins tests benchmarks
+	$(BIN)/ruff format --check kat plugins tests benchmarks
+
+format: install
+	$(BIN)/ruff format kat plugins tests benchmarks
+	$(BIN)/ruff check --fix kat plugins tests benchmarks
+
+venv: $(BIN)/python
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(STAMP)
+
+# Reinstall when the package metadata changes.
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e '.[plugins,test]'
+	touch $(STAMP)
+
+rabbitmq:
+	@scripts/ensure-rabbitmq.sh
+
+bench: install rabbitmq
+	$(BIN)/python benchmarks/katalogus.py
+	$(BIN)/python benchmarks/runtime.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The `kat` sub-commands, one module per area (see :mod:`kat.cli`)."""

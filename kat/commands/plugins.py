@@ -1,0 +1,46 @@
+"""`kat plugins`: list the plugins found in the plugins folder, and why any were skipped."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from kat import config
+from kat.cli import FAILED, OK, command
+from kat.plugins import discover
+
+
+@command
+def add(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "plugins",
+        help="list the boefjes and normalizers in the plugins folder",
+        description="List the plugins in KAT_PLUGINS_DIR and the reasons any were skipped.",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = config.load()
+    plugins, problems = discover(settings.plugins_dir)
+    if args.json:
+        rows = [
+            {
+                "id": p.id,
+                "type": p.type,
+                "consumes": list(p.consumes),
+                "produces": list(p.produces),
+                "scan_level": p.scan_level,
+                "enabled": p.enabled,
+                "path": str(p.path),
+            }
+            for p in plugins.values()
+        ]
+        print(json.dumps({"plugins": rows, "skipped": problems}, indent=2))
+    else:
+        for p in sorted(plugins.values(), key=lambda p: (p.type, p.id)):
+            print(f"{p.type:<11} {p.id:<40} consumes {', '.join(p.consumes)}")
+        for problem in problems:
+            print(f"skipped: {problem}")
+    return FAILED if problems else OK

@@ -1,0 +1,100 @@
+"""Every environment variable kat reads, in one place, each with one default.
+
+Call :func:`load` (or use :data:`settings`, loaded at import) rather than reading
+``os.environ`` elsewhere. ``.env.example`` lists the same variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Prefix of worker variables that become plugin settings defaults (``BOEFJE_X`` -> ``X``).
+BOEFJE_PREFIX = "BOEFJE_"
+
+#: Encryption middleware names that switch sealing on (kat's and OpenKAT's spelling).
+SEALBOX = "NACL_SEALBOX"
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value kat cannot use; the message names it."""
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: AMQP URL of the RabbitMQ broker.
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    #: Folder of the YAML catalogue (organisations, repositories).
+    catalogue_dir: Path = Path("catalogue")
+    #: Folder of the LOCAL plugin repository.
+    plugins_dir: Path = Path("plugins")
+    #: Folder of the SQLite store (``kat.db``).
+    data_dir: Path = Path("data")
+    #: Default wall-clock limit of one job, in seconds.
+    job_timeout: int = 300
+    #: Default memory limit of one job, in MiB.
+    job_memory: int = 1024
+    #: Base URL of a KATalogus; when set, workers read settings over HTTP instead of files.
+    katalogus_api: str | None = None
+    #: Bearer token the KATalogus requires (and workers send) when set.
+    katalogus_api_token: str | None = None
+    #: Address gunicorn binds the KATalogus to.
+    katalogus_bind: str = "0.0.0.0:8003"
+    #: True when settings are sealed at rest (``NACL_SEALBOX``).
+    encryption: bool = False
+    #: Base64 PyNaCl public key that seals settings.
+    public_key: str | None = None
+    #: Base64 PyNaCl private key that opens sealed settings.
+    private_key: str | None = None
+    #: Port on which a worker exposes Prometheus metrics (0: off).
+    metrics_port: int = 0
+    #: ``BOEFJE_*`` variables of the worker, prefix stripped: plugin setting defaults.
+    boefje_defaults: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "kat.db"
+
+
+def load(env: dict[str, str] | None = None) -> Settings:
+    """Read the settings from ``env`` (default: the process environment)."""
+    env = dict(os.environ if env is None else env)
+    middleware = env.get("BYTES_ENCRYPTION_MIDDLEWARE") or env.get(
+        "BOEFJES_ENCRYPTION_MIDDLEWARE", ""
+    )
+    if middleware not in ("", "IDENTITY", SEALBOX):
+        raise ConfigError(f"BYTES_ENCRYPTION_MIDDLEWARE={middleware!r}: use {SEALBOX} or IDENTITY")
+    return Settings(
+        broker_url=env.get("KAT_BROKER_URL") or Settings.broker_url,
+        catalogue_dir=Path(env.get("KAT_CATALOGUE_DIR") or Settings.catalogue_dir),
+        plugins_dir=Path(env.get("KAT_PLUGINS_DIR") or Settings.plugins_dir),
+        data_dir=Path(env.get("KAT_DATA_DIR") or Settings.data_dir),
+        job_timeout=_int(env, "KAT_JOB_TIMEOUT", Settings.job_timeout),
+        job_memory=_int(env, "KAT_JOB_MEMORY", Settings.job_memory),
+        katalogus_api=(env.get("KATALOGUS_API") or "").rstrip("/") or None,
+        katalogus_api_token=env.get("KATALOGUS_API_TOKEN") or None,
+        katalogus_bind=env.get("KATALOGUS_BIND") or Settings.katalogus_bind,
+        encryption=middleware == SEALBOX,
+        public_key=env.get("KATALOGUS_PUBLIC_KEY") or None,
+        private_key=env.get("KATALOGUS_PRIVATE_KEY") or None,
+        metrics_port=_int(env, "KAT_METRICS_PORT", Settings.metrics_port, minimum=0),
+        boefje_defaults={
+            key[len(BOEFJE_PREFIX) :]: value
+            for key, value in env.items()
+            if key.startswith(BOEFJE_PREFIX) and len(key) > len(BOEFJE_PREFIX)
+        },
+    )
