@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT := $(wildcard kat plugins tests benchmarks)
 
 .PHONY: run test lint format venv install rabbitmq bench clean
 
@@ -12,17 +13,17 @@ run: install rabbitmq
 	$(BIN)/honcho start
 
 test: install rabbitmq
-	$(BIN)/ruff check kat plugins tests benchmarks
-	$(BIN)/ruff format --check kat plugins tests benchmarks
+	$(BIN)/ruff check $(LINT)
+	$(BIN)/ruff format --check $(LINT)
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check kat plugins tests benchmarks
-	$(BIN)/ruff format --check kat plugins tests benchmarks
+	$(BIN)/ruff check $(LINT)
+	$(BIN)/ruff format --check $(LINT)
 
 format: install
-	$(BIN)/ruff format kat plugins tests benchmarks
-	$(BIN)/ruff check --fix kat plugins tests benchmarks
+	$(BIN)/ruff format $(LINT)
+	$(BIN)/ruff check --fix $(LINT)
 
 venv: $(BIN)/python
 
