@@ -1,0 +1,504 @@
+"""The catalogue: organisations and repositories as YAML files in git, shared by the
+KATalogus and the workers.
+
+``catalogue/organisations/<id>.yaml`` holds an organisation's name and, per plugin, its
+``enabled`` state and ``settings`` (sealed at rest when encryption is on);
+``catalogue/repositories/<id>.yaml`` holds a plugin repository. Reads are served from a
+cache checked against each file's stat, so hand edits, ``git pull`` and other gunicorn
+workers' writes are seen at once; a file that stops parsing is logged with its path and
+line while its last good state keeps serving. Writes re-read the file under the lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from kat import yamlfiles
+from kat.config import Settings
+from kat.crypto import Sealer, SealError, from_settings, is_sealed
+from kat.plugins import ID_PATTERN
+from kat.yamlfiles import FileProblem
+
+logger = logging.getLogger(__name__)
+
+ID_RE = re.compile(ID_PATTERN)
+#: Setting keys become environment variables of a boefje.
+KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+#: The repository that is the plugins folder; it cannot be deleted.
+LOCAL = "LOCAL"
+#: The lock file all writers share (a separate file: see :mod:`kat.yamlfiles`).
+LOCK_NAME = ".lock"
+
+
+class CatalogueError(Exception):
+    """The catalogue cannot do what was asked; the message says why."""
+
+
+class InvalidId(CatalogueError, ValueError):
+    """An id outside ``[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}``: refused before any path is built."""
+
+
+class InvalidValue(CatalogueError, ValueError):
+    """A setting value or name the catalogue cannot store."""
+
+
+class NotFound(CatalogueError, LookupError):
+    """No such object."""
+
+
+class UnknownOrganisation(NotFound):
+    """No file for this organisation."""
+
+
+class UnknownRepository(NotFound):
+    """No file for this repository."""
+
+
+class UnknownSetting(NotFound):
+    """The plugin has no such setting for this organisation."""
+
+
+class Exists(CatalogueError):
+    """Creating an object that exists."""
+
+
+class Forbidden(CatalogueError):
+    """Deleting the LOCAL repository."""
+
+
+class BrokenFile(CatalogueError):
+    """A file on disk does not parse or validate and has no last good state."""
+
+
+class SealedValueError(CatalogueError):
+    """A sealed value cannot be opened (or sealed); the message names the variable."""
+
+
+def check_id(value: str, what: str = "id") -> str:
+    if not isinstance(value, str) or not ID_RE.fullmatch(value) or ".." in value:
+        raise InvalidId(f"{what} {value!r:.80} does not match {ID_PATTERN}")
+    return value
+
+
+class CatalogueReader(Protocol):
+    """What the workers need: an organisation's plugin state and its decrypted settings."""
+
+    def plugin_state(self, org_id: str, plugin_id: str) -> tuple[bool | None, dict[str, Any]]: ...
+
+    def organisations(self) -> list[str]: ...
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON (so ``1`` and ``True`` differ, as they do in a schema)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _validate_org(data: Any, org_id: str) -> dict[str, Any]:
+    """The organisation in its normal form; FileProblem-ready ``(keys, reason)`` if not."""
+    if not isinstance(data, dict):
+        raise _Invalid((), "the file must be a mapping with id, name and plugins")
+    for key in data:
+        if key not in ("id", "name", "plugins"):
+            raise _Invalid((key,), f"unknown key {key!r} (use id, name, plugins)")
+    if data.get("id") != org_id:
+        raise _Invalid(("id",), f"id must be {org_id!r}, the file's name")
+    name = data.get("name", org_id)
+    if not isinstance(name, str):
+        raise _Invalid(("name",), "name must be a string")
+    plugins = data.get("plugins") or {}
+    if not isinstance(plugins, dict):
+        raise _Invalid(("plugins",), "plugins must be a mapping of plugin id to state")
+    normal: dict[str, Any] = {}
+    for pid, state in plugins.items():
+        where = ("plugins", pid)
+        if not isinstance(pid, str) or not ID_RE.fullmatch(pid):
+            raise _Invalid(where, f"plugin id {pid!r} does not match {ID_PATTERN}")
+        state = state or {}
+        if not isinstance(state, dict) or set(state) - {"enabled", "settings"}:
+            raise _Invalid(where, "a plugin takes only enabled and settings")
+        entry: dict[str, Any] = {}
+        if "enabled" in state and state["enabled"] is not None:
+            if not isinstance(state["enabled"], bool):
+                raise _Invalid((*where, "enabled"), "enabled must be true or false")
+            entry["enabled"] = state["enabled"]
+        settings = state.get("settings") or {}
+        if not isinstance(settings, dict):
+            raise _Invalid((*where, "settings"), "settings must be a mapping")
+        for key in settings:
+            if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+                raise _Invalid((*where, "settings", key), f"setting name {key!r} is not valid")
+        entry["settings"] = dict(settings)
+        normal[pid] = entry
+    return {"id": org_id, "name": name, "plugins": normal}
+
+
+def _validate_repo(data: Any, repo_id: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise _Invalid((), "the file must be a mapping with id, name and base_url")
+    if data.get("id") != repo_id:
+        raise _Invalid(("id",), f"id must be {repo_id!r}, the file's name")
+    for key in ("name", "base_url"):
+        if not isinstance(data.get(key, ""), str):
+            raise _Invalid((key,), f"{key} must be a string")
+    extra = set(data) - {"id", "name", "base_url"}
+    if extra:
+        raise _Invalid((sorted(extra)[0],), "unknown key (use id, name, base_url)")
+    return {"id": repo_id, "name": data.get("name", repo_id), "base_url": data.get("base_url", "")}
+
+
+class _Invalid(Exception):
+    def __init__(self, keys: tuple[Any, ...], reason: str) -> None:
+        super().__init__(reason)
+        self.keys, self.reason = keys, reason
+
+
+def _org_text(org: dict[str, Any]) -> str:
+    """The file of an organisation: id, name, then plugins and settings sorted by id."""
+    plugins = {}
+    for pid in sorted(org["plugins"]):
+        state = org["plugins"][pid]
+        entry: dict[str, Any] = {}
+        if state.get("enabled") is not None:
+            entry["enabled"] = state["enabled"]
+        if state.get("settings"):
+            entry["settings"] = {k: state["settings"][k] for k in sorted(state["settings"])}
+        if entry:
+            plugins[pid] = entry
+    data: dict[str, Any] = {"id": org["id"], "name": org["name"]}
+    if plugins:
+        data["plugins"] = plugins
+    return yamlfiles.dump(data)
+
+
+class _Kind:
+    """One folder of YAML objects with a stat-checked cache of their last good state."""
+
+    def __init__(self, folder: Path, validate: Callable[[Any, str], dict], missing: type) -> None:
+        self.folder, self.validate, self.missing = folder, validate, missing
+        self.cache: dict[str, tuple[tuple, dict | None]] = {}  # id -> (stat key, good data)
+
+    def path(self, obj_id: str) -> Path:
+        return self.folder / f"{check_id(obj_id)}.yaml"
+
+    def parse(self, path: Path, obj_id: str, text: str) -> dict[str, Any]:
+        data = yamlfiles.parse(text, path)
+        try:
+            return self.validate(data, obj_id)
+        except _Invalid as exc:
+            raise FileProblem(path, yamlfiles.line_of(text, exc.keys), exc.reason) from None
+
+    def get(self, obj_id: str) -> dict[str, Any]:
+        """The object's last good state (re-read when its file changed)."""
+        path = self.path(obj_id)
+        try:
+            key = yamlfiles.stat_key(os.stat(path))
+        except FileNotFoundError:
+            self.cache.pop(obj_id, None)
+            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
+        cached = self.cache.get(obj_id)
+        if cached and cached[0] == key and cached[1] is not None:
+            return cached[1]
+        try:
+            text, st = yamlfiles.read(path)
+            data = self.parse(path, obj_id, text)
+        except FileNotFoundError:
+            self.cache.pop(obj_id, None)
+            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
+        except (FileProblem, OSError, UnicodeDecodeError) as exc:
+            good = cached[1] if cached else None
+            if not cached or cached[0] != key:  # log each broken version once
+                kept = "keeping its last good state" if good else "no good state to serve"
+                logger.error("catalogue file %s (%s)", exc, kept)
+            self.cache[obj_id] = (key, good)
+            if good is None:
+                raise BrokenFile(f"catalogue file {exc}") from None
+            return good
+        self.cache[obj_id] = (yamlfiles.stat_key(st), data)
+        return data
+
+    def ids(self) -> list[str]:
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            return []
+        found = (n[:-5] for n in names if n.endswith(".yaml") and not n.startswith("."))
+        return sorted(i for i in found if ID_RE.fullmatch(i) and ".." not in i)
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every object with a good state, in id order; broken files are logged and skipped."""
+        out = []
+        for obj_id in self.ids():
+            try:
+                out.append(self.get(obj_id))
+            except (NotFound, BrokenFile):
+                continue
+        return out
+
+    def load_fresh(self, obj_id: str) -> tuple[Path, dict[str, Any], tuple]:
+        """For a writer holding the lock: the file as it is on disk now, never the cache."""
+        path = self.path(obj_id)
+        try:
+            text, st = yamlfiles.read(path)
+        except FileNotFoundError:
+            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
+        try:
+            return path, self.parse(path, obj_id, text), yamlfiles.stat_key(st)
+        except FileProblem as exc:
+            raise BrokenFile(f"catalogue file {exc}: fix it before writing") from None
+
+    def store(self, obj_id: str, path: Path, text: str) -> None:
+        st = yamlfiles.write_atomic(path, text)
+        self.cache[obj_id] = (yamlfiles.stat_key(st), self.parse(path, obj_id, text))
+
+
+class Catalogue:
+    """The file-backed catalogue: the workers' reader and the KATalogus' store."""
+
+    def __init__(self, root: Path | str, sealer: Sealer | None = None) -> None:
+        self.root = Path(root)
+        self.sealer = sealer
+        self.orgs = _Kind(self.root / "organisations", _validate_org, UnknownOrganisation)
+        self.repos = _Kind(self.root / "repositories", _validate_repo, UnknownRepository)
+        self._lock_path = self.root / LOCK_NAME
+        self._watcher: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Catalogue:
+        try:
+            sealer = from_settings(settings)
+        except SealError as exc:
+            raise SealedValueError(str(exc)) from None
+        return cls(settings.catalogue_dir, sealer)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def organisations(self) -> list[str]:
+        return [org["id"] for org in self.orgs.all()]
+
+    def list_organisations(self) -> list[dict[str, str]]:
+        return [{"id": o["id"], "name": o["name"]} for o in self.orgs.all()]
+
+    def organisation(self, org_id: str) -> dict[str, str]:
+        org = self.orgs.get(org_id)
+        return {"id": org["id"], "name": org["name"]}
+
+    def enabled_states(self, org_id: str) -> dict[str, bool]:
+        """The organisation's explicit enabled states by plugin id."""
+        plugins = self.orgs.get(org_id)["plugins"]
+        return {pid: s["enabled"] for pid, s in plugins.items() if "enabled" in s}
+
+    def plugin_state(self, org_id: str, plugin_id: str) -> tuple[bool | None, dict[str, Any]]:
+        """``(enabled or None, decrypted settings)`` of a plugin for an organisation."""
+        check_id(plugin_id, "plugin id")
+        state = self.orgs.get(org_id)["plugins"].get(plugin_id, {})
+        return state.get("enabled"), self._reveal_all(state.get("settings", {}))
+
+    def settings(self, org_id: str, plugin_id: str) -> dict[str, Any]:
+        return self.plugin_state(org_id, plugin_id)[1]
+
+    def get_setting(self, org_id: str, plugin_id: str, key: str) -> Any:
+        settings = self.settings(org_id, _check_key_plugin(plugin_id, key))
+        if key not in settings:
+            raise UnknownSetting(f"plugin {plugin_id!r} has no setting {key!r} for {org_id!r}")
+        return settings[key]
+
+    def stored_settings(self, org_id: str, plugin_id: str) -> dict[str, Any]:
+        """Settings as stored (sealed values still sealed): for checks, never for output."""
+        return dict(self.orgs.get(org_id)["plugins"].get(plugin_id, {}).get("settings", {}))
+
+    def repositories(self) -> list[dict[str, str]]:
+        return list(self.repos.all())
+
+    def repository(self, repo_id: str) -> dict[str, str]:
+        return self.repos.get(repo_id)
+
+    def _reveal_all(self, stored: dict[str, Any]) -> dict[str, Any]:
+        try:
+            if self.sealer is None:
+                if any(is_sealed(v) for v in stored.values()):
+                    raise SealError("KATALOGUS_PRIVATE_KEY is not set: cannot open sealed settings")
+                return dict(stored)
+            return {k: self.sealer.reveal(v) for k, v in stored.items()}
+        except SealError as exc:
+            raise SealedValueError(str(exc)) from None
+
+    # -- writing ---------------------------------------------------------------------
+
+    def _lock(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        return yamlfiles.locked(self._lock_path)
+
+    def create_organisation(self, org_id: str, name: str | None = None) -> dict[str, str]:
+        path = self.orgs.path(org_id)
+        with self._lock():
+            if path.exists():
+                raise Exists(f"organisation {org_id!r} already exists")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.orgs.store(
+                org_id, path, _org_text({"id": org_id, "name": name or org_id, "plugins": {}})
+            )
+        return {"id": org_id, "name": name or org_id}
+
+    def delete_organisation(self, org_id: str) -> None:
+        path = self.orgs.path(org_id)
+        with self._lock():
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                raise UnknownOrganisation(f"organisation {org_id!r} does not exist") from None
+            self.orgs.cache.pop(org_id, None)
+
+    def update(self, org_id: str, change: Callable[[dict[str, Any]], Any]) -> Any:
+        """Apply ``change`` to the organisation as on disk, under the lock, and write it.
+
+        ``change`` gets the stored form (sealed values sealed) and mutates it; what it
+        returns is returned. Unchanged content is not rewritten.
+        """
+        with self._lock():
+            for _attempt in range(5):
+                path, org, before = self.orgs.load_fresh(org_id)
+                org = copy.deepcopy(org)
+                old_text = _org_text(org)
+                result = change(org)
+                text = _org_text(org)
+                if text == old_text:
+                    return result
+                # A hand edit made without the lock between our read and now: start over.
+                if yamlfiles.stat_key(os.stat(path)) != before:
+                    continue
+                self.orgs.store(org_id, path, text)
+                return result
+            raise CatalogueError(f"{path} keeps changing; try again")
+
+    def _store_value(self, old: Any, new: Any, present: bool) -> Any:
+        """What to write for ``new``: sealed when encryption is on, the old ciphertext kept
+        when the value did not change (SealedBox output is random: no churn in git)."""
+        if self.sealer is not None and self.sealer.can_seal:
+            if present and is_sealed(old):
+                try:
+                    if _same(self.sealer.open(old), new):
+                        return old
+                except SealError:
+                    pass
+            try:
+                return self.sealer.seal(new)
+            except SealError as exc:
+                raise SealedValueError(str(exc)) from None
+        if is_sealed(new):
+            raise InvalidValue("values starting with 'sealed:' are sealed values: use kat seal")
+        return new
+
+    def set_enabled(self, org_id: str, plugin_id: str, enabled: bool | None) -> None:
+        """Enable or disable a plugin for an organisation (None: back to the default)."""
+        check_id(plugin_id, "plugin id")
+
+        def change(org: dict[str, Any]) -> None:
+            state = org["plugins"].setdefault(plugin_id, {"settings": {}})
+            if enabled is None:
+                state.pop("enabled", None)
+            else:
+                state["enabled"] = bool(enabled)
+
+        self.update(org_id, change)
+
+    def replace_settings(
+        self,
+        org_id: str,
+        plugin_id: str,
+        values: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
+        validate: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Set a plugin's settings to ``values`` (or to ``values(current)``), validated by
+        ``validate`` on the plaintext under the lock. Returns the new plaintext."""
+        check_id(plugin_id, "plugin id")
+
+        def change(org: dict[str, Any]) -> dict[str, Any]:
+            state = org["plugins"].setdefault(plugin_id, {"settings": {}})
+            stored = state.setdefault("settings", {})
+            current = self._reveal_all(stored)
+            new = values(dict(current)) if callable(values) else dict(values)
+            for key in new:
+                if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+                    raise InvalidValue(f"setting name {key!r:.80} is not a valid variable name")
+            if validate is not None:
+                validate(new)
+            state["settings"] = {
+                k: self._store_value(stored.get(k), v, k in stored) for k, v in new.items()
+            }
+            return new
+
+        return self.update(org_id, change)
+
+    def put_setting(
+        self,
+        org_id: str,
+        plugin_id: str,
+        key: str,
+        value: Any,
+        create: bool = False,
+        validate: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        """Set one setting; with ``create`` it must not exist yet (:class:`Exists`)."""
+        _check_key_plugin(plugin_id, key)
+
+        def merged(current: dict[str, Any]) -> dict[str, Any]:
+            if create and key in current:
+                raise Exists(f"setting {key!r} of {plugin_id!r} already exists for {org_id!r}")
+            return {**current, key: value}
+
+        self.replace_settings(org_id, plugin_id, merged, validate)
+
+    def delete_setting(self, org_id: str, plugin_id: str, key: str) -> None:
+        _check_key_plugin(plugin_id, key)
+
+        def without(current: dict[str, Any]) -> dict[str, Any]:
+            if key not in current:
+                raise UnknownSetting(f"plugin {plugin_id!r} has no setting {key!r}")
+            return {k: v for k, v in current.items() if k != key}
+
+        self.replace_settings(org_id, plugin_id, without)
+
+    def create_repository(self, repo_id: str, name: str, base_url: str) -> dict[str, str]:
+        path = self.repos.path(repo_id)
+        repo = {"id": repo_id, "name": name, "base_url": base_url}
+        with self._lock():
+            if path.exists():
+                raise Exists(f"repository {repo_id!r} already exists")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.repos.store(repo_id, path, yamlfiles.dump(repo))
+        return repo
+
+    def delete_repository(self, repo_id: str) -> None:
+        path = self.repos.path(repo_id)
+        if repo_id == LOCAL:
+            raise Forbidden("the LOCAL repository is the plugins folder and cannot be deleted")
+        with self._lock():
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                raise UnknownRepository(f"repository {repo_id!r} does not exist") from None
+            self.repos.cache.pop(repo_id, None)
+
+
+def _check_key_plugin(plugin_id: str, key: str) -> str:
+    check_id(plugin_id, "plugin id")
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        raise InvalidValue(f"setting name {key!r:.80} is not a valid variable name")
+    return plugin_id
+
+
+def open_reader(settings: Settings) -> CatalogueReader:
+    """The files under ``KAT_CATALOGUE_DIR``, or the KATalogus at ``KATALOGUS_API``."""
+    if settings.katalogus_api:
+        from kat.katalogus.client import KatalogusClient
+
+        return KatalogusClient(settings.katalogus_api, settings.katalogus_api_token)
+    return Catalogue.from_settings(settings)

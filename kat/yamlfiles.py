@@ -1,0 +1,123 @@
+"""YAML files that people keep in git: safe loading with line numbers, stable dumping,
+and atomic writes under a lock.
+
+Writers hold an ``fcntl.flock`` on a separate lock file (never on the data file itself,
+which ``os.replace`` swaps out from under any lock held on it). ``flock`` locks belong to
+an open file, so threads and processes exclude each other alike, and a person can take
+the same lock from a shell: ``flock catalogue/.lock $EDITOR catalogue/organisations/x.yaml``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class FileProblem(ValueError):
+    """A file that does not parse or validate; ``str()`` reads ``path:line: reason``."""
+
+    def __init__(self, path: Path | str, line: int | None, reason: str) -> None:
+        self.path, self.line, self.reason = str(path), line, reason
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+def parse(text: str, path: Path | str) -> Any:
+    """``yaml.safe_load`` of ``text``; :class:`FileProblem` with the line on a syntax error."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise FileProblem(path, line, f"invalid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise FileProblem(path, None, f"invalid YAML: {exc}") from None
+
+
+def line_of(text: str, keys: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the node reached by ``keys`` (mapping keys), for error messages."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line = node.start_mark.line + 1 if node else None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if key_node.value == str(key):
+                line, node = key_node.start_mark.line + 1, value_node
+                break
+        else:
+            break
+    return line
+
+
+def dump(data: Any) -> str:
+    """Block-style YAML, keys in the order given, one value per line (never wrapped)."""
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=2**31 - 1,
+    )
+
+
+def read(path: Path) -> tuple[str, os.stat_result]:
+    """The text of ``path`` and the stat of the very file read (FileNotFoundError if gone)."""
+    with open(path, encoding="utf-8") as handle:
+        return handle.read(), os.fstat(handle.fileno())
+
+
+def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes when a file is replaced or rewritten."""
+    return (st.st_ino, st.st_mtime_ns, st.st_size, st.st_ctime_ns)
+
+
+def write_atomic(path: Path, text: str) -> os.stat_result:
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never half.
+
+    A temp file in the same folder, fsync, ``os.replace``, then fsync of the folder so the
+    rename itself survives a crash.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return os.stat(path)
+
+
+@contextlib.contextmanager
+def locked(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (created if needed) for the block."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

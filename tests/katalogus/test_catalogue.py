@@ -1,0 +1,161 @@
+"""The file-backed catalogue: what a worker reads and what a person sees in git."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import yaml
+
+from kat.catalogue import (
+    BrokenFile,
+    Catalogue,
+    Exists,
+    Forbidden,
+    InvalidId,
+    InvalidValue,
+    SealedValueError,
+    UnknownOrganisation,
+    UnknownSetting,
+    open_reader,
+)
+from kat.config import load
+from kat.crypto import Sealer, generate
+
+
+def test_reader_gives_explicit_state_and_settings(tmp_path):
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme", "Acme Corporation")
+    cat.set_enabled("acme", "dns-records", True)
+    cat.put_setting("acme", "dns-records", "RECORD_TYPES", "A,AAAA")
+    reader = open_reader(load({"KAT_CATALOGUE_DIR": str(tmp_path)}))
+    assert reader.plugin_state("acme", "dns-records") == (True, {"RECORD_TYPES": "A,AAAA"})
+    assert reader.plugin_state("acme", "other") == (None, {})
+    assert reader.organisations() == ["acme"]
+    with pytest.raises(UnknownOrganisation):
+        reader.plugin_state("nobody", "dns-records")
+
+
+def test_file_format_is_the_documented_one(tmp_path):
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme", "Acme Corporation")
+    cat.put_setting("acme", "dns-records", "RECORD_TYPES", "A,AAAA,MX")
+    cat.set_enabled("acme", "dns-records", True)
+    assert (tmp_path / "organisations" / "acme.yaml").read_text() == (
+        "id: acme\n"
+        "name: Acme Corporation\n"
+        "plugins:\n"
+        "  dns-records:\n"
+        "    enabled: true\n"
+        "    settings:\n"
+        "      RECORD_TYPES: A,AAAA,MX\n"
+    )
+
+
+def test_a_change_touches_only_its_line(tmp_path):
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+    for key in ("A", "B", "C"):
+        cat.put_setting("acme", "p", key, "x" * 200)
+    path = tmp_path / "organisations" / "acme.yaml"
+    before = path.read_text().splitlines()
+    cat.put_setting("acme", "p", "B", "changed")
+    after = path.read_text().splitlines()
+    assert len(before) == len(after)
+    assert [(a, b) for a, b in zip(before, after, strict=True) if a != b] == [
+        ("      B: " + "x" * 200, "      B: changed")
+    ]
+
+
+def test_sealed_values_are_opened_and_unchanged_ones_keep_their_ciphertext(tmp_path):
+    public, private = generate()
+    cat = Catalogue(tmp_path, Sealer(public, [private]))
+    cat.create_organisation("acme")
+    cat.put_setting("acme", "p", "TOKEN", "hunter2")
+    cat.put_setting("acme", "p", "PORT", 8443)
+    text = (tmp_path / "organisations" / "acme.yaml").read_text()
+    assert "hunter2" not in text and "sealed:" in text
+    cat.put_setting("acme", "p", "PORT", 8444)
+    cat.put_setting("acme", "p", "TOKEN", "hunter2")
+    after = (tmp_path / "organisations" / "acme.yaml").read_text()
+    token_line = [line for line in text.splitlines() if "TOKEN" in line]
+    assert token_line == [line for line in after.splitlines() if "TOKEN" in line]
+    assert cat.settings("acme", "p") == {"TOKEN": "hunter2", "PORT": 8444}
+
+
+def test_missing_or_wrong_private_key_names_the_variable(tmp_path):
+    public, private = generate()
+    Catalogue(tmp_path, Sealer(public, [private])).create_organisation("acme")
+    Catalogue(tmp_path, Sealer(public, [private])).put_setting("acme", "p", "T", "v")
+    env = {"KAT_CATALOGUE_DIR": str(tmp_path)}
+    with pytest.raises(SealedValueError, match="KATALOGUS_PRIVATE_KEY"):
+        open_reader(load(env)).plugin_state("acme", "p")
+    other_public, other_private = generate()
+    env.update(KATALOGUS_PUBLIC_KEY=other_public, KATALOGUS_PRIVATE_KEY=other_private)
+    with pytest.raises(SealedValueError, match="KATALOGUS_PRIVATE_KEY"):
+        open_reader(load(env)).plugin_state("acme", "p")
+
+
+def test_plaintext_written_by_hand_is_still_read(tmp_path):
+    public, private = generate()
+    (tmp_path / "organisations").mkdir()
+    (tmp_path / "organisations" / "acme.yaml").write_text(
+        "id: acme\nname: Acme\nplugins:\n  p:\n    settings:\n      PORT: 53\n"
+    )
+    assert Catalogue(tmp_path, Sealer(public, [private])).settings("acme", "p") == {"PORT": 53}
+
+
+def test_broken_hand_edit_keeps_the_last_good_state(tmp_path, caplog):
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+    cat.set_enabled("acme", "p", True)
+    path = tmp_path / "organisations" / "acme.yaml"
+    path.write_text("id: acme\nname: Acme\nplugins:\n  p:\n    enabled: maybe\n")
+    with caplog.at_level(logging.ERROR):
+        assert cat.plugin_state("acme", "p") == (True, {})
+    assert "acme.yaml:5: enabled must be true or false" in caplog.text
+    with pytest.raises(BrokenFile, match="acme.yaml:5"):
+        cat.set_enabled("acme", "p", False)  # never overwrites a person's unfinished edit
+    fresh = Catalogue(tmp_path)
+    with pytest.raises(BrokenFile, match="acme.yaml:5"):
+        fresh.plugin_state("acme", "p")
+    assert fresh.organisations() == []
+    path.write_text("id: acme\nname: Acme\nplugins:\n  p:\n    enabled: false\n")
+    assert cat.plugin_state("acme", "p") == (False, {})
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/b", "x\x00", ".hidden", "a..b", "a" * 65, ""])
+def test_ids_that_could_escape_are_refused(tmp_path, bad):
+    cat = Catalogue(tmp_path)
+    with pytest.raises(InvalidId):
+        cat.create_organisation(bad)
+    with pytest.raises(InvalidId):
+        cat.plugin_state(bad, "p")
+    assert not any(tmp_path.rglob("*.yaml"))
+
+
+def test_writer_errors(tmp_path):
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+    with pytest.raises(Exists):
+        cat.create_organisation("acme")
+    cat.put_setting("acme", "p", "K", "v", create=True)
+    with pytest.raises(Exists):
+        cat.put_setting("acme", "p", "K", "w", create=True)
+    with pytest.raises(UnknownSetting):
+        cat.delete_setting("acme", "p", "NOPE")
+    with pytest.raises(InvalidValue):
+        cat.put_setting("acme", "p", "not a name", "v")
+    with pytest.raises(InvalidValue, match="kat seal"):
+        cat.put_setting("acme", "p", "K", "sealed:abc:def")
+    cat.create_repository("LOCAL", "Local", "file:plugins")
+    with pytest.raises(Forbidden):
+        cat.delete_repository("LOCAL")
+    cat.delete_setting("acme", "p", "K")
+    assert yaml.safe_load((tmp_path / "organisations" / "acme.yaml").read_text()) == {
+        "id": "acme",
+        "name": "acme",
+    }
+    cat.delete_organisation("acme")
+    with pytest.raises(UnknownOrganisation):
+        cat.delete_organisation("acme")
