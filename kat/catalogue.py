@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import re
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -268,7 +267,6 @@ class Catalogue:
         self.orgs = _Kind(self.root / "organisations", _validate_org, UnknownOrganisation)
         self.repos = _Kind(self.root / "repositories", _validate_repo, UnknownRepository)
         self._lock_path = self.root / LOCK_NAME
-        self._watcher: threading.Thread | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Catalogue:
@@ -329,6 +327,18 @@ class Catalogue:
             return {k: self.sealer.reveal(v) for k, v in stored.items()}
         except SealError as exc:
             raise SealedValueError(str(exc)) from None
+
+    def refresh(self, paths: list[Path | str]) -> None:
+        """Re-read changed files now (the watcher calls this), logging any that broke."""
+        kinds = {"organisations": self.orgs, "repositories": self.repos}
+        for path in map(Path, paths):
+            kind = kinds.get(path.parent.name)
+            if kind is None or path.suffix != ".yaml" or path.name.startswith("."):
+                continue
+            try:
+                kind.get(path.stem)
+            except CatalogueError:
+                pass  # gone, or broken and already logged
 
     # -- writing ---------------------------------------------------------------------
 
@@ -465,6 +475,25 @@ class Catalogue:
             return {k: v for k, v in current.items() if k != key}
 
         self.replace_settings(org_id, plugin_id, without)
+
+    def clone_settings(self, from_org: str, to_org: str) -> None:
+        """OpenKAT's clone: plugins enabled in ``to_org`` are disabled, then each plugin's
+        settings in ``from_org`` replace the target's, then what ``from_org`` enables is
+        enabled. Sealed values are copied as they are (no key needed)."""
+        source = self.orgs.get(from_org)["plugins"]
+
+        def change(org: dict[str, Any]) -> None:
+            for state in org["plugins"].values():
+                if state.get("enabled"):
+                    state["enabled"] = False
+            for pid, state in source.items():
+                target = org["plugins"].setdefault(pid, {"settings": {}})
+                if state.get("settings"):
+                    target["settings"] = dict(state["settings"])
+                if state.get("enabled"):
+                    target["enabled"] = True
+
+        self.update(to_org, change)
 
     def create_repository(self, repo_id: str, name: str, base_url: str) -> dict[str, str]:
         path = self.repos.path(repo_id)

@@ -1,0 +1,36 @@
+"""gunicorn settings of the KATalogus: ``gunicorn -c gunicorn.conf.py 'kat.katalogus.app:get_app()'``.
+
+Bind address from ``KATALOGUS_BIND`` (default ``0.0.0.0:8003``); worker count from
+gunicorn's own ``WEB_CONCURRENCY`` (default: one per core). The app is loaded in each
+worker, not in the master, and each worker starts its own file watcher.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("KATALOGUS_BIND") or "0.0.0.0:8003"
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
+# Threads give keep-alive connections and let a request wait on the file lock without
+# holding up the others in its worker.
+worker_class = "gthread"
+threads = int(os.environ.get("PYTHON_MAX_THREADS") or 4)
+keepalive = 5
+timeout = 30
+graceful_timeout = 10
+preload_app = False
+accesslog = os.environ.get("KATALOGUS_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("KATALOGUS_LOG_LEVEL", "info")
+# Reject headers and request lines no client of this API needs.
+limit_request_line = 8190
+limit_request_fields = 100
+
+
+def post_worker_init(worker):
+    """Start the catalogue watcher in this worker (threads do not survive a fork)."""
+    from kat.katalogus.app import watcher_of
+
+    try:
+        watcher_of(worker.wsgi).start()
+    except KeyError:  # the app failed to load; gunicorn serves its error page
+        worker.log.error("KATalogus app not loaded: no file watcher")

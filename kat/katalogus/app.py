@@ -1,0 +1,79 @@
+"""The KATalogus Falcon app: ``create_app(settings)`` builds it, ``get_app()`` reads the
+environment for gunicorn (``gunicorn -c gunicorn.conf.py 'kat.katalogus.app:get_app()'``)."""
+
+from __future__ import annotations
+
+import logging
+
+import falcon
+
+from kat import config
+from kat.catalogue import Catalogue
+from kat.config import Settings
+from kat.katalogus import resources as r
+from kat.katalogus.middleware import JSONBody, TokenAuth, add_error_handlers
+from kat.katalogus.registry import PluginRegistry
+from kat.katalogus.watch import Watcher
+
+logger = logging.getLogger(__name__)
+
+ORG = "/v1/organisations/{org}"
+
+#: The file watcher of each app built here (Falcon apps take no extra attributes).
+_watchers: dict[int, Watcher] = {}
+
+
+def create_app(
+    settings: Settings, catalogue: Catalogue | None = None, watch: bool = False
+) -> falcon.App:
+    """The app over ``settings.catalogue_dir`` and ``settings.plugins_dir``.
+
+    ``watch`` starts the file watcher thread in this process; gunicorn does that per
+    worker from ``gunicorn.conf.py``.
+    """
+    catalogue = catalogue or Catalogue.from_settings(settings)
+    registry = PluginRegistry(settings.plugins_dir)
+    app = falcon.App(middleware=[TokenAuth(settings.katalogus_api_token), JSONBody()])
+    app.req_options.strip_url_path_trailing_slash = True
+    add_error_handlers(app)
+
+    shared = (catalogue, registry)
+    app.add_route("/health", r.Health())
+    app.add_route("/openapi.yaml", r.Spec())
+    app.add_route("/docs", r.Docs())
+    app.add_route("/v1/organisations", r.Organisations(*shared))
+    app.add_route(ORG, r.Organisation(*shared))
+    app.add_route(f"{ORG}/repositories", r.Repositories(*shared))
+    app.add_route(f"{ORG}/repositories/{{repo}}", r.Repository(*shared))
+    plugins, plugin = r.Plugins(*shared), r.PluginItem(*shared)
+    app.add_route(f"{ORG}/plugins", plugins)
+    app.add_route(f"{ORG}/plugins/{{plugin}}", plugin)
+    app.add_route(f"{ORG}/repositories/{{repo}}/plugins", plugins)
+    app.add_route(f"{ORG}/repositories/{{repo}}/plugins/{{plugin}}", plugin)
+    for name, media_type in (
+        ("schema.json", falcon.MEDIA_JSON),
+        ("cover.jpg", falcon.MEDIA_JPEG),
+        ("description.md", "text/markdown; charset=utf-8"),
+    ):
+        asset = r.PluginAsset(*shared, name=name, media_type=media_type)
+        app.add_route(f"{ORG}/plugins/{{plugin}}/{name}", asset)
+    app.add_route(f"{ORG}/{{plugin}}/settings", r.Settings(*shared))
+    app.add_route(f"{ORG}/{{plugin}}/settings/{{key}}", r.Setting(*shared))
+    app.add_route(f"{ORG}/settings/clone/{{to_org}}", r.Clone(*shared))
+
+    _watchers[id(app)] = Watcher(catalogue, registry)
+    if watch:
+        _watchers[id(app)].start()
+    for problem in registry.problems:
+        logger.warning("plugin skipped: %s", problem)
+    return app
+
+
+def get_app() -> falcon.App:
+    """The app as configured by the environment (for gunicorn)."""
+    return create_app(config.load())
+
+
+def watcher_of(app: falcon.App) -> Watcher:
+    """The file watcher of an app made by :func:`create_app` (started or not)."""
+    return _watchers[id(app)]
