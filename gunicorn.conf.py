@@ -1,4 +1,6 @@
-"""gunicorn settings of the KATalogus: ``gunicorn -c gunicorn.conf.py 'kat.katalogus.app:get_app()'``.
+"""gunicorn settings of the KATalogus.
+
+``gunicorn -c gunicorn.conf.py 'kat.katalogus.app:get_app()'`` (the Procfile's line).
 
 Bind address from ``KATALOGUS_BIND`` (default ``0.0.0.0:8003``); worker count from
 gunicorn's own ``WEB_CONCURRENCY`` (default: one per core). The app is loaded in each

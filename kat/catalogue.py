@@ -11,6 +11,7 @@ line while its last good state keeps serving. Writes re-read the file under the 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -335,10 +336,8 @@ class Catalogue:
             kind = kinds.get(path.parent.name)
             if kind is None or path.suffix != ".yaml" or path.name.startswith("."):
                 continue
-            try:
+            with contextlib.suppress(CatalogueError):  # gone, or broken and logged
                 kind.get(path.stem)
-            except CatalogueError:
-                pass  # gone, or broken and already logged
 
     # -- writing ---------------------------------------------------------------------
 
