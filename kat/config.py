@@ -62,6 +62,8 @@ class Settings:
     private_key: str | None = None
     #: Port on which a worker exposes Prometheus metrics (0: off).
     metrics_port: int = 0
+    #: Prefix of the RabbitMQ queue names (``<prefix>boefjes``), to keep systems apart.
+    queue_prefix: str = ""
     #: ``BOEFJE_*`` variables of the worker, prefix stripped: plugin setting defaults.
     boefje_defaults: dict[str, str] = field(default_factory=dict)
 
@@ -92,6 +94,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         public_key=env.get("KATALOGUS_PUBLIC_KEY") or None,
         private_key=env.get("KATALOGUS_PRIVATE_KEY") or None,
         metrics_port=_int(env, "KAT_METRICS_PORT", Settings.metrics_port, minimum=0),
+        queue_prefix=env.get("KAT_QUEUE_PREFIX") or Settings.queue_prefix,
         boefje_defaults={
             key[len(BOEFJE_PREFIX) :]: value
             for key, value in env.items()

@@ -1,0 +1,160 @@
+"""The broker and the two actors: the module ``dramatiq kat.actors`` loads.
+
+``boefje`` (queue ``boefjes``) and ``normalizer`` (queue ``normalizers``) take a job's
+meta as JSON, run it through :mod:`kat.runner` and hand the result to the status
+middleware. ``KAT_QUEUE_PREFIX`` is put in front of both queue names so separate
+systems (or test runs) can share one RabbitMQ. :func:`enqueue_boefje` and
+:func:`enqueue_normalizer` record a job as ``queued`` and send its message.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Middleware,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+)
+
+from kat import config
+from kat.middleware import JobStatusMiddleware, queue, report
+from kat.models import BoefjeMeta, NormalizerMeta, PluginRef, parse_boefje_meta
+from kat.models import parse_normalizer_meta as _parse_normalizer_meta
+from kat.runner import Context, run_boefje, run_normalizer
+
+logger = logging.getLogger(__name__)
+
+#: Retries for errors of the broker, store or sandbox (a plugin's failure is never retried).
+MAX_RETRIES = 3
+#: First retry after this many milliseconds (doubling after that).
+MIN_BACKOFF_MS = 1_000
+
+settings = config.load()
+_context: Context | None = None
+
+
+def context() -> Context:
+    """This process's runner context, made on first use (after Dramatiq forked us)."""
+    global _context
+    if _context is None:
+        _context = Context(settings)
+    return _context
+
+
+class _SandboxBoot(Middleware):
+    """Start the job helper when a worker process boots, not on its first job."""
+
+    def after_worker_boot(self, broker, worker) -> None:
+        context().sandbox.start()
+
+    def before_worker_shutdown(self, broker, worker) -> None:
+        if _context is not None:
+            _context.sandbox.stop()
+
+
+def make_broker(url: str) -> RabbitmqBroker:
+    # Dramatiq's TimeLimit is left out on purpose: the sandbox enforces each job's
+    # wall-clock limit by killing the child; interrupting the worker thread would not.
+    broker = RabbitmqBroker(
+        url=url,
+        confirm_delivery=True,
+        middleware=[
+            AgeLimit(),
+            ShutdownNotifications(),
+            Callbacks(),
+            Pipelines(),
+            Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS),
+        ],
+    )
+    # Before Retries, so that after_process_message (run in reverse) sees its verdict.
+    broker.add_middleware(JobStatusMiddleware(lambda: context().store), before=Retries)
+    broker.add_middleware(_SandboxBoot())
+    return broker
+
+
+broker = make_broker(settings.broker_url)
+dramatiq.set_broker(broker)
+
+BOEFJE_QUEUE = f"{settings.queue_prefix}boefjes"
+NORMALIZER_QUEUE = f"{settings.queue_prefix}normalizers"
+
+
+@dramatiq.actor(actor_name="boefje", queue_name=BOEFJE_QUEUE)
+def boefje(job: dict[str, Any]) -> None:
+    """Run one boefje job; queue a normalizer job per matching raw and normalizer."""
+    meta = parse_boefje_meta(job)
+    report(run_boefje(context(), meta, send=_send_normalizer))
+
+
+@dramatiq.actor(actor_name="normalizer", queue_name=NORMALIZER_QUEUE)
+def normalizer(job: dict[str, Any]) -> None:
+    """Run one normalizer job; its objects go to the store."""
+    report(run_normalizer(context(), _parse_normalizer_meta(job)))
+
+
+def _send_normalizer(meta: NormalizerMeta) -> str:
+    job = meta.to_dict()
+    queue(context().store, "normalizer", job)
+    normalizer.send(job)
+    return meta.id
+
+
+def enqueue_boefje(
+    organization: str,
+    plugin_id: str,
+    input_ooi: str | None = None,
+    *,
+    arguments: dict[str, Any] | None = None,
+    job_id: str | None = None,
+) -> str:
+    """Record a boefje job as ``queued`` and send it; returns the job id.
+
+    Raises :class:`kat.models.JobError` naming the field when the arguments are malformed.
+    """
+    meta = BoefjeMeta(
+        id=job_id or str(uuid.uuid4()),
+        boefje=PluginRef(plugin_id),
+        organization=organization,
+        input_ooi=input_ooi,
+        arguments=arguments or {},
+    )
+    job = parse_boefje_meta(meta.to_dict()).to_dict()  # validates ids and the reference
+    queue(context().store, "boefje", job)
+    boefje.send(job)
+    return job["id"]
+
+
+def enqueue_normalizer(
+    organization: str, plugin_id: str, raw_id: str, *, job_id: str | None = None
+) -> str:
+    """Record a normalizer job on a stored raw as ``queued`` and send it; its id."""
+    store = context().store
+    raw = store.get_raw(raw_id)
+    boefje_job = store.get_job(raw["job_id"]) if raw else None
+    boefje_meta = (boefje_job or {}).get("meta") or {
+        "id": str(uuid.uuid4()),
+        "boefje": {"id": "unknown"},
+        "organization": organization,
+    }
+    job = _parse_normalizer_meta(
+        {
+            "id": job_id or str(uuid.uuid4()),
+            "normalizer": {"id": plugin_id},
+            "raw_data": {
+                "id": raw_id,
+                "boefje_meta": {**boefje_meta, "organization": organization},
+                "mime_types": raw["mime_types"] if raw else [],
+            },
+        }
+    ).to_dict()
+    queue(store, "normalizer", job)
+    normalizer.send(job)
+    return job["id"]

@@ -1,0 +1,85 @@
+"""A boefje's environment, by OpenKAT's rules.
+
+A plugin never sees the worker's variables. Its environment is built from scratch:
+``BOEFJE_X`` of the worker becomes ``X`` where ``X`` is a property of the plugin's
+``schema.json``, the organisation's settings from the KATalogus override those
+defaults, and the result must satisfy the schema. Everything else is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+
+from kat.plugins import Plugin
+
+
+class InvalidSettings(ValueError):
+    """The settings break the plugin's schema; the message names the setting, not its value."""
+
+
+def _as_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value)
+
+
+def _typed(value: str, spec: Mapping[str, Any]) -> Any:
+    """The value as the schema's type wants it, so ``"5"`` passes ``{"type": "integer"}``.
+
+    Environment values are strings; the schema describes what they mean. A value that
+    does not convert stays a string and fails validation with a clear message.
+    """
+    types = spec.get("type")
+    types = types if isinstance(types, list) else [types]
+    for kind in types:
+        try:
+            if kind == "integer":
+                return int(value)
+            if kind == "number":
+                return float(value)
+            if kind == "boolean" and value.lower() in ("true", "false", "1", "0"):
+                return value.lower() in ("true", "1")
+            if kind in ("array", "object"):
+                return json.loads(value)
+        except (ValueError, TypeError):
+            continue
+    return value
+
+
+def boefje_environment(
+    plugin: Plugin, defaults: Mapping[str, str], org_settings: Mapping[str, Any]
+) -> dict[str, str]:
+    """The environment ``plugin`` runs with; raises :class:`InvalidSettings`.
+
+    ``defaults`` are the worker's ``BOEFJE_*`` variables with the prefix stripped;
+    ``org_settings`` the organisation's (decrypted) settings for this plugin.
+    """
+    schema = plugin.schema or {"type": "object", "properties": {}}
+    properties: dict[str, Any] = schema.get("properties") or {}
+    env = {k: _as_string(v) for k, v in defaults.items() if k in properties}
+    env.update({k: _as_string(v) for k, v in org_settings.items() if k in properties})
+
+    instance = {k: _typed(v, properties.get(k) or {}) for k, v in env.items()}
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(instance),
+        key=lambda e: list(e.absolute_path),
+    )
+    if errors:
+        problems = []
+        for error in errors:
+            where = "/".join(str(p) for p in error.absolute_path)
+            if error.validator == "required":
+                problems.append(error.message.replace(" is a required property", " is required"))
+            else:
+                # Name the setting and the rule it breaks, never the (possibly secret) value.
+                problems.append(f"{where or '(settings)'}: does not satisfy {error.validator!r}")
+        raise InvalidSettings(f"settings of {plugin.id}: " + "; ".join(problems))
+    return env

@@ -1,0 +1,138 @@
+"""Status transitions of a job: ``queued → running → completed | failed`` (with a reason).
+
+This module is the only place a job's status changes after it is queued.
+:class:`JobStatusMiddleware` does it for messages from RabbitMQ; ``kat run`` calls
+:func:`begin` and :func:`end` directly.
+
+A plugin's failure is a *result*, not an exception: the actor returns normally, the
+message is acknowledged and never retried. An exception out of an actor means the
+broker, the store or the sandbox broke: Dramatiq's ``Retries`` retries the message
+(status back to ``queued``) and, when it gives up, the job is marked ``failed``.
+A worker process killed mid-job never reaches these hooks; its message stays
+unacknowledged, RabbitMQ redelivers it, and :func:`begin` counts the new attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import Middleware
+
+from kat.models import FailureReason, JobStatus
+from kat.runner import JobResult
+from kat.store import Store
+
+logger = logging.getLogger(__name__)
+
+#: The actors whose messages are jobs.
+JOB_ACTORS = ("boefje", "normalizer")
+
+_results = threading.local()
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def job_fields(actor: str, job: dict[str, Any]) -> dict[str, Any]:
+    """The store's columns for a job message (what :meth:`Store.add_job` takes)."""
+    if actor == "boefje":
+        return {
+            "job_type": "boefje",
+            "organization": job["organization"],
+            "plugin_id": job["boefje"]["id"],
+            "plugin_version": job["boefje"].get("version"),
+            "input_ooi": job.get("input_ooi"),
+        }
+    boefje_meta = job["raw_data"]["boefje_meta"]
+    return {
+        "job_type": "normalizer",
+        "organization": boefje_meta["organization"],
+        "plugin_id": job["normalizer"]["id"],
+        "plugin_version": job["normalizer"].get("version"),
+        "input_ooi": boefje_meta.get("input_ooi"),
+        "raw_id": job["raw_data"].get("id"),
+    }
+
+
+def queue(store: Store, actor: str, job: dict[str, Any]) -> None:
+    """``queued``: record a job before its message is sent."""
+    store.add_job(job["id"], meta=job, **job_fields(actor, job))
+
+
+def begin(store: Store, actor: str, job: dict[str, Any]) -> int:
+    """``running``: a worker took the job. Returns the attempt number."""
+    store.add_job(job["id"], meta=job, **job_fields(actor, job))  # sent by someone else
+    attempt = store.mark_running(job["id"], worker_name())
+    if attempt > 1:
+        logger.warning(
+            "job %s: attempt %d (an earlier worker did not finish it)", job["id"], attempt
+        )
+    return attempt
+
+
+def end(store: Store, result: JobResult) -> None:
+    """``completed`` or ``failed`` with a reason."""
+    store.finish(
+        result.job_id,
+        result.status,
+        result.reason,
+        result.detail,
+        runnable_hash=result.runnable_hash,
+        meta=result.meta,
+    )
+    if result.status is JobStatus.FAILED:
+        logger.info("job %s failed: %s", result.job_id, result.reason)
+
+
+def report(result: JobResult) -> None:
+    """Hand an actor's result to the middleware (same thread). Returning it instead
+    would make Dramatiq warn about a discarded result on every message."""
+    _results.value = result
+
+
+class JobStatusMiddleware(Middleware):
+    """Owns the status transitions of jobs processed by Dramatiq actors."""
+
+    def __init__(self, store: Store | Any):
+        #: The store, or a callable returning it (made lazily in each worker process).
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        if callable(self._store) and not isinstance(self._store, Store):
+            self._store = self._store()
+        return self._store
+
+    def before_process_message(self, broker: dramatiq.Broker, message) -> None:
+        """Mark the job ``running``; a store failure raises, so the message is retried."""
+        _results.value = None
+        if message.actor_name in JOB_ACTORS:
+            begin(self.store, message.actor_name, message.args[0])
+
+    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
+        """Record the outcome. ``Retries`` has run before this hook (see ``actors``)."""
+        if message.actor_name not in JOB_ACTORS:
+            return
+        job_id = message.args[0]["id"]
+        outcome: JobResult | None = getattr(_results, "value", None)
+        _results.value = None
+        if exception is None and outcome is not None:
+            end(self.store, outcome)
+        elif exception is None:
+            end(self.store, JobResult(job_id, JobStatus.COMPLETED))
+        elif message.failed:
+            detail = f"gave up after retries: {type(exception).__name__}: {exception}"
+            end(self.store, JobResult(job_id, JobStatus.FAILED, FailureReason.CRASHED, detail))
+        else:
+            self.store.mark_queued(job_id, f"retrying: {type(exception).__name__}: {exception}")
+
+    def after_skip_message(self, broker, message) -> None:
+        if message.actor_name in JOB_ACTORS and message.failed:
+            job_id = message.args[0]["id"]
+            end(self.store, JobResult(job_id, JobStatus.FAILED, FailureReason.CRASHED, "skipped"))

@@ -1,0 +1,265 @@
+"""One boefje job or one normalizer job, from job meta to results in the store.
+
+Used by the Dramatiq actors and by ``kat run`` alike, so a job file run by hand goes
+through the same checks, sandbox and store as a job from RabbitMQ. The runner never
+sets a job's status: it returns a :class:`JobResult` and the status code in
+:mod:`kat.middleware` records it. Problems of the broker, the store or the sandbox
+itself raise, so Dramatiq retries the message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kat import ooi
+from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
+from kat.config import Settings
+from kat.environment import InvalidSettings, boefje_environment
+from kat.models import BoefjeMeta, FailureReason, JobStatus, NormalizerMeta, now
+from kat.plugins import Plugin, discover, normalizers_for
+from kat.sandbox import ForkServer
+from kat.store import Store
+
+logger = logging.getLogger(__name__)
+
+#: How long a worker trusts its view of the plugins folder before looking again, seconds.
+PLUGINS_TTL = 5.0
+
+
+@dataclass
+class JobResult:
+    """How a job ended, for the status middleware and for ``kat run`` to print."""
+
+    job_id: str
+    status: JobStatus
+    reason: FailureReason | None = None
+    detail: str | None = None
+    raw_ids: list[str] = field(default_factory=list)
+    object_count: int = 0
+    runnable_hash: str | None = None
+    meta: dict[str, Any] | None = None
+    #: Normalizer jobs started for this boefje's raws (ids).
+    followers: list[str] = field(default_factory=list)
+
+
+class JobFailed(Exception):
+    """The plugin's job failed for a reason the runner recognises (no retry)."""
+
+    def __init__(self, reason: FailureReason, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+class Context:
+    """What a runner needs, made once per worker process: settings, store, plugins,
+    the catalogue reader and the fork server."""
+
+    def __init__(self, settings: Settings, store: Store | None = None):
+        self.settings = settings
+        self.store = store or Store(settings.db_path)
+        self.catalogue = open_reader(settings)
+        self.sandbox = ForkServer()
+        self._plugins: dict[str, Plugin] = {}
+        self._plugins_at = 0.0
+
+    def plugin(self, plugin_id: str, kind: str) -> Plugin:
+        if plugin_id not in self._plugins or time.monotonic() - self._plugins_at > PLUGINS_TTL:
+            self._plugins, _problems = discover(self.settings.plugins_dir)
+            self._plugins_at = time.monotonic()
+        plugin = self._plugins.get(plugin_id)
+        if plugin is None or plugin.type != kind:
+            raise JobFailed(
+                FailureReason.UNKNOWN_PLUGIN,
+                f"no {kind} {plugin_id!r} in {self.settings.plugins_dir}",
+            )
+        return plugin
+
+    def plugins(self) -> dict[str, Plugin]:
+        return self._plugins
+
+    def state(self, organization: str, plugin: Plugin) -> dict[str, Any]:
+        """The plugin's settings for the organisation; fails the job when it is disabled."""
+        try:
+            enabled, settings = self.catalogue.plugin_state(organization, plugin.id)
+        except UnknownOrganisation:
+            raise JobFailed(
+                FailureReason.DISABLED, f"organisation {organization!r} does not exist"
+            ) from None
+        except CatalogueError as exc:
+            raise JobFailed(FailureReason.INVALID_SETTINGS, str(exc)) from None
+        if not (plugin.enabled if enabled is None else enabled):
+            raise JobFailed(
+                FailureReason.DISABLED,
+                f"{plugin.type} {plugin.id!r} is disabled for {organization!r}",
+            )
+        return settings
+
+    def close(self) -> None:
+        self.sandbox.stop()
+        self.store.close()
+
+
+def _limits(ctx: Context, plugin: Plugin) -> tuple[float, int]:
+    return (
+        plugin.timeout or ctx.settings.job_timeout,
+        plugin.memory_limit or ctx.settings.job_memory,
+    )
+
+
+def _failed(job_id: str, exc: JobFailed, **extra: Any) -> JobResult:
+    return JobResult(job_id, JobStatus.FAILED, exc.reason, exc.detail, **extra)
+
+
+def run_boefje(
+    ctx: Context, meta: BoefjeMeta, send: Callable[[NormalizerMeta], str] | None = None
+) -> JobResult:
+    """Run a boefje in the sandbox, store its raws, start the normalizers that match.
+
+    ``send`` queues one normalizer job (the actors send a message; ``kat run`` runs it
+    inline); None starts no normalizers.
+    """
+    try:
+        plugin = ctx.plugin(meta.boefje.id, "boefje")
+    except JobFailed as exc:
+        return _failed(meta.id, exc)
+    meta.boefje.version = plugin.version
+    meta.runnable_hash = plugin.runnable_hash
+    try:
+        org_settings = ctx.state(meta.organization, plugin)
+        try:
+            env = boefje_environment(plugin, ctx.settings.boefje_defaults, org_settings)
+        except InvalidSettings as exc:
+            raise JobFailed(FailureReason.INVALID_SETTINGS, str(exc)) from None
+        if meta.input_ooi and "input" not in meta.arguments:
+            try:
+                meta.arguments["input"] = ooi.input_dict(meta.input_ooi)
+            except ValueError as exc:
+                raise JobFailed(FailureReason.CRASHED, f"input_ooi: {exc}") from None
+    except JobFailed as exc:
+        return _failed(meta.id, exc, runnable_hash=plugin.runnable_hash)
+
+    meta.environment = env
+    meta.started_at = now().isoformat()
+    timeout, memory = _limits(ctx, plugin)
+    request = {
+        "kind": "boefje",
+        "code": str(plugin.code),
+        "folder": str(plugin.path),
+        "env": env,
+        "memory": memory,
+        "argument": meta.to_dict(),
+    }
+    outcome = ctx.sandbox.run(request, b"", timeout)
+    meta.ended_at = now().isoformat()
+    # Settings may be secrets: the stored meta keeps their names, not their values.
+    stored_meta = {**meta.to_dict(), "environment": dict.fromkeys(env, "***")}
+
+    tags = {f"boefje/{plugin.id}"}
+    if plugin.version:
+        tags.add(f"boefje/{plugin.id}-{plugin.version}")
+    if not outcome.ok:
+        detail = outcome.detail
+        if outcome.output:
+            detail += "\n--- output (tail) ---\n" + outcome.output.decode(errors="replace")
+        raw_ids = ctx.store.replace_raws(
+            meta.id, meta.organization, [(tags | {"error/boefje"}, outcome.detail.encode())]
+        )
+        return JobResult(
+            meta.id, JobStatus.FAILED, outcome.reason, detail, raw_ids,
+            runnable_hash=plugin.runnable_hash, meta=stored_meta,
+        )  # fmt: skip
+
+    raws = [(set(mime_types) | tags, data) for mime_types, data in outcome.raws]
+    raw_ids = ctx.store.replace_raws(meta.id, meta.organization, raws)
+    result = JobResult(
+        meta.id, JobStatus.COMPLETED, raw_ids=raw_ids,
+        runnable_hash=plugin.runnable_hash, meta=stored_meta,
+    )  # fmt: skip
+    if send is not None:
+        result.followers = dispatch(
+            ctx, meta, stored_meta, list(zip(raw_ids, raws, strict=False)), send
+        )
+    return result
+
+
+def dispatch(
+    ctx: Context,
+    meta: BoefjeMeta,
+    stored_meta: dict[str, Any],
+    raws: list[tuple[str, tuple[set[str], bytes]]],
+    send: Callable[[NormalizerMeta], str],
+) -> list[str]:
+    """One normalizer job per raw and per enabled normalizer whose ``consumes`` match."""
+    from kat.models import PluginRef, RawDataMeta, parse_boefje_meta
+
+    followers = []
+    for raw_id, (mime_types, _data) in raws:
+        for normalizer in normalizers_for(ctx.plugins(), mime_types):
+            try:
+                ctx.state(meta.organization, normalizer)
+            except JobFailed:
+                continue  # disabled for this organisation: not started at all
+            job = NormalizerMeta(
+                id=_new_id(),
+                normalizer=PluginRef(normalizer.id, normalizer.version),
+                raw_data=RawDataMeta(raw_id, parse_boefje_meta(stored_meta), sorted(mime_types)),
+            )
+            followers.append(send(job))
+    return followers
+
+
+def _new_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def run_normalizer(ctx: Context, meta: NormalizerMeta) -> JobResult:
+    """Run a normalizer on a stored (or inline) raw in the sandbox; store its objects."""
+    try:
+        plugin = ctx.plugin(meta.normalizer.id, "normalizer")
+        meta.normalizer.version = plugin.version
+        meta.runnable_hash = plugin.runnable_hash
+        ctx.state(meta.organization, plugin)
+        raw = meta.raw_data.raw
+        if raw is None:
+            stored = ctx.store.get_raw(meta.raw_data.id)
+            if stored is None:
+                raise JobFailed(
+                    FailureReason.CRASHED, f"raw {meta.raw_data.id} is not in the store"
+                )
+            raw = stored["data"]
+            meta.raw_data.mime_types = stored["mime_types"]
+        try:
+            input_ooi = ooi.input_dict(meta.input_ooi) if meta.input_ooi else {}
+        except ValueError as exc:
+            raise JobFailed(FailureReason.CRASHED, f"input_ooi: {exc}") from None
+    except JobFailed as exc:
+        return _failed(meta.id, exc, runnable_hash=meta.runnable_hash)
+
+    timeout, memory = _limits(ctx, plugin)
+    meta.started_at = now().isoformat()
+    request = {
+        "kind": "normalizer",
+        "code": str(plugin.code),
+        "folder": str(plugin.path),
+        "env": {},
+        "memory": memory,
+        "argument": input_ooi,
+    }
+    outcome = ctx.sandbox.run(request, bytes(raw), timeout)
+    meta.ended_at = now().isoformat()
+    if not outcome.ok:
+        return JobResult(
+            meta.id, JobStatus.FAILED, outcome.reason, outcome.detail,
+            runnable_hash=plugin.runnable_hash, meta=meta.to_dict(),
+        )  # fmt: skip
+    count = ctx.store.replace_objects(meta.id, meta.organization, outcome.objects)
+    return JobResult(
+        meta.id, JobStatus.COMPLETED, object_count=count,
+        runnable_hash=plugin.runnable_hash, meta=meta.to_dict(),
+    )  # fmt: skip

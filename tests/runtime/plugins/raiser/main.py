@@ -1,0 +1,5 @@
+"""Raises."""
+
+
+def run(boefje_meta: dict):
+    raise RuntimeError("the raiser boefje always fails")
