@@ -25,7 +25,7 @@ from kat import yamlfiles
 from kat.config import Settings
 from kat.crypto import Sealer, SealError, from_settings, is_sealed
 from kat.plugins import ID_PATTERN
-from kat.yamlfiles import FileProblem
+from kat.yamlfiles import Folder, Invalid
 
 logger = logging.getLogger(__name__)
 
@@ -104,37 +104,37 @@ def _same(a: Any, b: Any) -> bool:
 def _validate_org(data: Any, org_id: str) -> dict[str, Any]:
     """The organisation in its normal form; FileProblem-ready ``(keys, reason)`` if not."""
     if not isinstance(data, dict):
-        raise _Invalid((), "the file must be a mapping with id, name and plugins")
+        raise Invalid((), "the file must be a mapping with id, name and plugins")
     for key in data:
         if key not in ("id", "name", "plugins"):
-            raise _Invalid((key,), f"unknown key {key!r} (use id, name, plugins)")
+            raise Invalid((key,), f"unknown key {key!r} (use id, name, plugins)")
     if data.get("id") != org_id:
-        raise _Invalid(("id",), f"id must be {org_id!r}, the file's name")
+        raise Invalid(("id",), f"id must be {org_id!r}, the file's name")
     name = data.get("name", org_id)
     if not isinstance(name, str):
-        raise _Invalid(("name",), "name must be a string")
+        raise Invalid(("name",), "name must be a string")
     plugins = data.get("plugins") or {}
     if not isinstance(plugins, dict):
-        raise _Invalid(("plugins",), "plugins must be a mapping of plugin id to state")
+        raise Invalid(("plugins",), "plugins must be a mapping of plugin id to state")
     normal: dict[str, Any] = {}
     for pid, state in plugins.items():
         where = ("plugins", pid)
         if not isinstance(pid, str) or not ID_RE.fullmatch(pid):
-            raise _Invalid(where, f"plugin id {pid!r} does not match {ID_PATTERN}")
+            raise Invalid(where, f"plugin id {pid!r} does not match {ID_PATTERN}")
         state = state or {}
         if not isinstance(state, dict) or set(state) - {"enabled", "settings"}:
-            raise _Invalid(where, "a plugin takes only enabled and settings")
+            raise Invalid(where, "a plugin takes only enabled and settings")
         entry: dict[str, Any] = {}
         if "enabled" in state and state["enabled"] is not None:
             if not isinstance(state["enabled"], bool):
-                raise _Invalid((*where, "enabled"), "enabled must be true or false")
+                raise Invalid((*where, "enabled"), "enabled must be true or false")
             entry["enabled"] = state["enabled"]
         settings = state.get("settings") or {}
         if not isinstance(settings, dict):
-            raise _Invalid((*where, "settings"), "settings must be a mapping")
+            raise Invalid((*where, "settings"), "settings must be a mapping")
         for key in settings:
             if not isinstance(key, str) or not KEY_RE.fullmatch(key):
-                raise _Invalid((*where, "settings", key), f"setting name {key!r} is not valid")
+                raise Invalid((*where, "settings", key), f"setting name {key!r} is not valid")
         entry["settings"] = dict(settings)
         normal[pid] = entry
     return {"id": org_id, "name": name, "plugins": normal}
@@ -142,25 +142,19 @@ def _validate_org(data: Any, org_id: str) -> dict[str, Any]:
 
 def _validate_repo(data: Any, repo_id: str) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise _Invalid((), "the file must be a mapping with id, name and base_url")
+        raise Invalid((), "the file must be a mapping with id, name and base_url")
     if data.get("id") != repo_id:
-        raise _Invalid(("id",), f"id must be {repo_id!r}, the file's name")
+        raise Invalid(("id",), f"id must be {repo_id!r}, the file's name")
     for key in ("name", "base_url"):
         if not isinstance(data.get(key, ""), str):
-            raise _Invalid((key,), f"{key} must be a string")
+            raise Invalid((key,), f"{key} must be a string")
     extra = set(data) - {"id", "name", "base_url"}
     if extra:
-        raise _Invalid((sorted(extra)[0],), "unknown key (use id, name, base_url)")
+        raise Invalid((sorted(extra)[0],), "unknown key (use id, name, base_url)")
     return {"id": repo_id, "name": data.get("name", repo_id), "base_url": data.get("base_url", "")}
 
 
-class _Invalid(Exception):
-    def __init__(self, keys: tuple[Any, ...], reason: str) -> None:
-        super().__init__(reason)
-        self.keys, self.reason = keys, reason
-
-
-def _org_text(org: dict[str, Any]) -> str:
+def org_text(org: dict[str, Any]) -> str:
     """The file of an organisation: id, name, then plugins and settings sorted by id."""
     plugins = {}
     for pid in sorted(org["plugins"]):
@@ -178,95 +172,18 @@ def _org_text(org: dict[str, Any]) -> str:
     return yamlfiles.dump(data)
 
 
-class _Kind:
-    """One folder of YAML objects with a stat-checked cache of their last good state."""
-
-    def __init__(self, folder: Path, validate: Callable[[Any, str], dict], missing: type) -> None:
-        self.folder, self.validate, self.missing = folder, validate, missing
-        self.cache: dict[str, tuple[tuple, dict | None]] = {}  # id -> (stat key, good data)
-
-    def path(self, obj_id: str) -> Path:
-        return self.folder / f"{check_id(obj_id)}.yaml"
-
-    def parse(self, path: Path, obj_id: str, text: str) -> dict[str, Any]:
-        data = yamlfiles.parse(text, path)
-        try:
-            return self.validate(data, obj_id)
-        except _Invalid as exc:
-            raise FileProblem(path, yamlfiles.line_of(text, exc.keys), exc.reason) from None
-
-    def get(self, obj_id: str) -> dict[str, Any]:
-        """The object's last good state (re-read when its file changed)."""
-        path = self.path(obj_id)
-        try:
-            key = yamlfiles.stat_key(os.stat(path))
-        except FileNotFoundError:
-            self.cache.pop(obj_id, None)
-            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
-        cached = self.cache.get(obj_id)
-        if cached and cached[0] == key and cached[1] is not None:
-            return cached[1]
-        try:
-            text, st = yamlfiles.read(path)
-            data = self.parse(path, obj_id, text)
-        except FileNotFoundError:
-            self.cache.pop(obj_id, None)
-            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
-        except (FileProblem, OSError, UnicodeDecodeError) as exc:
-            good = cached[1] if cached else None
-            if not cached or cached[0] != key:  # log each broken version once
-                kept = "keeping its last good state" if good else "no good state to serve"
-                logger.error("catalogue file %s (%s)", exc, kept)
-            self.cache[obj_id] = (key, good)
-            if good is None:
-                raise BrokenFile(f"catalogue file {exc}") from None
-            return good
-        self.cache[obj_id] = (yamlfiles.stat_key(st), data)
-        return data
-
-    def ids(self) -> list[str]:
-        try:
-            names = os.listdir(self.folder)
-        except FileNotFoundError:
-            return []
-        found = (n[:-5] for n in names if n.endswith(".yaml") and not n.startswith("."))
-        return sorted(i for i in found if ID_RE.fullmatch(i) and ".." not in i)
-
-    def all(self) -> list[dict[str, Any]]:
-        """Every object with a good state, in id order; broken files are logged and skipped."""
-        out = []
-        for obj_id in self.ids():
-            try:
-                out.append(self.get(obj_id))
-            except (NotFound, BrokenFile):
-                continue
-        return out
-
-    def load_fresh(self, obj_id: str) -> tuple[Path, dict[str, Any], tuple]:
-        """For a writer holding the lock: the file as it is on disk now, never the cache."""
-        path = self.path(obj_id)
-        try:
-            text, st = yamlfiles.read(path)
-        except FileNotFoundError:
-            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
-        try:
-            return path, self.parse(path, obj_id, text), yamlfiles.stat_key(st)
-        except FileProblem as exc:
-            raise BrokenFile(f"catalogue file {exc}: fix it before writing") from None
-
-    def store(self, obj_id: str, path: Path, text: str) -> None:
-        st = yamlfiles.write_atomic(path, text)
-        self.cache[obj_id] = (yamlfiles.stat_key(st), self.parse(path, obj_id, text))
-
-
 class Catalogue:
     """The file-backed catalogue: the workers' reader and the KATalogus' store."""
 
     def __init__(self, root: Path | str, sealer: Sealer | None = None) -> None:
         self.root = Path(root)
         self.sealer = sealer
-        self.orgs = _Kind(self.root / "organisations", _validate_org, UnknownOrganisation)
-        self.repos = _Kind(self.root / "repositories", _validate_repo, UnknownRepository)
+        self.orgs = Folder(
+            self.root / "organisations", _validate_org, check_id, UnknownOrganisation, BrokenFile
+        )
+        self.repos = Folder(
+            self.root / "repositories", _validate_repo, check_id, UnknownRepository, BrokenFile
+        )
         self._lock_path = self.root / LOCK_NAME
 
     @classmethod
@@ -341,24 +258,25 @@ class Catalogue:
 
     # -- writing ---------------------------------------------------------------------
 
-    def _lock(self):
+    def locked(self):
+        """Hold the catalogue's write lock (what every writer and ``kat catalogue reseal`` take)."""
         self.root.mkdir(parents=True, exist_ok=True)
         return yamlfiles.locked(self._lock_path)
 
     def create_organisation(self, org_id: str, name: str | None = None) -> dict[str, str]:
         path = self.orgs.path(org_id)
-        with self._lock():
+        with self.locked():
             if path.exists():
                 raise Exists(f"organisation {org_id!r} already exists")
             path.parent.mkdir(parents=True, exist_ok=True)
             self.orgs.store(
-                org_id, path, _org_text({"id": org_id, "name": name or org_id, "plugins": {}})
+                org_id, path, org_text({"id": org_id, "name": name or org_id, "plugins": {}})
             )
         return {"id": org_id, "name": name or org_id}
 
     def delete_organisation(self, org_id: str) -> None:
         path = self.orgs.path(org_id)
-        with self._lock():
+        with self.locked():
             try:
                 path.unlink()
             except FileNotFoundError:
@@ -371,13 +289,13 @@ class Catalogue:
         ``change`` gets the stored form (sealed values sealed) and mutates it; what it
         returns is returned. Unchanged content is not rewritten.
         """
-        with self._lock():
+        with self.locked():
             for _attempt in range(5):
                 path, org, before = self.orgs.load_fresh(org_id)
                 org = copy.deepcopy(org)
-                old_text = _org_text(org)
+                old_text = org_text(org)
                 result = change(org)
-                text = _org_text(org)
+                text = org_text(org)
                 if text == old_text:
                     return result
                 # A hand edit made without the lock between our read and now: start over.
@@ -497,7 +415,7 @@ class Catalogue:
     def create_repository(self, repo_id: str, name: str, base_url: str) -> dict[str, str]:
         path = self.repos.path(repo_id)
         repo = {"id": repo_id, "name": name, "base_url": base_url}
-        with self._lock():
+        with self.locked():
             if path.exists():
                 raise Exists(f"repository {repo_id!r} already exists")
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -508,7 +426,7 @@ class Catalogue:
         path = self.repos.path(repo_id)
         if repo_id == LOCAL:
             raise Forbidden("the LOCAL repository is the plugins folder and cannot be deleted")
-        with self._lock():
+        with self.locked():
             try:
                 path.unlink()
             except FileNotFoundError:

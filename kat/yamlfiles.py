@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+logger = logging.getLogger(__name__)
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class Invalid(Exception):
+    """Raised by a validator: ``keys`` lead to the offending node (for its line number)."""
+
+    def __init__(self, keys: tuple[Any, ...], reason: str) -> None:
+        super().__init__(reason)
+        self.keys, self.reason = keys, reason
 
 
 class FileProblem(ValueError):
@@ -121,3 +132,101 @@ def locked(lock_path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+class Folder:
+    """One folder of YAML objects with a stat-checked cache of their last good state."""
+
+    def __init__(
+        self,
+        folder: Path,
+        validate: Callable[[Any, str], dict],
+        check_id: Callable[[str], str],
+        missing: type[Exception],
+        broken: type[Exception],
+    ) -> None:
+        self.folder, self.validate, self.check_id = folder, validate, check_id
+        self.missing, self.broken = missing, broken
+        self.cache: dict[str, tuple[tuple, dict | None]] = {}  # id -> (stat key, good data)
+
+    def path(self, obj_id: str) -> Path:
+        return self.folder / f"{self.check_id(obj_id)}.yaml"
+
+    def parse(self, path: Path, obj_id: str, text: str) -> dict[str, Any]:
+        data = parse(text, path)
+        try:
+            return self.validate(data, obj_id)
+        except Invalid as exc:
+            raise FileProblem(path, line_of(text, exc.keys), exc.reason) from None
+
+    def get(self, obj_id: str) -> dict[str, Any]:
+        """The object's last good state (re-read when its file changed)."""
+        path = self.path(obj_id)
+        try:
+            key = stat_key(os.stat(path))
+        except FileNotFoundError:
+            self.cache.pop(obj_id, None)
+            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
+        cached = self.cache.get(obj_id)
+        if cached and cached[0] == key and cached[1] is not None:
+            return cached[1]
+        try:
+            text, st = read(path)
+            data = self.parse(path, obj_id, text)
+        except FileNotFoundError:
+            self.cache.pop(obj_id, None)
+            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
+        except (FileProblem, OSError, UnicodeDecodeError) as exc:
+            good = cached[1] if cached else None
+            if not cached or cached[0] != key:  # log each broken version once
+                kept = "keeping its last good state" if good else "no good state to serve"
+                logger.error("catalogue file %s (%s)", exc, kept)
+            self.cache[obj_id] = (key, good)
+            if good is None:
+                raise self.broken(f"catalogue file {exc}") from None
+            return good
+        self.cache[obj_id] = (stat_key(st), data)
+        return data
+
+    def ids(self) -> list[str]:
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            return []
+        found = (n[:-5] for n in names if n.endswith(".yaml") and not n.startswith("."))
+        ok = []
+        for obj_id in found:
+            with contextlib.suppress(ValueError):
+                ok.append(self.check_id(obj_id))
+        return sorted(ok)
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every object with a good state, in id order; broken files are logged and skipped."""
+        out = []
+        for obj_id in self.ids():
+            try:
+                out.append(self.get(obj_id))
+            except (self.missing, self.broken):
+                continue
+        return out
+
+    def parse_file(self, obj_id: str) -> dict[str, Any]:
+        """The file as on disk, strictly: FileProblem (path and line) when it is broken."""
+        path = self.path(obj_id)
+        return self.parse(path, obj_id, read(path)[0])
+
+    def load_fresh(self, obj_id: str) -> tuple[Path, dict[str, Any], tuple]:
+        """For a writer holding the lock: the file as it is on disk now, never the cache."""
+        path = self.path(obj_id)
+        try:
+            text, st = read(path)
+        except FileNotFoundError:
+            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
+        try:
+            return path, self.parse(path, obj_id, text), stat_key(st)
+        except FileProblem as exc:
+            raise self.broken(f"catalogue file {exc}: fix it before writing") from None
+
+    def store(self, obj_id: str, path: Path, text: str) -> None:
+        st = write_atomic(path, text)
+        self.cache[obj_id] = (stat_key(st), self.parse(path, obj_id, text))
