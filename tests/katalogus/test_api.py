@@ -1,0 +1,276 @@
+"""Every route of the KATalogus and every status code it documents (falcon TestClient)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from falcon.testing import TestClient
+
+from kat.config import load
+from kat.crypto import generate
+from kat.katalogus.app import create_app
+
+ORG = "/v1/organisations/_dev"
+
+
+def detail(result) -> str:
+    assert result.headers["content-type"].startswith("application/json")
+    return result.json["detail"]
+
+
+def test_health_spec_and_docs(client):
+    assert client.simulate_get("/health").json["status"] == "ok"
+    spec = client.simulate_get("/openapi.yaml")
+    assert spec.status_code == 200
+    assert yaml.safe_load(spec.text)["openapi"].startswith("3.1")
+    docs = client.simulate_get("/docs")
+    assert docs.status_code == 200 and "/v1/organisations/{org}/plugins" in docs.text
+    assert not re.search(r"""(src|href)=["']?https?:""", docs.text)  # no CDN
+
+
+def test_unknown_route_and_method(client):
+    assert client.simulate_get("/v2/nothing").status_code == 404
+    assert detail(client.simulate_delete("/v1/organisations")) == "405 Method Not Allowed"
+
+
+def test_organisations(client, env):
+    assert client.simulate_get("/v1/organisations").json == {
+        "_dev": {"id": "_dev", "name": "Development organisation"}
+    }
+    created = client.simulate_post("/v1/organisations", json={"id": "acme", "name": "Acme"})
+    assert created.status_code == 201 and created.json == {"id": "acme", "name": "Acme"}
+    assert (load(env).catalogue_dir / "organisations" / "acme.yaml").read_text() == (
+        "id: acme\nname: Acme\n"
+    )
+    assert "already exists" in detail(client.simulate_post("/v1/organisations", json={"id": "acme"}))
+    assert client.simulate_post("/v1/organisations", json={"id": "acme"}).status_code == 409
+    assert client.simulate_get("/v1/organisations/acme").json["name"] == "Acme"
+    assert client.simulate_delete("/v1/organisations/acme").status_code == 204
+    assert client.simulate_get("/v1/organisations/acme").status_code == 404
+    assert client.simulate_delete("/v1/organisations/acme").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b'{"id": "../etc"}', "does not match"),
+        (b'{"id": "a..b"}', "does not match"),
+        (b'{"name": "no id"}', "'id' is a required property"),
+        (b'{"id": "x", "extra": 1}', "Additional properties"),
+        (b"{not json", "not JSON"),
+        (b"", "body is required"),
+        (b"[1, 2]", "is not of type 'object'"),
+    ],
+)
+def test_bad_bodies_are_400(client, body, reason, tmp_path):
+    result = client.simulate_post(
+        "/v1/organisations", body=body, headers={"content-type": "application/json"}
+    )
+    assert result.status_code == 400
+    assert reason in detail(result)
+    assert sorted(p.name for p in (tmp_path / "catalogue" / "organisations").iterdir()) == [
+        "_dev.yaml"
+    ]
+
+
+def test_oversized_body_is_413(client):
+    big = b'{"id": "x", "name": "' + b"a" * (1024 * 1024) + b'"}'
+    result = client.simulate_post("/v1/organisations", body=big)
+    assert result.status_code == 413 and "over" in detail(result)
+
+
+def test_malformed_ids_in_paths_are_400(client):
+    result = client.simulate_get("/v1/organisations/a..b")
+    assert result.status_code == 400 and "does not match" in detail(result)
+    assert client.simulate_get(f"{ORG}/plugins/-bad").status_code == 400
+    assert client.simulate_get(f"{ORG}/dns-records/settings/not-a-name").status_code == 400
+
+
+def test_repositories(client):
+    assert list(client.simulate_get(f"{ORG}/repositories").json) == ["LOCAL"]
+    repo = {"id": "community", "name": "Community", "base_url": "https://example.org/plugins"}
+    assert client.simulate_post(f"{ORG}/repositories", json=repo).status_code == 201
+    assert client.simulate_post(f"{ORG}/repositories", json=repo).status_code == 409
+    assert client.simulate_get(f"{ORG}/repositories/community").json == repo
+    assert client.simulate_get(f"{ORG}/repositories/community/plugins").json == []
+    assert client.simulate_get(f"{ORG}/repositories/community/plugins/dns-records").status_code == (
+        404
+    )
+    assert client.simulate_delete(f"{ORG}/repositories/community").status_code == 204
+    assert client.simulate_get(f"{ORG}/repositories/community").status_code == 404
+    assert client.simulate_delete(f"{ORG}/repositories/community").status_code == 404
+    local = client.simulate_delete(f"{ORG}/repositories/LOCAL")
+    assert local.status_code == 403 and "cannot be deleted" in detail(local)
+    assert client.simulate_get("/v1/organisations/nobody/repositories").status_code == 404
+    assert client.simulate_post(f"{ORG}/repositories", json={"id": "x"}).status_code == 400
+
+
+def test_plugin_list_and_filters(client):
+    ids = lambda result: [p["id"] for p in result.json]  # noqa: E731
+    everything = client.simulate_get(f"{ORG}/plugins")
+    assert ids(everything) == ["dns-records", "dns-records-normalize", "ssl-certificates"]
+    dns = everything.json[0]
+    assert dns["type"] == "boefje" and dns["repository_id"] == "LOCAL"
+    assert dns["has_schema"] is True and dns["environment_keys"] == [
+        "API_TOKEN",
+        "PORT",
+        "RECORD_TYPES",
+    ]
+    # the shipped _dev organisation enables dns-records; normalizers default to enabled
+    assert [p["enabled"] for p in everything.json] == [True, True, False]
+    assert ids(client.simulate_get(f"{ORG}/plugins?plugin_type=normalizer")) == [
+        "dns-records-normalize"
+    ]
+    assert ids(client.simulate_get(f"{ORG}/plugins?state=false")) == ["ssl-certificates"]
+    assert ids(client.simulate_get(f"{ORG}/plugins?q=HOSTNAME")) == ["dns-records"]
+    assert ids(client.simulate_get(f"{ORG}/plugins?consumes=Website")) == ["ssl-certificates"]
+    assert ids(client.simulate_get(f"{ORG}/plugins?produces=boefje/dns-records")) == [
+        "dns-records"
+    ]
+    assert ids(client.simulate_get(f"{ORG}/plugins?offset=1&limit=1")) == [
+        "dns-records-normalize"
+    ]
+    assert ids(client.simulate_get(f"{ORG}/repositories/LOCAL/plugins?limit=1")) == ["dns-records"]
+    assert client.simulate_get(f"{ORG}/plugins?plugin_type=bot").status_code == 400
+    assert client.simulate_get(f"{ORG}/plugins?state=perhaps").status_code == 400
+    assert client.simulate_get(f"{ORG}/plugins?limit=-1").status_code == 400
+    assert client.simulate_get("/v1/organisations/nobody/plugins").status_code == 404
+    assert client.simulate_get(f"{ORG}/repositories/nope/plugins").status_code == 404
+
+
+def test_plugin_with_broken_manifest_is_skipped_and_logged(env, caplog):
+    app = create_app(load(env))
+    assert "kat_broken/boefje.json" in caplog.text
+    result = TestClient(app).simulate_get(f"{ORG}/plugins/broken")
+    assert result.status_code == 404
+
+
+def test_enable_and_disable(client, catalogue):
+    path = f"{ORG}/plugins/ssl-certificates"
+    assert client.simulate_get(path).json["enabled"] is False
+    result = client.simulate_patch(path, json={"enabled": True})
+    assert result.status_code == 200 and result.json["enabled"] is True
+    assert catalogue.plugin_state("_dev", "ssl-certificates") == (True, {})
+    repo_path = f"{ORG}/repositories/LOCAL/plugins/ssl-certificates"
+    assert client.simulate_patch(repo_path, json={"enabled": False}).json["enabled"] is False
+    assert client.simulate_get(path).json["enabled"] is False
+    assert client.simulate_patch(path, json={"enabled": "yes"}).status_code == 400
+    assert client.simulate_patch(f"{ORG}/plugins/nope", json={"enabled": True}).status_code == 404
+
+
+def test_enabling_a_boefje_whose_settings_break_its_schema_is_422(client, catalogue):
+    result = client.simulate_patch(f"{ORG}/plugins/dns-records", json={"enabled": True})
+    assert result.status_code == 422 and "API_TOKEN" in detail(result)
+
+
+def test_plugin_assets(client):
+    schema = client.simulate_get(f"{ORG}/plugins/dns-records/schema.json")
+    assert schema.status_code == 200 and schema.json["required"] == ["API_TOKEN"]
+    cover = client.simulate_get(f"{ORG}/plugins/dns-records/cover.jpg")
+    assert cover.headers["content-type"] == "image/jpeg"
+    assert cover.content.startswith(b"\xff\xd8")
+    description = client.simulate_get(f"{ORG}/plugins/dns-records/description.md")
+    assert description.text == "# DNS records\n"
+    # the normalizer in a sub-folder shares its module's assets
+    assert client.simulate_get(f"{ORG}/plugins/dns-records-normalize/description.md").text
+    missing = client.simulate_get(f"{ORG}/plugins/ssl-certificates/schema.json")
+    assert missing.status_code == 404 and "no schema.json" in detail(missing)
+    assert client.simulate_get(f"{ORG}/plugins/nope/cover.jpg").status_code == 404
+
+
+def test_settings_per_key(client, catalogue):
+    base = f"{ORG}/dns-records/settings"
+    assert client.simulate_get(base).json == {}
+    created = client.simulate_post(f"{base}/API_TOKEN", json={"value": "s3cret"})
+    assert created.status_code == 201 and created.json == {"value": "s3cret"}
+    assert client.simulate_post(f"{base}/API_TOKEN", json={"value": "x"}).status_code == 409
+    assert client.simulate_get(f"{base}/API_TOKEN").json == {"value": "s3cret"}
+    assert client.simulate_put(f"{base}/PORT", json={"value": 53}).status_code == 200
+    assert client.simulate_get(base).json == {"API_TOKEN": "s3cret", "PORT": 53}
+    bad = client.simulate_put(f"{base}/PORT", json={"value": 70000})
+    assert bad.status_code == 422 and "PORT" in detail(bad)
+    assert client.simulate_put(f"{base}/PORT", json={"value": "53"}).status_code == 422
+    assert catalogue.settings("_dev", "dns-records")["PORT"] == 53  # never stored
+    assert client.simulate_put(f"{base}/PORT", json={"value": None}).status_code == 400
+    assert client.simulate_delete(f"{base}/PORT").status_code == 204
+    assert client.simulate_delete(f"{base}/PORT").status_code == 404
+    assert client.simulate_get(f"{base}/PORT").status_code == 404
+    assert client.simulate_get(f"{ORG}/nope/settings").status_code == 404
+    assert client.simulate_get("/v1/organisations/nobody/dns-records/settings").status_code == 404
+
+
+def test_settings_replace_all(client, catalogue):
+    base = f"{ORG}/dns-records/settings"
+    client.simulate_put(f"{base}/PORT", json={"value": 53})
+    result = client.simulate_put(base, json={"API_TOKEN": "t", "RECORD_TYPES": "A,MX"})
+    assert result.status_code == 200
+    assert client.simulate_get(base).json == {"API_TOKEN": "t", "RECORD_TYPES": "A,MX"}
+    missing = client.simulate_put(base, json={"RECORD_TYPES": "A"})
+    assert missing.status_code == 422 and "API_TOKEN" in detail(missing)
+    assert client.simulate_put(base, json={"API_TOKEN": "t", "RECORD_TYPES": "a"}).status_code == (
+        422
+    )
+    assert client.simulate_put(base, json={"not a name": 1}).status_code == 400
+    assert client.simulate_put(base, json=["API_TOKEN"]).status_code == 400
+    assert catalogue.settings("_dev", "dns-records") == {"API_TOKEN": "t", "RECORD_TYPES": "A,MX"}
+    # now the settings fit, enabling works
+    patch = client.simulate_patch(f"{ORG}/plugins/dns-records", json={"enabled": True})
+    assert patch.status_code == 200
+
+
+def test_clone_follows_openkat(client, catalogue):
+    catalogue.create_organisation("acme")
+    catalogue.set_enabled("acme", "ssl-certificates", True)
+    catalogue.put_setting("acme", "ssl-certificates", "KEEP", "mine")
+    catalogue.put_setting("acme", "dns-records", "PORT", 1)
+    catalogue.put_setting("_dev", "dns-records", "API_TOKEN", "from-dev")
+    assert client.simulate_post(f"{ORG}/settings/clone/acme").status_code == 204
+    # enabled in the target but not in the source: disabled; the source's enabled: enabled
+    assert catalogue.plugin_state("acme", "ssl-certificates") == (False, {"KEEP": "mine"})
+    assert catalogue.plugin_state("acme", "dns-records") == (True, {"API_TOKEN": "from-dev"})
+    assert client.simulate_post(f"{ORG}/settings/clone/nobody").status_code == 404
+    assert client.simulate_post("/v1/organisations/nobody/settings/clone/acme").status_code == 404
+
+
+def test_bearer_token(env):
+    client = TestClient(create_app(load({**env, "KATALOGUS_API_TOKEN": "t0ken"})))
+    assert client.simulate_get("/health").status_code == 200
+    refused = client.simulate_get("/v1/organisations")
+    assert refused.status_code == 401 and "KATALOGUS_API_TOKEN" in detail(refused)
+    assert refused.headers["www-authenticate"] == "Bearer"
+    wrong = {"Authorization": "Bearer nope"}
+    assert client.simulate_get("/v1/organisations", headers=wrong).status_code == 401
+    right = {"Authorization": "Bearer t0ken"}
+    assert client.simulate_get("/v1/organisations", headers=right).status_code == 200
+    assert client.simulate_get("/openapi.yaml").status_code == 401
+
+
+def test_broken_file_without_good_state_is_503_with_path_and_line(client, env):
+    path = load(env).catalogue_dir / "organisations" / "typo.yaml"
+    path.write_text("id: typo\nname: Typo\nplugins:\n  x:\n    enabled: [\n")
+    result = client.simulate_get("/v1/organisations/typo/plugins")
+    assert result.status_code == 503 and "typo.yaml:6" in detail(result)
+    assert list(client.simulate_get("/v1/organisations").json) == ["_dev"]  # the rest serve
+
+
+def test_sealed_settings_through_the_api(env):
+    public, private = generate()
+    keys = {
+        "BYTES_ENCRYPTION_MIDDLEWARE": "NACL_SEALBOX",
+        "KATALOGUS_PUBLIC_KEY": public,
+        "KATALOGUS_PRIVATE_KEY": private,
+    }
+    client = TestClient(create_app(load({**env, **keys})))
+    base = f"{ORG}/dns-records/settings"
+    assert client.simulate_put(f"{base}/API_TOKEN", json={"value": "hunter2"}).status_code == 200
+    assert client.simulate_get(base).json == {"API_TOKEN": "hunter2"}
+    text = (load(env).catalogue_dir / "organisations" / "_dev.yaml").read_text()
+    assert "hunter2" not in text and "API_TOKEN: sealed:" in text
+    # the service keeps running without the private key, but says which variable is missing
+    no_private = {k: v for k, v in keys.items() if k != "KATALOGUS_PRIVATE_KEY"}
+    locked = TestClient(create_app(load({**env, **no_private})))
+    result = locked.simulate_get(base)
+    assert result.status_code == 503 and "KATALOGUS_PRIVATE_KEY" in detail(result)
+    assert "hunter2" not in result.text
