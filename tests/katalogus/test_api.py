@@ -44,8 +44,8 @@ def test_organisations(client, env):
     assert (load(env).catalogue_dir / "organisations" / "acme.yaml").read_text() == (
         "id: acme\nname: Acme\n"
     )
-    assert "already exists" in detail(client.simulate_post("/v1/organisations", json={"id": "acme"}))
-    assert client.simulate_post("/v1/organisations", json={"id": "acme"}).status_code == 409
+    again = client.simulate_post("/v1/organisations", json={"id": "acme"})
+    assert again.status_code == 409 and "already exists" in detail(again)
     assert client.simulate_get("/v1/organisations/acme").json["name"] == "Acme"
     assert client.simulate_delete("/v1/organisations/acme").status_code == 204
     assert client.simulate_get("/v1/organisations/acme").status_code == 404
@@ -126,12 +126,8 @@ def test_plugin_list_and_filters(client):
     assert ids(client.simulate_get(f"{ORG}/plugins?state=false")) == ["ssl-certificates"]
     assert ids(client.simulate_get(f"{ORG}/plugins?q=HOSTNAME")) == ["dns-records"]
     assert ids(client.simulate_get(f"{ORG}/plugins?consumes=Website")) == ["ssl-certificates"]
-    assert ids(client.simulate_get(f"{ORG}/plugins?produces=boefje/dns-records")) == [
-        "dns-records"
-    ]
-    assert ids(client.simulate_get(f"{ORG}/plugins?offset=1&limit=1")) == [
-        "dns-records-normalize"
-    ]
+    assert ids(client.simulate_get(f"{ORG}/plugins?produces=boefje/dns-records")) == ["dns-records"]
+    assert ids(client.simulate_get(f"{ORG}/plugins?offset=1&limit=1")) == ["dns-records-normalize"]
     assert ids(client.simulate_get(f"{ORG}/repositories/LOCAL/plugins?limit=1")) == ["dns-records"]
     assert client.simulate_get(f"{ORG}/plugins?plugin_type=bot").status_code == 400
     assert client.simulate_get(f"{ORG}/plugins?state=perhaps").status_code == 400
