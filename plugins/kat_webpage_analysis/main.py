@@ -1,0 +1,128 @@
+"""webpage-analysis: download one HTTP resource from the website's own IP address.
+
+The request goes to the IP of the resource's Website, with the URL's hostname as Host
+header and as TLS SNI (certificates are not validated: we look, we do not trust), and
+redirects are not followed (a 301 is itself the result). Raws, as OpenKAT's:
+
+- ``openkat-http/headers``: JSON object of the response headers (name -> value);
+- ``openkat-http/response``: JSON ``{"response": …, "request": …}`` + ``\\r\\n\\r\\n`` + body;
+- ``openkat-http/body`` (+ the body's content type when it is a known one): the body;
+- ``openkat-http/error``: the reason, when no response came within TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import mimetypes
+import os
+import time
+
+import httpx
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_USERAGENT = "OpenKAT"
+#: Bodies are cut at this many bytes (the raw says so in the response JSON).
+MAX_BODY = 10 * 1024 * 1024
+KNOWN_CONTENT_TYPES = set(mimetypes.types_map.values())
+
+
+def timeout_setting() -> float:
+    try:
+        value = float(os.environ.get("TIMEOUT") or DEFAULT_TIMEOUT)
+    except ValueError:
+        raise ValueError(f"TIMEOUT={os.environ['TIMEOUT']!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"TIMEOUT={value} must be more than 0")
+    return value
+
+
+def target(input_: dict) -> tuple[str, str, str]:
+    """(URL to the IP, Host header / SNI name, URL as the resource names it)."""
+    web_url = input_["web_url"]
+    netloc = web_url["netloc"]
+    host = netloc["address"] if "address" in netloc else netloc["name"]
+    scheme, port, path = web_url["scheme"], int(web_url["port"]), web_url.get("path") or "/"
+    ip = input_["website"]["ip_service"]["ip_port"]["address"]["address"]
+    ip_host = f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
+    named_host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}.get(scheme)
+    host_header = named_host if port == default else f"{named_host}:{port}"
+    return (
+        f"{scheme}://{ip_host}:{port}{path}",
+        host_header,
+        f"{scheme}://{host_header}{path}",
+    )
+
+
+def fetch(url: str, host_header: str, sni: str, seconds: float):
+    """(response, body, truncated) within ``seconds`` overall."""
+    deadline = time.monotonic() + seconds
+    headers = {"Host": host_header, "User-Agent": os.environ.get("USERAGENT") or DEFAULT_USERAGENT}
+    with (
+        httpx.Client(
+            verify=False, timeout=httpx.Timeout(seconds), follow_redirects=False
+        ) as client,
+        client.stream("GET", url, headers=headers, extensions={"sni_hostname": sni}) as response,
+    ):
+        body, truncated = bytearray(), False
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > MAX_BODY:
+                del body[MAX_BODY:]
+                truncated = True
+                break
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout(f"the body did not arrive within {seconds:g} s")
+        return response, bytes(body), truncated
+
+
+def original_case_headers(response: httpx.Response) -> dict[str, str]:
+    """Headers as the server spelled them; a repeated header's values joined with ", "."""
+    headers: dict[str, str] = {}
+    for raw_key, raw_value in response.headers.raw:
+        key, value = raw_key.decode("latin-1"), raw_value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
+    input_ = boefje_meta["arguments"]["input"]
+    url, host_header, named_url = target(input_)
+    sni = input_["web_url"]["netloc"].get("name") or None
+    seconds = timeout_setting()
+    try:
+        response, body, truncated = fetch(url, host_header, sni, seconds)
+    except httpx.TimeoutException as exc:
+        return [({"openkat-http/error"}, f"timed out after {seconds:g} s: {exc or url}")]
+    except (httpx.HTTPError, OSError) as exc:
+        return [({"openkat-http/error"}, f"{type(exc).__name__}: {exc}")]
+
+    body_mimetypes = {"openkat-http/body"}
+    content_type = response.headers.get("content-type")
+    if content_type:
+        for candidate in (content_type, content_type.split(";")[0].strip()):
+            if candidate in KNOWN_CONTENT_TYPES:
+                body_mimetypes.add(candidate)
+    headers = original_case_headers(response)
+    meta = {
+        "response": {
+            "url": named_url,
+            "status_code": response.status_code,
+            "headers": headers,
+            "cookies": dict(response.cookies),
+            "is_redirect": response.is_redirect,
+            "truncated": truncated,
+        },
+        "request": {
+            "url": named_url,
+            "connected_to": url,
+            "method": "GET",
+            "headers": dict(response.request.headers),
+        },
+    }
+    return [
+        ({"openkat-http/response"}, json.dumps(meta).encode() + b"\r\n\r\n" + body),
+        ({"openkat-http/headers"}, json.dumps(headers)),
+        (body_mimetypes, body),
+    ]
