@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import ipaddress
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from kat.ooi import ABSTRACT, OOI, is_ip_address, ooi_type, ref
 
@@ -20,6 +21,7 @@ __all__ = [
     "DNSZone", "DNSARecord", "DNSAAAARecord", "DNSCNAMERecord", "DNSMXRecord", "DNSNSRecord",
     "DNSSOARecord", "DNSTXTRecord", "DNSCAARecord", "DNSPTRRecord", "NXDOMAIN",
     "DMARCTXTRecord", "DKIMExists", "X509Certificate", "SubjectAlternativeNameHostname",
+    "SubjectAlternativeNameIP", "SubjectAlternativeNameQualifier",
     "SecurityTXT", "Software", "SoftwareInstance", "KATFindingType", "CVEFindingType",
     "CWEFindingType", "CAPECFindingType", "RetireJSFindingType", "SnykFindingType", "Finding",
     "FINDING_TYPE_PREFIXES", "finding_type_for",
@@ -291,6 +293,22 @@ class SubjectAlternativeNameHostname(OOI):
     _natural_key_attrs: ClassVar = ("certificate", "hostname")
 
 
+@ooi_type()
+class SubjectAlternativeNameIP(OOI):
+    certificate: X509Certificate = ref("X509Certificate")
+    address: Any = ref("IPAddress")
+    _natural_key_attrs: ClassVar = ("certificate", "address")
+
+
+@ooi_type()
+class SubjectAlternativeNameQualifier(OOI):
+    """A SAN that is not a plain host name, such as a wildcard (``*.example.com``)."""
+
+    certificate: X509Certificate = ref("X509Certificate")
+    name: str
+    _natural_key_attrs: ClassVar = ("certificate", "name")
+
+
 # -- web -------------------------------------------------------------------------------
 
 
@@ -339,10 +357,27 @@ ABSTRACT["WebURL"] = lambda tokens, pos: (
 
 @ooi_type()
 class URL(OOI):
+    """A URL as written; an http(s) URL without a path gets ``/`` (as Octopoes' AnyUrl)."""
+
     network: Network = ref("Network")
     raw: str
     web_url: Any = ref("WebURL", default=None)
     _natural_key_attrs: ClassVar = ("network", "raw")
+
+    def _normalize(self) -> None:
+        self.raw = str(self.raw)
+        try:
+            parts = urlsplit(self.raw)
+        except ValueError:
+            return
+        prefix = f"{parts.scheme}://{parts.netloc}"
+        if (
+            parts.scheme in ("http", "https")
+            and parts.netloc
+            and not parts.path
+            and self.raw.startswith(prefix)
+        ):
+            self.raw = f"{prefix}/{self.raw[len(prefix) :]}"
 
 
 @ooi_type()
