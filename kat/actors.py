@@ -55,7 +55,8 @@ class _SandboxBoot(Middleware):
     def after_worker_boot(self, broker, worker) -> None:
         context().sandbox.start()
 
-    def before_worker_shutdown(self, broker, worker) -> None:
+    def after_worker_shutdown(self, broker, worker) -> None:
+        # After the worker threads are joined: jobs still running finish first.
         if _context is not None:
             _context.sandbox.stop()
 

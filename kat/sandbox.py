@@ -95,7 +95,7 @@ class ForkServer:
             "from kat.sandbox import serve; serve(int(sys.argv[1]))"
         )
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(theirs.fileno()), json.dumps(sys.path)],
+            [sys.executable, "-c", code, str(theirs.fileno()), json.dumps([os.path.abspath(p) for p in sys.path])],
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
         )

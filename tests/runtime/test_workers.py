@@ -1,0 +1,155 @@
+"""Jobs through the real RabbitMQ and a real ``dramatiq kat.actors`` worker process.
+
+One worker process serves the whole module: every misbehaving plugin below costs its
+own job only, and the same process runs an ordinary job to completion at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from runtime_harness import TOKEN, Workers
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+REF = "Hostname|internet|example.com"
+
+
+@pytest.fixture(scope="module")
+def worker(runtime, tmp_path_factory):
+    workers = Workers(runtime, tmp_path_factory.mktemp("logs") / "worker.log")
+    yield workers
+    workers.stop()
+
+
+@pytest.fixture(scope="module")
+def outcomes(runtime, worker):
+    """Every misbehaving boefje at once (4 threads, so they overlap), then their ends."""
+    plugins = ["sleeper", "hog", "suicide", "segfault", "raiser", "forker", "chatty"]
+    ids = {p: runtime.actors.enqueue_boefje("acme", p, REF) for p in plugins}
+    return {p: runtime.wait(job_id, timeout=60) for p, job_id in ids.items()}
+
+
+def _seconds(job, start="started_at", end="ended_at") -> float:
+    return (datetime.fromisoformat(job[end]) - datetime.fromisoformat(job[start])).total_seconds()
+
+
+def _raw_text(runtime, job) -> str:
+    (raw,) = runtime.store.raws_for(job["id"])
+    return runtime.store.get_raw(raw["id"])["data"].decode()
+
+
+def test_past_its_timeout_a_job_is_killed_promptly(outcomes):
+    job = outcomes["sleeper"]
+    assert (job["status"], job["reason"]) == ("failed", "timeout")
+    assert 1.0 <= _seconds(job) < 1.5  # limit 1 s (manifest), killed within 0.5 s of it
+
+
+def test_allocating_past_the_memory_limit_fails_as_memory(outcomes):
+    job = outcomes["hog"]
+    assert (job["status"], job["reason"]) == ("failed", "memory")
+
+
+def test_sigkill_and_segfault_fail_as_killed(outcomes):
+    assert (outcomes["suicide"]["status"], outcomes["suicide"]["reason"]) == ("failed", "killed")
+    assert (outcomes["segfault"]["status"], outcomes["segfault"]["reason"]) == ("failed", "killed")
+    assert "SIGSEGV" in outcomes["segfault"]["detail"]
+
+
+def test_an_exception_is_crashed_with_the_traceback_stored_as_error_raw(runtime, outcomes):
+    job = outcomes["raiser"]
+    assert (job["status"], job["reason"]) == ("failed", "crashed")
+    (raw,) = runtime.store.raws_for(job["id"])
+    assert "error/boefje" in raw["mime_types"]
+    text = runtime.store.get_raw(raw["id"])["data"].decode()
+    assert "Traceback" in text and "the raiser boefje always fails" in text
+
+
+def test_a_grandchild_does_not_outlive_its_job(runtime, outcomes):
+    job = outcomes["forker"]
+    assert job["status"] == "completed"
+    pid = int(_raw_text(runtime, job))
+    # Killed with the job's process group; reaped by init soon after.
+    for _ in range(100):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            break
+        if stat.split(")")[-1].split()[0] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"grandchild {pid} still running")
+
+
+def test_50_mb_on_stdout_does_not_hang(outcomes):
+    assert outcomes["chatty"]["status"] == "completed"
+
+
+def test_after_all_of_them_the_same_worker_runs_an_ordinary_job(runtime, worker, outcomes):
+    (pid,) = worker.worker_pids()
+    assert {job["worker"].split(":")[1] for job in outcomes.values()} == {str(pid)}
+    job = runtime.wait(runtime.actors.enqueue_boefje("acme", "noop", REF))
+    assert job["status"] == "completed"
+    assert job["worker"].endswith(f":{pid}")
+    assert worker.worker_pids() == [pid]
+
+
+def test_only_schema_settings_reach_the_boefje_and_sealed_ones_decrypted(runtime, worker):
+    stored = (runtime.settings.catalogue_dir / "organisations" / "acme.yaml").read_text()
+    assert TOKEN not in stored  # sealed at rest
+    job = runtime.wait(runtime.actors.enqueue_boefje("acme", "env-dump", REF))
+    assert job["status"] == "completed", job["detail"]
+    environ = json.loads(_raw_text(runtime, job))
+    # BOEFJE_GREETING -> GREETING (in the schema); the catalogue's settings, decrypted.
+    assert environ == {"GREETING": "hello", "API_TOKEN": TOKEN, "RETRIES": "3"}
+    assert TOKEN not in json.dumps(job["meta"])  # the stored meta keeps names, not values
+    assert TOKEN not in worker.log.read_text()
+
+
+def test_a_missing_required_setting_fails_without_running(runtime, worker):
+    job = runtime.wait(runtime.actors.enqueue_boefje("bare", "env-dump", REF))
+    assert (job["status"], job["reason"]) == ("failed", "invalid-settings")
+    assert "API_TOKEN" in job["detail"]
+    assert job["meta"]["started_at"] is None  # no child was forked
+    assert runtime.store.raws_for(job["id"]) == []
+
+
+def test_unknown_and_disabled_plugins_fail_with_their_reason(runtime, worker):
+    unknown = runtime.wait(runtime.actors.enqueue_boefje("acme", "no-such-boefje", REF))
+    disabled = runtime.wait(runtime.actors.enqueue_boefje("off", "noop", REF))
+    assert (unknown["status"], unknown["reason"]) == ("failed", "unknown-plugin")
+    assert (disabled["status"], disabled["reason"]) == ("failed", "disabled")
+
+
+def test_boefje_to_normalizer_chain_ends_with_objects(runtime, worker):
+    job = runtime.wait(runtime.actors.enqueue_boefje("acme", "noop", "Hostname|internet|kat.test"))
+    assert job["status"] == "completed"
+    (raw,) = runtime.store.raws_for(job["id"])
+    assert set(raw["mime_types"]) == {"text/plain", "boefje/noop"}
+    normalizers = [
+        j for j in runtime.store.list_jobs(job_type="normalizer") if j["raw_id"] == raw["id"]
+    ]
+    assert [j["plugin_id"] for j in normalizers] == ["hostname-normalizer"]
+    done = runtime.wait(normalizers[0]["id"])
+    assert done["status"] == "completed"
+    keys = sorted(o["primary_key"] for o in runtime.store.objects_for(done["id"]))
+    assert keys == ["Hostname|internet|kat.test", "Hostname|internet|www.kat.test"]
+    linked = {
+        o["primary_key"]
+        for o in runtime.store.objects(org="acme", object_type="Hostname")
+        if o["_job_id"] == done["id"]
+    }
+    assert linked == set(keys)
+
+
+def test_a_normalizer_yielding_non_oois_fails_as_bad_output(runtime, worker):
+    job = runtime.wait(runtime.actors.enqueue_boefje("acme", "noop", REF))
+    (raw,) = runtime.store.raws_for(job["id"])
+    bad = runtime.wait(runtime.actors.enqueue_normalizer("acme", "bad-normalizer", raw["id"]))
+    assert (bad["status"], bad["reason"]) == ("failed", "bad-output")
+    assert "not an OOI" in bad["detail"]
