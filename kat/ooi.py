@@ -174,6 +174,21 @@ class OOI:
         return getattr(self, "_declared", False)
 
 
+class ObservationsWithoutInput(ValueError):
+    """A normalizer observed objects, but its job names no input object to tie them to
+    (OpenKAT: ``ObservationsWithoutInputOOI``)."""
+
+
+def check_observations(input_ooi: str | None, objects: list[OOI]) -> None:
+    """Raise :class:`ObservationsWithoutInput` when ``objects`` holds observations (not
+    declarations) while the job has no input object reference."""
+    observed = [obj for obj in objects if not obj.declared]
+    if observed and not input_ooi:
+        raise ObservationsWithoutInput(
+            f"the normalizer produced {len(observed)} object(s) but the job has no input object"
+        )
+
+
 def declare(obj: OOI) -> OOI:
     """Mark ``obj`` as a declaration (OpenKAT's manual normalizers) and return it."""
     obj._declared = True  # type: ignore[attr-defined]

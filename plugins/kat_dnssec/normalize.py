@@ -1,9 +1,9 @@
 """kat_dnssec_normalize: findings from a drill-style DNSSEC trace (OpenKAT's raw format).
 
-The verdict is the last line that is not a comment (``;``): ``[T]`` trusted (nothing to
+The verdict is the last line that starts with a status mark: ``[T]`` trusted (nothing to
 report), ``[U]`` unsigned (KAT-NO-DNSSEC, unless the name is a CNAME elsewhere), ``[S]``
-self-signed or ``[B]`` bogus (KAT-INVALID-DNSSEC). A trace without a verdict line (the
-check could not finish) yields nothing; any other last line is an error.
+self-signed or ``[B]`` bogus (KAT-INVALID-DNSSEC). A trace of comments only (``;;``: the
+check could not finish) yields nothing; other text without any status mark is an error.
 """
 
 from __future__ import annotations
@@ -14,9 +14,15 @@ from kat.ooi import OOI, Finding, KATFindingType, from_input_dict
 
 
 def _verdict(text: str) -> str | None:
-    for line in reversed(text.splitlines()):
-        if line.strip() and not line.startswith(";"):
+    lines = text.splitlines()
+    for line in reversed(lines):
+        if line.startswith(("[T]", "[U]", "[S]", "[B]")):
             return line
+    content = [line for line in lines if line.strip() and not line.startswith(";")]
+    if content:
+        raise ValueError(
+            f"dns-sec raw: no status line ([T], [U], [S], [B]) in {content[-1][:200]!r}"
+        )
     return None
 
 
@@ -32,10 +38,8 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
             return  # the name is an alias; its target is checked on its own
         finding_type = KATFindingType(id="KAT-NO-DNSSEC")
         description = f"Domain {name} is not signed with DNSSEC."
-    elif line.startswith(("[S]", "[B]")):
+    else:  # [S] or [B]
         finding_type = KATFindingType(id="KAT-INVALID-DNSSEC")
         description = f"Domain {name} is signed with an invalid DNSSEC."
-    else:
-        raise ValueError(f"dns-sec raw: cannot read the verdict line {line[:200]!r}")
     yield finding_type
     yield Finding(finding_type=finding_type, ooi=target, description=description)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ooi_strategies import keys_only, objects
+from tests.ooi.ooi_strategies import keys_only, objects
 
 from kat import ooi
 
