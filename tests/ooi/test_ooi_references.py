@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.ooi.ooi_strategies import keys_only, objects
 
 from kat import ooi
+from tests.ooi.ooi_strategies import keys_only, objects
 
 NAMES = sorted(ooi.TYPES)
 
