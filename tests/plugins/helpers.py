@@ -114,80 +114,11 @@ def by_type(oois: list, type_name: str) -> list:
     return [o for o in oois if getattr(o, "object_type", type(o).__name__) == type_name]
 
 
-def hostname_input(name: str, network: str = "internet") -> dict:
-    """The input dict of a Hostname, as OpenKAT gives it."""
-    return {
-        "object_type": "Hostname",
-        "primary_key": f"Hostname|{network}|{name}",
-        "network": {"name": network},
-        "name": name,
-    }
+def input_ooi(reference: str) -> dict:
+    """The nested input dict OpenKAT hands a boefje for ``reference`` (``kat.ooi.input_dict``)."""
+    from kat.ooi import input_dict
 
-
-def ip_input(address: str, network: str = "internet") -> dict:
-    kind = "IPAddressV6" if ":" in address else "IPAddressV4"
-    return {
-        "object_type": kind,
-        "primary_key": f"{kind}|{network}|{address}",
-        "network": {"name": network},
-        "address": address,
-    }
-
-
-def ip_port_input(address: str, port: int, network: str = "internet") -> dict:
-    return {
-        "object_type": "IPPort",
-        "primary_key": f"IPPort|{network}|{address}|tcp|{port}",
-        "address": ip_input(address, network),
-        "protocol": "tcp",
-        "port": port,
-    }
-
-
-def dns_zone_input(name: str, network: str = "internet") -> dict:
-    return {
-        "object_type": "DNSZone",
-        "primary_key": f"DNSZone|{network}|{name}",
-        "hostname": hostname_input(name, network),
-    }
-
-
-def website_input(address: str, port: int, hostname: str, scheme: str = "https") -> dict:
-    """A Website (IPService + Hostname), nested as in OpenKAT's ``arguments["input"]``."""
-    ip_port = ip_port_input(address, port)
-    return {
-        "object_type": "Website",
-        "primary_key": f"Website|internet|{address}|tcp|{port}|{scheme}|internet|{hostname}",
-        "ip_service": {
-            "object_type": "IPService",
-            "primary_key": f"IPService|internet|{address}|tcp|{port}|{scheme}",
-            "ip_port": ip_port,
-            "service": {"name": scheme},
-        },
-        "hostname": hostname_input(hostname),
-    }
-
-
-def http_resource_input(
-    address: str, port: int, hostname: str, scheme: str = "https", path: str = "/"
-) -> dict:
-    """An HTTPResource (Website + HostnameHTTPURL), nested as OpenKAT gives it."""
-    website = website_input(address, port, hostname, scheme)
-    url_key = f"{scheme}|internet|{hostname}|{port}|{path}"
-    return {
-        "object_type": "HTTPResource",
-        "primary_key": f"HTTPResource|{website['primary_key'].split('|', 1)[1]}|{url_key}",
-        "website": website,
-        "web_url": {
-            "object_type": "HostnameHTTPURL",
-            "primary_key": f"HostnameHTTPURL|{url_key}",
-            "network": {"name": "internet"},
-            "scheme": scheme,
-            "port": port,
-            "path": path,
-            "netloc": hostname_input(hostname),
-        },
-    }
+    return input_dict(reference)
 
 
 def raw_with(raws: list[tuple[set[str], bytes]], mime_type: str) -> bytes:

@@ -62,7 +62,9 @@ ns1 300 IN A 127.0.0.1
 ns2 300 IN A 127.0.0.1
 _dmarc 300 IN TXT "v=DMARC1; p=reject"
 selector1._domainkey 300 IN TXT "v=DKIM1; k=rsa; p=AAAA"
-"""
+""" + "".join(  # more TXT than fits a 512-byte UDP answer: truncated, then asked over TCP
+    f'big 300 IN TXT "record {i:02d} {"x" * 40}"\n' for i in range(12)
+)
 
 SIGNED_ZONE = """
 @ 300 IN SOA ns1.test. hostmaster.test. 2024010101 3600 600 86400 300
@@ -237,10 +239,18 @@ class DNSServer:
                 except OSError:
                     return
 
-        self.udp = socketserver.ThreadingUDPServer((host, 0), UDPHandler)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        class UDPServer(socketserver.ThreadingUDPServer):
+            address_family = family
+
+        class TCPServer(socketserver.ThreadingTCPServer):
+            address_family = family
+            allow_reuse_address = True
+
+        self.udp = UDPServer((host, 0), UDPHandler)
         self.port = self.udp.server_address[1]
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.tcp = socketserver.ThreadingTCPServer((host, self.port), TCPHandler)
+        self.tcp = TCPServer((host, self.port), TCPHandler)
         self.udp.daemon_threads = self.tcp.daemon_threads = True
         self.host = host
         for srv in (self.udp, self.tcp):
@@ -248,8 +258,8 @@ class DNSServer:
 
     @property
     def address(self) -> str:
-        """``IP:port``, the form the DNS boefjes take as ``REMOTE_NS``."""
-        return f"{self.host}:{self.port}"
+        """``IP:port`` (``[IPv6]:port``), the form the DNS boefjes take as ``REMOTE_NS``."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @property
     def trust_anchor_text(self) -> str:

@@ -157,10 +157,12 @@ class _TLSServer(ThreadingHTTPServer):
 class WebServer:
     """One HTTP or HTTPS server on ``127.0.0.1`` in a daemon thread."""
 
-    def __init__(self, chain: CertificateChain | None = None, host: str = "127.0.0.1"):
+    def __init__(
+        self, chain: CertificateChain | None = None, host: str = "127.0.0.1", port: int = 0
+    ):
         self.requests: list[tuple[str, str]] = []  #: (path, Host header) per request
         self.sni_names: list[str | None] = []  #: SNI name of each TLS handshake
-        self.httpd = _TLSServer((host, 0), _Handler)
+        self.httpd = _TLSServer((host, port), _Handler)
         self.httpd.owner = self
         self.scheme = "http"
         if chain is not None:
