@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import threading
 import time
 from urllib.parse import urljoin, urlsplit
 
@@ -45,6 +46,28 @@ def _netloc(host: str, scheme: str, port: int) -> str:
     return host if {"http": 80, "https": 443}.get(scheme) == port else f"{host}:{port}"
 
 
+def within(seconds: float, function, *args):
+    """``function(*args)``, or TimeoutError once ``seconds`` pass (a trickling server
+    resets per-read timeouts forever; this bounds the whole exchange). The worker is a
+    daemon thread, so one left behind never keeps the process alive."""
+    box: dict = {}
+
+    def work():
+        try:
+            box["value"] = function(*args)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no complete answer within {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 class Fetcher:
     """GETs within one deadline; remembers which IP answered."""
 
@@ -58,6 +81,9 @@ class Fetcher:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise httpx.ConnectTimeout(f"no time left of {self.seconds:g} s")
+        return within(left, self._get, url, connect_ip, left)
+
+    def _get(self, url: str, connect_ip: str | None, left: float):
         parts = urlsplit(url)
         port = parts.port or {"http": 80, "https": 443}[parts.scheme]
         headers = {"User-Agent": self.useragent, "Host": parts.netloc}
@@ -92,7 +118,7 @@ def download(fetcher: Fetcher, url: str, ip: str, hostname: str) -> dict:
             same_host = urlsplit(url).hostname == hostname
             result.update(request_url=url, url=url)
             status, text, headers, peer = fetcher.get(url, ip if same_host else None)
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, TimeoutError):
         result["error"] = f"timed out after {fetcher.seconds:g} s"
         return result
     except (httpx.HTTPError, OSError, KeyError) as exc:

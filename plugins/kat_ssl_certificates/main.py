@@ -16,6 +16,7 @@ import contextlib
 import os
 import socket
 import ssl
+import threading
 import time
 
 from cryptography import x509
@@ -46,6 +47,28 @@ def openssl_name(name: x509.Name) -> str:
 
 def _pem(der: bytes) -> str:
     return x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM).decode()
+
+
+def within(seconds: float, function, *args):
+    """``function(*args)``, or TimeoutError once ``seconds`` pass (a trickling server
+    resets per-read timeouts forever; this bounds the whole exchange). The worker is a
+    daemon thread, so one left behind never keeps the process alive."""
+    box: dict = {}
+
+    def work():
+        try:
+            box["value"] = function(*args)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no complete answer within {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def fetch_chain(ip: str, port: int, hostname: str, seconds: float):
@@ -99,7 +122,8 @@ def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
     ip = input_["ip_service"]["ip_port"]["address"]["address"]
     port = int(input_["ip_service"]["ip_port"]["port"])
     try:
-        pems, version, cipher = fetch_chain(ip, port, hostname, timeout_setting())
+        seconds = timeout_setting()
+        pems, version, cipher = within(seconds, fetch_chain, ip, port, hostname, seconds)
     except TimeoutError:
         return [(set(), f"error timed out after {timeout_setting():g} s connecting to {ip}:{port}")]
     except (OSError, ssl.SSLError, ValueError) as exc:

@@ -16,6 +16,7 @@ import ipaddress
 import json
 import mimetypes
 import os
+import threading
 import time
 
 import httpx
@@ -55,6 +56,28 @@ def target(input_: dict) -> tuple[str, str, str]:
     )
 
 
+def within(seconds: float, function, *args):
+    """``function(*args)``, or TimeoutError once ``seconds`` pass (a trickling server
+    resets per-read timeouts forever; this bounds the whole exchange). The worker is a
+    daemon thread, so one left behind never keeps the process alive."""
+    box: dict = {}
+
+    def work():
+        try:
+            box["value"] = function(*args)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no complete answer within {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def fetch(url: str, host_header: str, sni: str, seconds: float):
     """(response, body, truncated) within ``seconds`` overall."""
     deadline = time.monotonic() + seconds
@@ -92,8 +115,8 @@ def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
     sni = input_["web_url"]["netloc"].get("name") or None
     seconds = timeout_setting()
     try:
-        response, body, truncated = fetch(url, host_header, sni, seconds)
-    except httpx.TimeoutException as exc:
+        response, body, truncated = within(seconds, fetch, url, host_header, sni, seconds)
+    except (httpx.TimeoutException, TimeoutError) as exc:
         return [({"openkat-http/error"}, f"timed out after {seconds:g} s: {exc or url}")]
     except (httpx.HTTPError, OSError) as exc:
         return [({"openkat-http/error"}, f"{type(exc).__name__}: {exc}")]

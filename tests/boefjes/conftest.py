@@ -10,5 +10,6 @@ from tests.servers.fixtures import (  # noqa: F401
     https_server,
     silent_dns_server,
     ssh_server,
+    trickle_server,
     unused_port,
 )

@@ -21,7 +21,11 @@ pytestmark = pytest.mark.timeout(30)
 def _tcp_target(request, kind: str) -> int:
     if kind == "refused":
         return request.getfixturevalue("unused_port")
-    fixture = {"black hole": "black_hole_server", "closes": "closing_server"}.get(kind)
+    fixture = {
+        "black hole": "black_hole_server",
+        "closes": "closing_server",
+        "trickles": "trickle_server",
+    }.get(kind)
     return request.getfixturevalue(fixture or "dropping_port").port
 
 
@@ -70,7 +74,7 @@ def test_dns_boefjes_against_a_dead_name_server(request, kind, module, reference
     _quiet(normalizer, inp, raws)
 
 
-KINDS = ["black hole", "closes", "drops", "refused"]
+KINDS = ["black hole", "closes", "drops", "refused", "trickles"]
 
 
 def _website(port, scheme="https"):
@@ -119,6 +123,8 @@ def test_service_banner_against_a_bad_target(request, kind):
     [(mimes, raw)] = raws
     if kind == "closes":  # the service hung up without a word: an empty banner
         assert (mimes, raw) == ({"openkat/service-banner"}, b"")
+    elif kind == "trickles":  # what came before the deadline is the banner
+        assert mimes == {"openkat/service-banner"} and b"HTTP/1.1 200 OK".startswith(raw)
     else:
         assert mimes == {"error/boefje"} and raw.startswith(b"Unable to ")
     _quiet("kat_cve_2024_6387_normalize", inp, raws)

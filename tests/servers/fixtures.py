@@ -15,6 +15,7 @@ from tests.servers.tcp import (
     BlackHoleServer,
     ClosingServer,
     DroppingPort,
+    TrickleServer,
     closed_port,
 )
 from tests.servers.web import CertificateChain, WebServer, certificate_chain
@@ -78,6 +79,14 @@ def black_hole_server():
 def closing_server():
     """Closes every TCP connection at once."""
     server = ClosingServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def trickle_server():
+    """Sends one byte every 0.2 s, forever: never a complete answer."""
+    server = TrickleServer()
     yield server
     server.close()
 

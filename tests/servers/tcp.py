@@ -3,6 +3,8 @@
 - :class:`BannerServer` sends a banner line (an SSH one by default) to every connection.
 - :class:`BlackHoleServer` accepts connections and never sends a byte.
 - :class:`ClosingServer` accepts and closes at once.
+- :class:`TrickleServer` sends one byte every so often, forever: every read succeeds,
+  so only a deadline on the whole exchange ends it.
 - :class:`DroppingPort` drops connection attempts: its listen queue is full and never
   drained, so the kernel ignores further SYNs, as a firewall that drops packets would.
 - :func:`closed_port` is a port nobody listens on (the kernel answers with a reset).
@@ -81,6 +83,26 @@ class ClosingServer(_Acceptor):
 
     def on_connect(self, conn: socket.socket) -> None:
         conn.close()
+
+
+class TrickleServer(_Acceptor):
+    """Sends ``data`` one byte per ``interval`` seconds, over and over, never a full line."""
+
+    def __init__(self, data: bytes = b"HTTP/1.1 200 OK", interval: float = 0.2, **kwargs):
+        self.data, self.interval = data, interval
+        super().__init__(**kwargs)
+
+    def on_connect(self, conn: socket.socket) -> None:
+        try:
+            while not self._stop.is_set():
+                for byte in self.data:
+                    conn.sendall(bytes([byte]))
+                    if self._stop.wait(self.interval):
+                        return
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
 
 class DroppingPort:
