@@ -95,7 +95,13 @@ class ForkServer:
             "from kat.sandbox import serve; serve(int(sys.argv[1]))"
         )
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(theirs.fileno()), json.dumps([os.path.abspath(p) for p in sys.path])],
+            [
+                sys.executable,
+                "-c",
+                code,
+                str(theirs.fileno()),
+                json.dumps([os.path.abspath(p) for p in sys.path]),
+            ],
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
         )
@@ -290,7 +296,10 @@ def serve(control_fd: int) -> None:
             status = socket.socket(fileno=status_fd)
             pid = os.fork()
             if pid == 0:
+                # The child keeps only its outcome pipe and log: never a socket the
+                # worker trusts (its own status socket included).
                 control.close()
+                status.close()
                 for other in children.values():
                     other.close()
                 os.close(wake_r)

@@ -3,7 +3,10 @@
 WAL mode lets several worker processes on one machine write while readers keep
 reading; every write is one short transaction and ``busy_timeout`` makes a writer wait
 its turn instead of failing. Each thread gets its own connection (sqlite3 connections
-must not be shared across threads). :class:`Store` is the whole interface: an OpenKAT
+must not be shared across threads). Open a Store *after* forking, never before: SQLite
+shares lock state between connections to one file in a process, so a connection a
+child inherits corrupts the child's locking (Dramatiq forks its workers before they
+open the store). :class:`Store` is the whole interface: an OpenKAT
 Bytes/Octopoes client could take its place by offering the same methods.
 """
 

@@ -1,0 +1,85 @@
+"""`kat run --job FILE boefje|normalizer`: the same sandbox and store, no broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from runtime_harness import ROOT, job_meta
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def kat_run(runtime, tmp_path, kind: str, job) -> subprocess.CompletedProcess:
+    path = tmp_path / "job.json"
+    path.write_text(job if isinstance(job, str) else json.dumps(job))
+    return subprocess.run(
+        [sys.executable, "-m", "kat", "run", "--job", str(path), kind],
+        env={**os.environ, **runtime.env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_boefje_then_normalizer_inline_ends_with_objects(runtime, tmp_path):
+    done = kat_run(runtime, tmp_path, "boefje", job_meta("noop", ref="Hostname|internet|run.test"))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("boefje job ") and lines[0].endswith(": completed")
+    assert lines[1].startswith("  raw ids: ")
+    assert "normalizer hostname-normalizer job" in done.stdout and "objects: 2" in done.stdout
+    job_id = lines[0].split()[2].rstrip(":")
+    assert runtime.store.get_job(job_id)["status"] == "completed"
+    keys = {o["primary_key"] for o in runtime.store.objects(org="acme", object_type="Hostname")}
+    assert {"Hostname|internet|run.test", "Hostname|internet|www.run.test"} <= keys
+
+
+def test_a_normalizer_job_file_on_a_stored_raw(runtime, tmp_path):
+    first = kat_run(runtime, tmp_path, "boefje", job_meta("noop", ref="Hostname|internet|a.test"))
+    raw_id = first.stdout.splitlines()[1].split(": ")[1]
+    job = {
+        "normalizer": {"id": "hostname-normalizer"},
+        "raw_data": {
+            "id": raw_id,
+            "boefje_meta": job_meta("noop", ref="Hostname|internet|a.test"),
+        },
+    }
+    done = kat_run(runtime, tmp_path, "normalizer", job)
+    assert done.returncode == 0, done.stderr
+    assert "completed" in done.stdout and "objects: 2" in done.stdout
+
+
+def test_a_failing_job_exits_1_and_says_why(runtime, tmp_path):
+    done = kat_run(runtime, tmp_path, "boefje", job_meta("raiser"))
+    assert done.returncode == 1
+    assert "failed (crashed)" in done.stdout
+    assert "the raiser boefje always fails" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        ({"boefje": {"id": "noop"}, "input_ooi": "Hostname|internet|x"}, "organization: missing"),
+        ({"boefje": {"id": 7}, "organization": "acme"}, "boefje.id: expected str, got int"),
+        ({"boefje": "noop", "organization": "../etc"}, "organization: '../etc' is not a valid id"),
+        ({"boefje": "noop", "organization": "acme", "id": "x"}, "id: 'x' is not a UUID"),
+        ('{"boefje": ', "invalid JSON"),
+        ([], "job: expected a JSON object, got list"),
+    ],
+)
+def test_a_malformed_job_file_exits_2_naming_the_field(runtime, tmp_path, job, message):
+    done = kat_run(runtime, tmp_path, "boefje", job)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_malformed_normalizer_job_names_the_nested_field(runtime, tmp_path):
+    job = {"normalizer": "hostname-normalizer", "raw_data": {"id": "r", "boefje_meta": {}}}
+    done = kat_run(runtime, tmp_path, "normalizer", job)
+    assert done.returncode == 2
+    assert "raw_data.boefje_meta.boefje: missing" in done.stderr

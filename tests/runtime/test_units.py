@@ -1,0 +1,138 @@
+"""The parts on their own: job parsing, a boefje's environment, the store, the sandbox."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+
+import pytest
+from runtime_harness import PLUGINS
+
+from kat.environment import InvalidSettings, boefje_environment
+from kat.models import FailureReason, JobError, JobStatus, parse_boefje_meta
+from kat.plugins import discover
+from kat.sandbox import ForkServer
+from kat.store import Store
+
+pytestmark = pytest.mark.timeout(60)
+
+PLUGINS_FOUND, _ = discover(PLUGINS)
+
+
+def test_boefje_meta_keeps_openkat_field_names():
+    meta = parse_boefje_meta(
+        {
+            "id": "6f2ab1c9-6f5e-4a43-9b0e-1b7b2b3b8a11",
+            "boefje": {"id": "noop", "version": "1"},
+            "organization": "acme",
+            "input_ooi": "Hostname|internet|example.com",
+            "arguments": {"input": {"name": "example.com"}},
+        }
+    )
+    assert meta.to_dict()["boefje"] == {"id": "noop", "version": "1"}
+    assert meta.to_dict()["input_ooi"] == "Hostname|internet|example.com"
+
+
+def test_job_errors_name_the_field():
+    with pytest.raises(JobError, match=r"^environment\.X: expected str"):
+        parse_boefje_meta({"boefje": "noop", "organization": "a", "environment": {"X": 1}})
+    with pytest.raises(JobError, match=r"^input_ooi: 'example.com' is not an OOI reference"):
+        parse_boefje_meta({"boefje": "noop", "organization": "a", "input_ooi": "example.com"})
+
+
+def test_environment_takes_schema_keys_only_and_org_settings_win():
+    plugin = PLUGINS_FOUND["env-dump"]
+    env = boefje_environment(
+        plugin,
+        {"GREETING": "hi", "API_TOKEN": "default", "PATH": "/usr/bin"},
+        {"API_TOKEN": "from-org", "RETRIES": 5, "UNRELATED": "x"},
+    )
+    assert env == {"GREETING": "hi", "API_TOKEN": "from-org", "RETRIES": "5"}
+
+
+def test_environment_is_validated_without_echoing_values():
+    plugin = PLUGINS_FOUND["env-dump"]
+    with pytest.raises(InvalidSettings, match="RETRIES: does not satisfy 'type'") as caught:
+        boefje_environment(plugin, {}, {"API_TOKEN": "t", "RETRIES": "many-secret"})
+    assert "many-secret" not in str(caught.value)
+    with pytest.raises(InvalidSettings, match="'API_TOKEN' is required"):
+        boefje_environment(plugin, {}, {})
+
+
+def _writer(path, worker: int, count: int) -> None:
+    store = Store(path)
+    for i in range(count):
+        job_id = f"{worker}-{i}"
+        store.add_job(job_id, "boefje", "acme", "noop", {"id": job_id})
+        store.mark_running(job_id, f"w{worker}")
+        store.replace_raws(job_id, "acme", [({"text/plain"}, b"x" * 1000)])
+        store.finish(job_id, JobStatus.COMPLETED)
+
+
+def test_store_takes_writes_from_several_processes_at_once(tmp_path):
+    path = tmp_path / "kat.db"
+    Store(path).close()  # no connection may be open across the fork (see kat.store)
+    context = multiprocessing.get_context("fork")
+    procs = [context.Process(target=_writer, args=(path, w, 50)) for w in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    store = Store(path)
+    jobs = store.list_jobs(status="completed", limit=1000)
+    assert len(jobs) == 200
+    assert len(store.raws_for("3-49")) == 1
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def _request(plugin_id: str) -> dict:
+    plugin = PLUGINS_FOUND[plugin_id]
+    meta = {"arguments": {"input": {"name": "example.com"}}}
+    return {
+        "kind": "boefje",
+        "code": str(plugin.code),
+        "folder": str(plugin.path),
+        "env": {},
+        "memory": 512,
+        "argument": meta,
+    }
+
+
+def test_a_dead_helper_is_replaced_and_the_next_job_runs():
+    server = ForkServer()
+    try:
+        assert server.run(_request("noop"), b"", 10).raws[0][1] == b"example.com"
+        helper = server._proc
+        os.kill(helper.pid, signal.SIGKILL)
+        helper.wait()
+        outcome = server.run(_request("noop"), b"", 10)
+        assert outcome.ok and server._proc.pid != helper.pid
+    finally:
+        server.stop()
+
+
+def test_a_child_that_forges_its_outcome_fails_only_its_job(tmp_path):
+    plugin = tmp_path / "forger"
+    plugin.mkdir()
+    (plugin / "main.py").write_text(
+        "import os\n"
+        "def run(meta):\n"
+        "    for fd in range(3, 64):\n"
+        "        try:\n"
+        "            os.write(fd, b'\\x00\\x00\\x00\\x05junk!')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    os._exit(0)\n"
+    )
+    request = {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin)}
+    server = ForkServer()
+    try:
+        outcome = server.run(request, b"", 10)
+        assert not outcome.ok and outcome.reason is FailureReason.CRASHED
+        assert server.run(_request("noop"), b"", 10).ok
+    finally:
+        server.stop()
