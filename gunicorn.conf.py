@@ -26,6 +26,18 @@ loglevel = os.environ.get("KATALOGUS_LOG_LEVEL", "info")
 # Reject headers and request lines no client of this API needs.
 limit_request_line = 8190
 limit_request_fields = 100
+# No shared control socket: several KATalogus instances (tests, benchmarks) run side by side.
+control_socket_disable = True
+
+
+def post_fork(server, worker):
+    """kat's log lines go where gunicorn's error log goes, in its format."""
+    import logging
+
+    kat_logger = logging.getLogger("kat")
+    kat_logger.handlers = list(worker.log.error_log.handlers)
+    kat_logger.setLevel(worker.log.error_log.level)
+    kat_logger.propagate = False
 
 
 def post_worker_init(worker):

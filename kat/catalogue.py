@@ -156,6 +156,10 @@ def _validate_repo(data: Any, repo_id: str) -> dict[str, Any]:
 
 def org_text(org: dict[str, Any]) -> str:
     """The file of an organisation: id, name, then plugins and settings sorted by id."""
+    return yamlfiles.dump(_org_file_data(org))
+
+
+def _org_file_data(org: dict[str, Any]) -> dict[str, Any]:
     plugins = {}
     for pid in sorted(org["plugins"]):
         state = org["plugins"][pid]
@@ -169,7 +173,7 @@ def org_text(org: dict[str, Any]) -> str:
     data: dict[str, Any] = {"id": org["id"], "name": org["name"]}
     if plugins:
         data["plugins"] = plugins
-    return yamlfiles.dump(data)
+    return data
 
 
 class Catalogue:
@@ -293,15 +297,16 @@ class Catalogue:
             for _attempt in range(5):
                 path, org, before = self.orgs.load_fresh(org_id)
                 org = copy.deepcopy(org)
-                old_text = org_text(org)
+                old = _org_file_data(org)
                 result = change(org)
-                text = org_text(org)
-                if text == old_text:
+                new = _org_file_data(org)
+                if _same(old, new) and list(old) == list(new):
                     return result
                 # A hand edit made without the lock between our read and now: start over.
                 if yamlfiles.stat_key(os.stat(path)) != before:
                     continue
-                self.orgs.store(org_id, path, text)
+                data = _validate_org(copy.deepcopy(new), org_id)
+                self.orgs.store(org_id, path, yamlfiles.dump(new), data)
                 return result
             raise CatalogueError(f"{path} keeps changing; try again")
 

@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,14 @@ def write_atomic(path: Path, text: str) -> os.stat_result:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
+        # A strictly newer mtime than the file it replaces: readers that compare stat
+        # results then never mistake this version for the last (timestamps are coarse).
+        try:
+            previous = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            previous = 0
+        stamp = max(time.time_ns(), previous + 1)
+        os.utime(tmp, ns=(stamp, stamp))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -147,7 +156,8 @@ class Folder:
     ) -> None:
         self.folder, self.validate, self.check_id = folder, validate, check_id
         self.missing, self.broken = missing, broken
-        self.cache: dict[str, tuple[tuple, dict | None]] = {}  # id -> (stat key, good data)
+        # id -> (stat key, last good data, whether the data is that very file's content)
+        self.cache: dict[str, tuple[tuple, dict | None, bool]] = {}
 
     def path(self, obj_id: str) -> Path:
         return self.folder / f"{self.check_id(obj_id)}.yaml"
@@ -181,11 +191,11 @@ class Folder:
             if not cached or cached[0] != key:  # log each broken version once
                 kept = "keeping its last good state" if good else "no good state to serve"
                 logger.error("catalogue file %s (%s)", exc, kept)
-            self.cache[obj_id] = (key, good)
+            self.cache[obj_id] = (key, good, False)
             if good is None:
                 raise self.broken(f"catalogue file {exc}") from None
             return good
-        self.cache[obj_id] = (stat_key(st), data)
+        self.cache[obj_id] = (stat_key(st), data, True)
         return data
 
     def ids(self) -> list[str]:
@@ -216,9 +226,14 @@ class Folder:
         return self.parse(path, obj_id, read(path)[0])
 
     def load_fresh(self, obj_id: str) -> tuple[Path, dict[str, Any], tuple]:
-        """For a writer holding the lock: the file as it is on disk now, never the cache."""
+        """For a writer holding the lock: the file as it is on disk now (the cache only
+        when it holds exactly that version)."""
         path = self.path(obj_id)
         try:
+            key = stat_key(os.stat(path))
+            cached = self.cache.get(obj_id)
+            if cached and cached[0] == key and cached[2]:
+                return path, cached[1], key
             text, st = read(path)
         except FileNotFoundError:
             raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
@@ -227,6 +242,7 @@ class Folder:
         except FileProblem as exc:
             raise self.broken(f"catalogue file {exc}: fix it before writing") from None
 
-    def store(self, obj_id: str, path: Path, text: str) -> None:
+    def store(self, obj_id: str, path: Path, text: str, data: dict[str, Any] | None = None) -> None:
+        """Write the object's file; ``data`` is what parsing ``text`` would give, if known."""
         st = write_atomic(path, text)
-        self.cache[obj_id] = (stat_key(st), self.parse(path, obj_id, text))
+        self.cache[obj_id] = (stat_key(st), data or self.parse(path, obj_id, text), True)

@@ -64,8 +64,6 @@ def create_app(
     _watchers[id(app)] = Watcher(catalogue, registry)
     if watch:
         _watchers[id(app)].start()
-    for problem in registry.problems:
-        logger.warning("plugin skipped: %s", problem)
     return app
 
 

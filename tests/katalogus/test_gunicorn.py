@@ -1,0 +1,189 @@
+"""The KATalogus as it runs: a real gunicorn started from gunicorn.conf.py, several
+workers writing one file, hand edits while it serves, remote workers reading over HTTP."""
+
+from __future__ import annotations
+
+import fcntl
+import http.client
+import json
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
+from kat.config import load
+from kat.crypto import generate
+from kat.yamlfiles import write_atomic
+
+
+class Http:
+    """One keep-alive connection, JSON in and out."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.conn = http.client.HTTPConnection(urlsplit(url).netloc, timeout=30)
+        self.headers = {"Content-Type": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, body=None) -> tuple[int, object]:
+        data = None if body is None else json.dumps(body)
+        self.conn.request(method, path, body=data, headers=self.headers)
+        response = self.conn.getresponse()
+        raw = response.read()
+        is_json = response.getheader("content-type", "").startswith("application/json")
+        return response.status, json.loads(raw) if raw and is_json else raw
+
+
+def wait_for(check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+@pytest.mark.timeout(60)
+def test_served_by_gunicorn_and_read_by_a_remote_worker(env, gunicorn):
+    public, private = generate()
+    keys = {
+        "BYTES_ENCRYPTION_MIDDLEWARE": "NACL_SEALBOX",
+        "KATALOGUS_PUBLIC_KEY": public,
+        "KATALOGUS_PRIVATE_KEY": private,
+        "KATALOGUS_API_TOKEN": "t0ken",
+    }
+    server = gunicorn({**env, **keys}, workers=2)
+    api = Http(server.url, "t0ken")
+    assert api.call("POST", "/v1/organisations", {"id": "acme"})[0] == 201
+    assert api.call("PUT", "/v1/organisations/acme/dns-records/settings/API_TOKEN", {"value": "s"})[
+        0
+    ] == 200
+    assert api.call("PATCH", "/v1/organisations/acme/plugins/dns-records", {"enabled": True})[0] == (
+        200
+    )
+    assert Http(server.url).call("GET", "/v1/organisations")[0] == 401
+
+    remote = open_reader(load({"KATALOGUS_API": server.url, "KATALOGUS_API_TOKEN": "t0ken"}))
+    assert remote.plugin_state("acme", "dns-records") == (True, {"API_TOKEN": "s"})
+    assert remote.plugin_state("acme", "unknown-plugin") == (None, {})
+    assert remote.organisations() == ["_dev", "acme"]
+    with pytest.raises(UnknownOrganisation):
+        remote.plugin_state("nobody", "dns-records")
+    wrong = open_reader(load({"KATALOGUS_API": server.url, "KATALOGUS_API_TOKEN": "nope"}))
+    with pytest.raises(CatalogueError, match="KATALOGUS_API_TOKEN"):
+        wrong.plugin_state("acme", "dns-records")
+    # the file reader sees the same state
+    local = open_reader(load({**env, **keys}))
+    assert local.plugin_state("acme", "dns-records") == (True, {"API_TOKEN": "s"})
+
+
+@pytest.mark.timeout(60)
+def test_hand_edits_and_new_plugins_are_picked_up_without_restart(env, gunicorn, tmp_path):
+    server = gunicorn(env, workers=2)
+    api = Http(server.url)
+    path = Path(env["KAT_CATALOGUE_DIR"]) / "organisations" / "_dev.yaml"
+    path.write_text("id: _dev\nname: Edited by hand\n")
+    # every worker answers with the new state at once (two workers: ask several times)
+    assert all(
+        api.call("GET", "/v1/organisations/_dev")[1]["name"] == "Edited by hand" for _ in range(8)
+    )
+    path.write_text("id: _dev\nname: a: b\n")
+    for _ in range(8):
+        assert api.call("GET", "/v1/organisations/_dev") == (
+            200,
+            {"id": "_dev", "name": "Edited by hand"},
+        )
+    log = tmp_path / "gunicorn-0.log"
+    assert wait_for(lambda: "_dev.yaml:2: invalid YAML: mapping values are not allowed" in log.read_text())
+    assert "Traceback" not in log.read_text()
+
+    # a plugin folder added while serving: the watcher of every worker rediscovers
+    new = Path(env["KAT_PLUGINS_DIR"]) / "kat_new"
+    new.mkdir()
+    (new / "main.py").write_text("def run(boefje_meta):\n    return []\n")
+    (new / "boefje.json").write_text(json.dumps({"id": "brand-new", "consumes": ["Hostname"]}))
+
+    def everywhere() -> bool:
+        return all(
+            api.call("GET", "/v1/organisations/_dev/plugins/brand-new")[0] == 200 for _ in range(6)
+        )
+
+    assert wait_for(everywhere, timeout=15)
+
+
+@pytest.mark.timeout(120)
+def test_eight_clients_and_a_hand_edit_lose_nothing(env, gunicorn):
+    server = gunicorn(env, workers=4)
+    catalogue_dir = Path(env["KAT_CATALOGUE_DIR"])
+    path = catalogue_dir / "organisations" / "_dev.yaml"
+    errors: list[str] = []
+    started = threading.Barrier(9)
+
+    def client(n: int) -> None:
+        api = Http(server.url)
+        started.wait()
+        for i in range(100):
+            status, body = api.call(
+                "PUT", f"/v1/organisations/_dev/ssl-certificates/settings/K{n}_{i}", {"value": i}
+            )
+            if status != 200:
+                errors.append(f"{n}/{i}: {status} {body}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    assert wait_for(lambda: path.read_text().count("      K") >= 50)  # mid-run
+    # A person's edit of the same file, holding the catalogue lock as the README says.
+    with open(catalogue_dir / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = yaml.safe_load(path.read_text())
+        data["name"] = "Renamed by hand"
+        data["plugins"]["ssl-certificates"]["enabled"] = True
+        hand_edit_saw = len(data["plugins"]["ssl-certificates"]["settings"])
+        write_atomic(path, yaml.safe_dump(data, sort_keys=False))
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert 50 <= hand_edit_saw < 800
+    text = path.read_text()
+    data = yaml.safe_load(text)
+    settings = data["plugins"]["ssl-certificates"]["settings"]
+    assert settings == {f"K{n}_{i}": i for n in range(8) for i in range(100)}
+    assert data["name"] == "Renamed by hand"
+    assert data["plugins"]["ssl-certificates"]["enabled"] is True
+    keys = [line.split(":")[0].strip() for line in text.splitlines() if line.startswith("      K")]
+    assert len(keys) == len(set(keys)) == 800  # nothing duplicated
+    assert not list(catalogue_dir.rglob("*.tmp"))
+
+
+@pytest.mark.timeout(60)
+def test_sealed_plaintext_is_in_no_file_and_no_log_line(env, gunicorn, tmp_path):
+    secret = "plaintext-4f1c9a-never-stored"
+    public, private = generate()
+    keys = {
+        "BYTES_ENCRYPTION_MIDDLEWARE": "NACL_SEALBOX",
+        "KATALOGUS_PUBLIC_KEY": public,
+        "KATALOGUS_PRIVATE_KEY": private,
+        "KATALOGUS_ACCESS_LOG": "-",
+        "KATALOGUS_LOG_LEVEL": "debug",
+    }
+    server = gunicorn({**env, **keys}, workers=2)
+    api = Http(server.url)
+    base = "/v1/organisations/_dev/dns-records/settings"
+    assert api.call("POST", f"{base}/API_TOKEN", {"value": secret})[0] == 201
+    assert api.call("PUT", base, {"API_TOKEN": secret, "PORT": 53})[0] == 200
+    assert api.call("PUT", f"{base}/PORT", {"value": secret})[0] == 422  # rejected, not logged
+    assert api.call("GET", f"{base}/API_TOKEN") == (200, {"value": secret})
+    server.stop()
+    for path in Path(env["KAT_CATALOGUE_DIR"]).rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    log = (tmp_path / "gunicorn-0.log").read_text()
+    assert "PUT /v1/organisations/_dev/dns-records/settings" in log  # the log is there
+    assert secret not in log
