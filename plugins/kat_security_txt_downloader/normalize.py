@@ -28,6 +28,16 @@ from kat.ooi import (
     from_input_dict,
 )
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _port(parts) -> int | None:
+    """The URL's port, or its scheme's default; None when the port is not a number."""
+    try:
+        return parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+
 
 def _load(raw: bytes) -> dict:
     try:
@@ -48,6 +58,7 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     scheme = website.ip_service.service.name
     host = website.hostname.name
     address = website.ip_service.ip_port.address.address
+    port = int(website.ip_service.ip_port.port)
 
     for path, details in results.items():
         if not isinstance(details, dict) or details.get("content") is None:
@@ -55,12 +66,19 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
         content, final, ip = details["content"], details.get("url"), details.get("ip")
         if not isinstance(final, str) or not isinstance(content, str):
             raise ValueError(f"security_txt_downloader raw: {path}: url and content must be text")
-        original_url = URL(network=network, raw=f"{scheme}://{host}/{path}")
+        netloc = host if DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+        original_url = URL(network=network, raw=f"{scheme}://{netloc}/{path}")
         yield original_url
         url = URL(network=network, raw=final)
         yield url
         parts = urlparse(final)
-        if parts.scheme == scheme and parts.netloc == host and ip == address:
+        # the same website: scheme, hostname and port (explicit or the scheme's default)
+        if (
+            parts.scheme == scheme
+            and parts.hostname == host
+            and _port(parts) == port
+            and ip == address
+        ):
             yield SecurityTXT(website=website, url=url, security_txt=content)
             continue
 
@@ -77,7 +95,9 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
         secure = parts.scheme == "https"
         service = Service(name="https" if secure else "http")
         yield service
-        ip_port = IPPort(address=new_address, protocol="tcp", port=443 if secure else 80)
+        ip_port = IPPort(
+            address=new_address, protocol="tcp", port=_port(parts) or (443 if secure else 80)
+        )
         yield ip_port
         ip_service = IPService(ip_port=ip_port, service=service)
         yield ip_service
