@@ -59,12 +59,10 @@ def test_served_by_gunicorn_and_read_by_a_remote_worker(env, gunicorn):
     server = gunicorn({**env, **keys}, workers=2)
     api = Http(server.url, "t0ken")
     assert api.call("POST", "/v1/organisations", {"id": "acme"})[0] == 201
-    assert api.call("PUT", "/v1/organisations/acme/dns-records/settings/API_TOKEN", {"value": "s"})[
-        0
-    ] == 200
-    assert api.call("PATCH", "/v1/organisations/acme/plugins/dns-records", {"enabled": True})[0] == (
-        200
-    )
+    setting = "/v1/organisations/acme/dns-records/settings/API_TOKEN"
+    assert api.call("PUT", setting, {"value": "s"})[0] == 200
+    enable = api.call("PATCH", "/v1/organisations/acme/plugins/dns-records", {"enabled": True})
+    assert enable[0] == 200
     assert Http(server.url).call("GET", "/v1/organisations")[0] == 401
 
     remote = open_reader(load({"KATALOGUS_API": server.url, "KATALOGUS_API_TOKEN": "t0ken"}))
@@ -98,7 +96,8 @@ def test_hand_edits_and_new_plugins_are_picked_up_without_restart(env, gunicorn,
             {"id": "_dev", "name": "Edited by hand"},
         )
     log = tmp_path / "gunicorn-0.log"
-    assert wait_for(lambda: "_dev.yaml:2: invalid YAML: mapping values are not allowed" in log.read_text())
+    reported = "_dev.yaml:2: invalid YAML: mapping values are not allowed"
+    assert wait_for(lambda: reported in log.read_text())
     assert "Traceback" not in log.read_text()
 
     # a plugin folder added while serving: the watcher of every worker rediscovers
