@@ -118,9 +118,13 @@ def test_security_txt_is_downloaded_from_both_paths(request, server_name):
     assert all(host == f"example.test:{server.port}" for _, host in server.requests)
 
     oois = run_normalizer("kat_sec_txt_downloader_normalize", inp, raws[0][1])
-    texts = by_type(oois, "SecurityTXT")
-    assert texts and all(t.security_txt in (None, well_known["content"]) for t in texts)
-    assert f"URL|internet|{base}/.well-known/security.txt" in references(oois)
+    # on the input website itself (its non-default port included), not a new one
+    texts = {t.reference: t.security_txt for t in by_type(oois, "SecurityTXT")}
+    site = inp["primary_key"].split("|", 1)[1]
+    assert texts == {
+        f"SecurityTXT|{site}|internet|{base}/.well-known/security.txt": well_known["content"]
+    }
+    assert not by_type(oois, "Website")
 
 
 def test_security_txt_missing_file_has_no_content():
