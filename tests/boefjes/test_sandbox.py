@@ -117,3 +117,13 @@ def test_service_banner_in_the_sandbox_finds_the_cve(tmp_path, ssh_server):
     )
     assert "kat_cve_2024_6387_normalize" in out
     assert "objects: 2" in out
+
+
+@pytest.mark.parametrize("boefje_id", ["dns-records", "rdns", "dns-zone", "dns-sec"])
+def test_remote_ns_forms(plugins, boefje_id):
+    plugin = plugins[boefje_id]
+    for good in ("1.1.1.1", "127.0.0.1:5353", "[::1]:5353", "2001:db8::53"):
+        assert boefje_environment(plugin, {}, {"REMOTE_NS": good}) == {"REMOTE_NS": good}
+    for bad in ("dns.example", "1.1.1.1:x", "[::1]:", "1.1.1.1 ; rm"):
+        with pytest.raises(InvalidSettings, match="REMOTE_NS"):
+            boefje_environment(plugin, {}, {"REMOTE_NS": bad})
