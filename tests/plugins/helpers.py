@@ -92,13 +92,6 @@ def normalizer_dir(normalizer_id: str) -> Path:
     raise LookupError(f"no normalizer {normalizer_id!r} under {PLUGINS_DIR}")
 
 
-def has_normalizer(normalizer_id: str) -> bool:
-    try:
-        return (normalizer_dir(normalizer_id) / "normalize.py").is_file()
-    except LookupError:
-        return False
-
-
 def run_normalizer(normalizer_id: str, input_ooi: dict, raw: bytes) -> list:
     """Run a normalizer's ``run(input_ooi, raw)`` and return everything it yields."""
     module = load_module(normalizer_dir(normalizer_id) / "normalize.py")
