@@ -156,7 +156,14 @@ def _validate_repo(data: Any, repo_id: str) -> dict[str, Any]:
 
 def org_text(org: dict[str, Any]) -> str:
     """The file of an organisation: id, name, then plugins and settings sorted by id."""
-    return yamlfiles.dump(_org_file_data(org))
+    return _dump(_org_file_data(org))
+
+
+def _dump(data: dict[str, Any]) -> str:
+    try:
+        return yamlfiles.dump(data)
+    except UnicodeError:
+        raise InvalidValue("a value is not valid Unicode (lone surrogate)") from None
 
 
 def _org_file_data(org: dict[str, Any]) -> dict[str, Any]:
@@ -306,7 +313,7 @@ class Catalogue:
                 if yamlfiles.stat_key(os.stat(path)) != before:
                     continue
                 data = _validate_org(copy.deepcopy(new), org_id)
-                self.orgs.store(org_id, path, yamlfiles.dump(new), data)
+                self.orgs.store(org_id, path, _dump(new), data)
                 return result
             raise CatalogueError(f"{path} keeps changing; try again")
 
@@ -324,6 +331,8 @@ class Catalogue:
                 return self.sealer.seal(new)
             except SealError as exc:
                 raise SealedValueError(str(exc)) from None
+            except (UnicodeError, TypeError, ValueError):
+                raise InvalidValue("a value is not JSON with valid Unicode") from None
         if is_sealed(new):
             raise InvalidValue("values starting with 'sealed:' are sealed values: use kat seal")
         return new
@@ -424,7 +433,7 @@ class Catalogue:
             if path.exists():
                 raise Exists(f"repository {repo_id!r} already exists")
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.repos.store(repo_id, path, yamlfiles.dump(repo))
+            self.repos.store(repo_id, path, _dump(repo))
         return repo
 
     def delete_repository(self, repo_id: str) -> None:

@@ -56,7 +56,8 @@ class JSONBody:
         if raw.strip():
             try:
                 body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
+                json.dumps(body, ensure_ascii=False).encode()  # lone surrogates: not Unicode
+            except (ValueError, UnicodeError) as exc:
                 raise falcon.HTTPBadRequest(
                     description=f"request body is not JSON: {exc}"
                 ) from None

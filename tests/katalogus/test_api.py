@@ -270,3 +270,9 @@ def test_sealed_settings_through_the_api(env):
     result = locked.simulate_get(base)
     assert result.status_code == 503 and "KATALOGUS_PRIVATE_KEY" in detail(result)
     assert "hunter2" not in result.text
+
+
+def test_lone_surrogates_are_400_not_500(client):
+    body = b'{"id": "p", "name": "\\ud800"}'
+    result = client.simulate_post("/v1/organisations", body=body)
+    assert result.status_code == 400 and "not JSON" in detail(result)
