@@ -120,6 +120,7 @@ def test_dns_zone_finds_the_parent_zone(dns_server):
         ("example.test", "[U] example.test. 300 IN A 127.0.0.1", ["KAT-NO-DNSSEC"]),
         ("bogus.test", "[B] bogus.test. A:", ["KAT-INVALID-DNSSEC"]),
         ("nope.signed.test", "[T] Existence denied: nope.signed.test. A", []),
+        ("alias.signed.test", "[T] alias.signed.test. 300 IN CNAME www.signed.test.", []),
     ],
 )
 def test_dnssec_verdicts_become_findings(dns_server, hostname, verdict, findings):

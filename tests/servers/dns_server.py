@@ -71,6 +71,7 @@ SIGNED_ZONE = """
 @ 300 IN NS ns1.test.
 @ 300 IN A 127.0.0.1
 www 300 IN A 127.0.0.1
+alias 300 IN CNAME www
 """
 
 REVERSE_ZONE = """
