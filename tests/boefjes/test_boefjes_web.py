@@ -146,3 +146,22 @@ def test_security_txt_missing_file_has_no_content():
         assert run_normalizer("kat_sec_txt_downloader_normalize", inp, raws[0][1]) == []
     finally:
         server.close()
+
+
+def test_tls_and_http_boefjes_reach_an_ipv6_website(cert_chain):
+    from tests.servers.web import WebServer
+
+    server = WebServer(cert_chain, host="::1")
+    try:
+        site = f"Website|internet|::1|tcp|{server.port}|https|internet|example.test"
+        raws, _ = run_boefje("kat_ssl_certificates", input_ooi(site), {"TIMEOUT": "5"})
+        assert raws[0][1].count(b"BEGIN CERTIFICATE") == 4  # two certificates, printed twice
+        url = f"https|internet|example.test|{server.port}|/"
+        inp = input_ooi(f"HTTPResource|{site.split('|', 1)[1]}|{url}")
+        raws, _ = run_boefje("kat_webpage_analysis", inp, {"TIMEOUT": "5"})
+        assert json.loads(raw_with(raws, "openkat-http/headers"))["X-Kat-Test"] == "yes"
+        raws, _ = run_boefje("kat_security_txt_downloader", input_ooi(site), {"TIMEOUT": "5"})
+        assert json.loads(raws[0][1])[".well-known/security.txt"]["ip"] == "::1"
+        assert server.sni_names == ["example.test"] * 5  # 1 + 1 + 3 (a redirect included)
+    finally:
+        server.close()

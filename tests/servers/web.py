@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import socket
 import ssl
 import tempfile
 import threading
@@ -162,7 +163,10 @@ class WebServer:
     ):
         self.requests: list[tuple[str, str]] = []  #: (path, Host header) per request
         self.sni_names: list[str | None] = []  #: SNI name of each TLS handshake
-        self.httpd = _TLSServer((host, port), _Handler)
+        server_class = _TLSServer
+        if ":" in host:
+            server_class = type("_TLSServer6", (_TLSServer,), {"address_family": socket.AF_INET6})
+        self.httpd = server_class((host, port), _Handler)
         self.httpd.owner = self
         self.scheme = "http"
         if chain is not None:
