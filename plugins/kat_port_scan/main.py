@@ -74,25 +74,31 @@ def number_setting(name: str, default: float, integer: bool = False) -> float:
     return value
 
 
-async def probe(ip: str, port: int, seconds: float, gate: asyncio.Semaphore) -> str:
+async def probe(ip: str, port: int, seconds: float) -> str:
     """``open``, ``closed`` or ``filtered`` for one port."""
-    async with gate:
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), seconds)
-        except ConnectionRefusedError:
-            return "closed"
-        except (TimeoutError, OSError):
-            return "filtered"
-        writer.close()
-        with contextlib.suppress(TimeoutError, OSError):
-            await asyncio.wait_for(writer.wait_closed(), 1.0)
-        return "open"
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), seconds)
+    except ConnectionRefusedError:
+        return "closed"
+    except (TimeoutError, OSError):
+        return "filtered"
+    writer.close()
+    with contextlib.suppress(TimeoutError, OSError):
+        await asyncio.wait_for(writer.wait_closed(), 1.0)
+    return "open"
 
 
 async def scan(ip: str, ports: list[int], seconds: float, concurrency: int) -> dict[int, str]:
-    gate = asyncio.Semaphore(concurrency)
-    states = await asyncio.gather(*(probe(ip, port, seconds, gate) for port in ports))
-    return dict(zip(ports, states, strict=True))
+    """``concurrency`` workers take ports from one queue: memory stays flat for 65535 ports."""
+    states: dict[int, str] = {}
+    todo = iter(ports)
+
+    async def worker() -> None:
+        for port in todo:  # a shared iterator: each port goes to exactly one worker
+            states[port] = await probe(ip, port, seconds)
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(ports)))))
+    return states
 
 
 def compact(ports: list[int]) -> str:
