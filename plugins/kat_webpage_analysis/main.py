@@ -86,7 +86,9 @@ def fetch(url: str, host_header: str, sni: str, seconds: float):
         httpx.Client(
             verify=False, timeout=httpx.Timeout(seconds), follow_redirects=False
         ) as client,
-        client.stream("GET", url, headers=headers, extensions={"sni_hostname": sni}) as response,
+        client.stream(
+            "GET", url, headers=headers, extensions={"sni_hostname": sni} if sni else {}
+        ) as response,
     ):
         body, truncated = bytearray(), False
         for chunk in response.iter_bytes():
