@@ -1,0 +1,132 @@
+"""`kat keys generate`, `kat seal`, `kat catalogue check` and `kat catalogue reseal`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from kat.catalogue import Catalogue
+from kat.cli import main
+from kat.crypto import Sealer
+
+
+@pytest.fixture
+def kat(monkeypatch, capsys, env):
+    """Run ``kat ARGS`` in-process with the test environment; returns (code, out, err)."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    def run(*args: str, **extra: str) -> tuple[int, str, str]:
+        for key, value in extra.items():
+            monkeypatch.setenv(key, value)
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def keypair(kat) -> dict[str, str]:
+    code, out, _ = kat("keys", "generate")
+    assert code == 0
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def test_keys_generate_prints_env_lines(kat):
+    keys = keypair(kat)
+    assert keys["BYTES_ENCRYPTION_MIDDLEWARE"] == "NACL_SEALBOX"
+    assert keys["KATALOGUS_PUBLIC_KEY"] != keypair(kat)["KATALOGUS_PUBLIC_KEY"]
+    Sealer(keys["KATALOGUS_PUBLIC_KEY"], [keys["KATALOGUS_PRIVATE_KEY"]])  # a matching pair
+
+
+def test_seal_needs_only_the_public_key_and_the_catalogue_reads_it(kat, env, monkeypatch):
+    keys = keypair(kat)
+    monkeypatch.delenv("KATALOGUS_PRIVATE_KEY", raising=False)
+    code, out, _ = kat("seal", "hunter2", KATALOGUS_PUBLIC_KEY=keys["KATALOGUS_PUBLIC_KEY"])
+    assert code == 0 and out.startswith("sealed:") and "hunter2" not in out
+    code, number, _ = kat("seal", "--json", "8443")
+    assert code == 0
+    path = Catalogue(env["KAT_CATALOGUE_DIR"]).orgs.path("_dev")
+    path.write_text(
+        "id: _dev\nname: Dev\nplugins:\n  dns-records:\n    settings:\n"
+        f"      API_TOKEN: {out.strip()}\n      PORT: {number.strip()}\n"
+    )
+    reader = Catalogue(env["KAT_CATALOGUE_DIR"], Sealer(None, [keys["KATALOGUS_PRIVATE_KEY"]]))
+    assert reader.settings("_dev", "dns-records") == {"API_TOKEN": "hunter2", "PORT": 8443}
+
+
+def test_seal_without_public_key_is_a_clear_error(kat, monkeypatch):
+    monkeypatch.delenv("KATALOGUS_PUBLIC_KEY", raising=False)
+    code, _, err = kat("seal", "x")
+    assert code == 2 and "KATALOGUS_PUBLIC_KEY is not set" in err and "Traceback" not in err
+    code, _, err = kat("seal", "x", KATALOGUS_PUBLIC_KEY="not-base64!")
+    assert code == 2 and "KATALOGUS_PUBLIC_KEY is not a base64" in err
+
+
+def test_check_reports_broken_files_and_plaintext(kat, env):
+    keys = keypair(kat)
+    code, out, _ = kat("catalogue", "check")
+    assert code == 0 and "0 errors" in out
+    cat = Catalogue(env["KAT_CATALOGUE_DIR"])
+    cat.create_organisation("plain")
+    cat.put_setting("plain", "dns-records", "API_TOKEN", "visible")
+    code, out, _ = kat("catalogue", "check", **keys)
+    assert code == 0
+    assert "plain.yaml: dns-records API_TOKEN is plaintext" in out
+    cat.orgs.path("broken").write_text("id: broken\nname: B\nplugins:\n  x:\n    enabled: 3\n")
+    cat.put_setting("plain", "dns-records", "PORT", 99999)  # breaks the plugin's schema
+    code, out, _ = kat("catalogue", "check")
+    assert code == 1
+    assert "broken.yaml:5: enabled must be true or false" in out
+    assert "plain.yaml: dns-records: 99999 is greater than the maximum of 65535" in out
+
+
+def test_check_names_a_wrong_private_key(kat, env):
+    keys, other = keypair(kat), keypair(kat)
+    Catalogue(env["KAT_CATALOGUE_DIR"], Sealer(keys["KATALOGUS_PUBLIC_KEY"])).put_setting(
+        "_dev", "dns-records", "API_TOKEN", "t"
+    )
+    code, out, err = kat("catalogue", "check", **other)
+    assert code == 1 and "KATALOGUS_PRIVATE_KEY" in out and "Traceback" not in out + err
+
+
+def test_reseal_rotates_every_value_or_none(kat, env):
+    old, new = keypair(kat), keypair(kat)
+    root = env["KAT_CATALOGUE_DIR"]
+    cat = Catalogue(root, Sealer(old["KATALOGUS_PUBLIC_KEY"], [old["KATALOGUS_PRIVATE_KEY"]]))
+    cat.create_organisation("acme")
+    for org in ("_dev", "acme"):
+        cat.put_setting(org, "dns-records", "API_TOKEN", f"token-{org}")
+        cat.put_setting(org, "dns-records", "PORT", 53)
+    stranger = keypair(kat)
+    Catalogue(root, Sealer(stranger["KATALOGUS_PUBLIC_KEY"])).put_setting("acme", "other", "X", "y")
+    before = {p: p.read_text() for p in cat.orgs.folder.iterdir()}
+    args = ("catalogue", "reseal", "--new-public-key", new["KATALOGUS_PUBLIC_KEY"])
+    code, _, err = kat(*args, **old)
+    assert code == 1 and "nothing was changed" in err
+    assert {p: p.read_text() for p in cat.orgs.folder.iterdir()} == before
+    # the stranger's value replaced by hand with one sealed to the old key
+    path = cat.orgs.path("acme")
+    lines = path.read_text().splitlines()
+    sealed = Sealer(old["KATALOGUS_PUBLIC_KEY"]).seal("y")
+    path.write_text("\n".join(f"      X: {sealed}" if "X: " in x else x for x in lines) + "\n")
+    code, out, _ = kat(
+        *args,
+        "--new-private-key",
+        new["KATALOGUS_PRIVATE_KEY"],
+        KATALOGUS_PRIVATE_KEY=old["KATALOGUS_PRIVATE_KEY"],
+    )
+    assert code == 0 and "resealed 5 values in 2 files" in out
+    rotated = Catalogue(root, Sealer(None, [new["KATALOGUS_PRIVATE_KEY"]]))
+    assert rotated.settings("acme", "dns-records") == {"API_TOKEN": "token-acme", "PORT": 53}
+    assert rotated.settings("_dev", "dns-records") == {"API_TOKEN": "token-_dev", "PORT": 53}
+    assert rotated.settings("acme", "other") == {"X": "y"}
+
+
+def test_python_dash_m_kat_runs_the_same_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "kat", "keys", "generate"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "KATALOGUS_PUBLIC_KEY=" in result.stdout
