@@ -49,15 +49,13 @@ def ooi_type(*abstract: str) -> Callable[[T], T]:
         TYPES[cls.__name__] = cls
         for name in (cls.__name__, *abstract, "OOI"):
             _MEMBERS.setdefault(name, set()).add(cls.__name__)
-        cls._int_fields = frozenset(
-            f.name for f in dataclasses.fields(cls) if str(f.type).replace(" ", "") in _INTS
-        )
+        kinds = {f.name: str(f.type).replace(" ", "") for f in dataclasses.fields(cls)}
+        cls._int_fields = frozenset(n for n, k in kinds.items() if k in ("int", "int|None"))
+        cls._float_fields = frozenset(n for n, k in kinds.items() if k in ("float", "float|None"))
+        cls._str_fields = frozenset(n for n, k in kinds.items() if k in ("str", "str|None"))
         return cls
 
     return register
-
-
-_INTS = {"int", "int|None"}
 
 
 class OOI:
@@ -65,6 +63,8 @@ class OOI:
 
     _natural_key_attrs: ClassVar[tuple[str, ...]] = ()
     _int_fields: ClassVar[frozenset[str]] = frozenset()
+    _float_fields: ClassVar[frozenset[str]] = frozenset()
+    _str_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -75,12 +75,11 @@ class OOI:
             if target is not None:
                 setattr(self, f.name, _as_ref(value, target, self, f.name))
             elif f.name in self._int_fields and not isinstance(value, int):
-                try:
-                    setattr(self, f.name, int(value))
-                except (TypeError, ValueError):
-                    raise ValueError(
-                        f"{type(self).__name__}.{f.name}: not an integer: {value!r}"
-                    ) from None
+                setattr(self, f.name, _convert(int, value, self, f.name))
+            elif f.name in self._float_fields and not isinstance(value, float):
+                setattr(self, f.name, _convert(float, value, self, f.name))
+            elif f.name in self._str_fields and not isinstance(value, str):
+                raise ValueError(f"{type(self).__name__}.{f.name}: not text: {value!r}")
         self._normalize()
         for attr in self._natural_key_attrs:
             value = getattr(self, attr)
@@ -193,6 +192,17 @@ def declare(obj: OOI) -> OOI:
     """Mark ``obj`` as a declaration (OpenKAT's manual normalizers) and return it."""
     obj._declared = True  # type: ignore[attr-defined]
     return obj
+
+
+def _convert(kind: type, value: Any, owner: OOI, attr: str) -> Any:
+    if isinstance(value, bool | dict | list):
+        value = repr(value)  # never a number, whatever int() would say
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{type(owner).__name__}.{attr}: not a {kind.__name__}: {value!r}"
+        ) from None
 
 
 def _tokenized(value: Any, full: bool) -> Any:
@@ -310,7 +320,7 @@ def from_serialized(data: dict[str, Any]) -> OOI:
     if not isinstance(data, dict):
         raise ValueError(f"expected an object as a dict, got {type(data).__name__}")
     name = data.get("object_type")
-    if name not in TYPES:
+    if not isinstance(name, str) or name not in TYPES:
         raise ValueError(f"unknown object_type {name!r}")
     cls = TYPES[name]
     known = {f.name for f in dataclasses.fields(cls)}

@@ -49,8 +49,11 @@ def _build(kind: str, row: dict[str, str], network: Network) -> OOI:
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
-    reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
-    rows = list(reader)
+    reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ValueError(f"manual/csv: line {reader.line_num}: {exc}") from None
     if reader.fieldnames is None:
         return  # an empty file declares nothing
     kind = object_type(list(reader.fieldnames), rows[0] if rows else None)

@@ -33,7 +33,7 @@ def documents(raw: bytes) -> list[bytes]:
 def _parse(document: bytes) -> ET.Element:
     try:
         root = ET.fromstring(document)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError) as exc:  # LookupError: an unknown encoding
         raise ValueError(f"nmap raw is not valid XML: {exc}") from None
     if root.tag != "nmaprun":
         raise ValueError(f"nmap raw: expected <nmaprun>, found <{root.tag}>")

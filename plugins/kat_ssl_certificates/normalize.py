@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
@@ -111,7 +112,8 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
         try:
             cert = x509.load_pem_x509_certificate(pem.encode())
             parsed.append((cert, certificate(cert)))
-        except ValueError as exc:
+            cert.extensions  # noqa: B018 (parsed lazily; fail here, with the number)
+        except (ValueError, UnsupportedAlgorithm) as exc:
             raise ValueError(
                 f"ssl-certificates raw: certificate {number} is invalid: {exc}"
             ) from None
