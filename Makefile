@@ -10,7 +10,7 @@ LINT := $(wildcard kat plugins tests benchmarks)
 .PHONY: run test lint format venv install rabbitmq bench clean
 
 run: install rabbitmq
-	$(BIN)/honcho start
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
 
 test: install rabbitmq
 	$(BIN)/ruff check $(LINT)
