@@ -7,7 +7,8 @@ references carry the full reference of what they point at (``Finding``'s ``ooi``
 they can point at any type. References parse back into nested objects holding only their
 key fields; :func:`parse_reference` and ``obj.reference`` are exact inverses.
 
-The type definitions live in :mod:`kat.ooi_types`; everything is importable from here.
+The type definitions live in :mod:`kat.ooi_types` (network, DNS) and :mod:`kat.ooi_web`
+(certificates, web, software, findings); everything is importable from here.
 """
 
 from __future__ import annotations
@@ -358,4 +359,6 @@ def from_input_dict(data: dict[str, Any]) -> OOI:
     return parse_reference(key)
 
 
-from kat.ooi_types import *  # noqa: E402,F403  (the types register themselves in TYPES)
+# The types register themselves in TYPES as they are defined.
+from kat.ooi_types import *  # noqa: E402,F403
+from kat.ooi_web import *  # noqa: E402,F403
