@@ -2,15 +2,17 @@
 
 ``gunicorn -c gunicorn.conf.py 'kat.katalogus.app:get_app()'`` (the Procfile's line).
 
-Bind address from ``KATALOGUS_BIND`` (default ``0.0.0.0:8003``); worker count from
-gunicorn's own ``WEB_CONCURRENCY`` (default: one per core). The app is loaded in each
-worker, not in the master, and each worker starts its own file watcher.
+Bind address from ``KATALOGUS_BIND`` (default ``0.0.0.0:8003``, read by ``kat.config``);
+worker count from gunicorn's own ``WEB_CONCURRENCY`` (default: one per core). The app is
+loaded in each worker, not in the master, and each worker starts its own file watcher.
 """
 
 import multiprocessing
 import os
 
-bind = os.environ.get("KATALOGUS_BIND") or "0.0.0.0:8003"
+from kat.config import load as _load_settings  # not "config": gunicorn reads that name
+
+bind = _load_settings().katalogus_bind
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
 # Threads give keep-alive connections and let a request wait on the file lock without
 # holding up the others in its worker.
@@ -20,9 +22,9 @@ keepalive = 5
 timeout = 30
 graceful_timeout = 10
 preload_app = False
-accesslog = os.environ.get("KATALOGUS_ACCESS_LOG") or None
+# Override with gunicorn's own GUNICORN_CMD_ARGS, e.g. "--access-logfile - --log-level debug".
 errorlog = "-"
-loglevel = os.environ.get("KATALOGUS_LOG_LEVEL", "info")
+loglevel = "info"
 # Reject headers and request lines no client of this API needs.
 limit_request_line = 8190
 limit_request_fields = 100

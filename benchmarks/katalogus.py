@@ -53,7 +53,7 @@ def start_gunicorn(catalogue: Path, plugins: Path, workers: int, log: Path):
         "KAT_PLUGINS_DIR": str(plugins),
         "KATALOGUS_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(workers),
-        "KATALOGUS_LOG_LEVEL": "warning",
+        "GUNICORN_CMD_ARGS": "--log-level warning",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]

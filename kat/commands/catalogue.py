@@ -8,6 +8,8 @@ import json
 import os
 import sys
 
+import jsonschema
+
 from kat import config
 from kat.catalogue import Catalogue, CatalogueError, org_text
 from kat.cli import FAILED, OK, UsageError, command
@@ -122,11 +124,14 @@ def run_check(args: argparse.Namespace) -> int:
             if plugin is None:
                 warnings.append(f"{path}: plugin {plugin_id!r} is not in {settings.plugins_dir}")
             elif plugin.schema:
-                import jsonschema
-
                 for error in jsonschema.Draft202012Validator(plugin.schema).iter_errors(values):
-                    if error.validator != "required":
-                        errors.append(f"{path}: {plugin_id}: {error.message[:200]}")
+                    if error.validator != "required":  # required ones may come later
+                        # The rule, never the value: it may be a secret.
+                        where = "/".join(map(str, error.absolute_path)) or "settings"
+                        errors.append(
+                            f"{path}: {plugin_id}: {where} breaks the schema's "
+                            f"{error.validator!r} rule"
+                        )
     for line in warnings:
         print(f"warning: {line}")
     for line in errors:

@@ -169,8 +169,7 @@ def test_sealed_plaintext_is_in_no_file_and_no_log_line(env, gunicorn, tmp_path)
         "BYTES_ENCRYPTION_MIDDLEWARE": "NACL_SEALBOX",
         "KATALOGUS_PUBLIC_KEY": public,
         "KATALOGUS_PRIVATE_KEY": private,
-        "KATALOGUS_ACCESS_LOG": "-",
-        "KATALOGUS_LOG_LEVEL": "debug",
+        "GUNICORN_CMD_ARGS": "--access-logfile - --log-level debug",
     }
     server = gunicorn({**env, **keys}, workers=2)
     api = Http(server.url)
