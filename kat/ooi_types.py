@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 from typing import Any, ClassVar
 
-from kat.ooi import ABSTRACT, OOI, ooi_type, ref
+from kat.ooi_base import ABSTRACT, OOI, ooi_type, ref
 
 __all__ = [
     "Network", "Hostname", "IPAddressV4", "IPAddressV6", "IPPort", "Service", "IPService",

@@ -9,7 +9,7 @@ import dataclasses
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from kat.ooi import ABSTRACT, OOI, is_ip_address, ooi_type, ref
+from kat.ooi_base import ABSTRACT, OOI, is_ip_address, ooi_type, ref
 from kat.ooi_types import Hostname, IPService, Network
 
 __all__ = [

@@ -45,7 +45,7 @@ def _finding_type_id(name: str) -> st.SearchStrategy[str]:
 
 
 def _members(target: str, nested: bool) -> list[str]:
-    names = sorted(ooi._MEMBERS[target])
+    names = sorted(ooi.MEMBERS[target])
     if nested and target == "OOI":
         # keep nesting shallow: a finding about a finding is valid but adds nothing here
         names = [n for n in names if n not in ("Finding", "SoftwareInstance")]
