@@ -16,22 +16,18 @@ import copy
 import json
 import logging
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from kat import yamlfiles
+from kat import records, yamlfiles
 from kat.config import Settings
 from kat.crypto import Sealer, SealError, from_settings, is_sealed
-from kat.plugins import ID_PATTERN
-from kat.yamlfiles import Folder, Invalid
+from kat.records import ID_PATTERN, ID_RE, KEY_RE
+from kat.yamlfiles import Folder
 
 logger = logging.getLogger(__name__)
 
-ID_RE = re.compile(ID_PATTERN)
-#: Setting keys become environment variables of a boefje.
-KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 #: The repository that is the plugins folder; it cannot be deleted.
 LOCAL = "LOCAL"
 #: The lock file all writers share (a separate file: see :mod:`kat.yamlfiles`).
@@ -101,62 +97,9 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def _validate_org(data: Any, org_id: str) -> dict[str, Any]:
-    """The organisation in its normal form; FileProblem-ready ``(keys, reason)`` if not."""
-    if not isinstance(data, dict):
-        raise Invalid((), "the file must be a mapping with id, name and plugins")
-    for key in data:
-        if key not in ("id", "name", "plugins"):
-            raise Invalid((key,), f"unknown key {key!r} (use id, name, plugins)")
-    if data.get("id") != org_id:
-        raise Invalid(("id",), f"id must be {org_id!r}, the file's name")
-    name = data.get("name", org_id)
-    if not isinstance(name, str):
-        raise Invalid(("name",), "name must be a string")
-    plugins = data.get("plugins") or {}
-    if not isinstance(plugins, dict):
-        raise Invalid(("plugins",), "plugins must be a mapping of plugin id to state")
-    normal: dict[str, Any] = {}
-    for pid, state in plugins.items():
-        where = ("plugins", pid)
-        if not isinstance(pid, str) or not ID_RE.fullmatch(pid):
-            raise Invalid(where, f"plugin id {pid!r} does not match {ID_PATTERN}")
-        state = state or {}
-        if not isinstance(state, dict) or set(state) - {"enabled", "settings"}:
-            raise Invalid(where, "a plugin takes only enabled and settings")
-        entry: dict[str, Any] = {}
-        if "enabled" in state and state["enabled"] is not None:
-            if not isinstance(state["enabled"], bool):
-                raise Invalid((*where, "enabled"), "enabled must be true or false")
-            entry["enabled"] = state["enabled"]
-        settings = state.get("settings") or {}
-        if not isinstance(settings, dict):
-            raise Invalid((*where, "settings"), "settings must be a mapping")
-        for key in settings:
-            if not isinstance(key, str) or not KEY_RE.fullmatch(key):
-                raise Invalid((*where, "settings", key), f"setting name {key!r} is not valid")
-        entry["settings"] = dict(settings)
-        normal[pid] = entry
-    return {"id": org_id, "name": name, "plugins": normal}
-
-
-def _validate_repo(data: Any, repo_id: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise Invalid((), "the file must be a mapping with id, name and base_url")
-    if data.get("id") != repo_id:
-        raise Invalid(("id",), f"id must be {repo_id!r}, the file's name")
-    for key in ("name", "base_url"):
-        if not isinstance(data.get(key, ""), str):
-            raise Invalid((key,), f"{key} must be a string")
-    extra = set(data) - {"id", "name", "base_url"}
-    if extra:
-        raise Invalid((sorted(extra)[0],), "unknown key (use id, name, base_url)")
-    return {"id": repo_id, "name": data.get("name", repo_id), "base_url": data.get("base_url", "")}
-
-
 def org_text(org: dict[str, Any]) -> str:
     """The file of an organisation: id, name, then plugins and settings sorted by id."""
-    return _dump(_org_file_data(org))
+    return _dump(records.org_file_data(org))
 
 
 def _dump(data: dict[str, Any]) -> str:
@@ -166,23 +109,6 @@ def _dump(data: dict[str, Any]) -> str:
         raise InvalidValue("a value is not valid Unicode (lone surrogate)") from None
 
 
-def _org_file_data(org: dict[str, Any]) -> dict[str, Any]:
-    plugins = {}
-    for pid in sorted(org["plugins"]):
-        state = org["plugins"][pid]
-        entry: dict[str, Any] = {}
-        if state.get("enabled") is not None:
-            entry["enabled"] = state["enabled"]
-        if state.get("settings"):
-            entry["settings"] = {k: state["settings"][k] for k in sorted(state["settings"])}
-        if entry:
-            plugins[pid] = entry
-    data: dict[str, Any] = {"id": org["id"], "name": org["name"]}
-    if plugins:
-        data["plugins"] = plugins
-    return data
-
-
 class Catalogue:
     """The file-backed catalogue: the workers' reader and the KATalogus' store."""
 
@@ -190,10 +116,18 @@ class Catalogue:
         self.root = Path(root)
         self.sealer = sealer
         self.orgs = Folder(
-            self.root / "organisations", _validate_org, check_id, UnknownOrganisation, BrokenFile
+            self.root / "organisations",
+            records.validate_org,
+            check_id,
+            UnknownOrganisation,
+            BrokenFile,
         )
         self.repos = Folder(
-            self.root / "repositories", _validate_repo, check_id, UnknownRepository, BrokenFile
+            self.root / "repositories",
+            records.validate_repo,
+            check_id,
+            UnknownRepository,
+            BrokenFile,
         )
         self._lock_path = self.root / LOCK_NAME
 
@@ -304,15 +238,15 @@ class Catalogue:
             for _attempt in range(5):
                 path, org, before = self.orgs.load_fresh(org_id)
                 org = copy.deepcopy(org)
-                old = _org_file_data(org)
+                old = records.org_file_data(org)
                 result = change(org)
-                new = _org_file_data(org)
+                new = records.org_file_data(org)
                 if _same(old, new) and list(old) == list(new):
                     return result
                 # A hand edit made without the lock between our read and now: start over.
                 if yamlfiles.stat_key(os.stat(path)) != before:
                     continue
-                data = _validate_org(copy.deepcopy(new), org_id)
+                data = records.validate_org(copy.deepcopy(new), org_id)
                 self.orgs.store(org_id, path, _dump(new), data)
                 return result
             raise CatalogueError(f"{path} keeps changing; try again")
