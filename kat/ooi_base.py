@@ -90,6 +90,9 @@ class OOI:
     def _normalize(self) -> None:
         """Hook: bring field values into canonical form (lower-case names, …)."""
 
+    def _restore_key(self, reference: str) -> None:
+        """Hook: recover key parts the fields cannot hold (a digest) from a reference."""
+
     @classmethod
     def _hashed_attrs(cls) -> frozenset[str]:
         """Key attributes written into the reference as a digest (DNSTXTRecord)."""
@@ -347,6 +350,8 @@ def from_serialized(data: dict[str, Any]) -> OOI:
     except TypeError as exc:
         raise ValueError(f"{name}: {exc}") from None
     given = data.get("primary_key")
+    if given and given != obj.reference:
+        obj._restore_key(given)
     if given and given != obj.reference:
         raise ValueError(
             f"{name}: primary_key {given!r} does not match the fields ({obj.reference!r})"

@@ -216,6 +216,10 @@ class DNSTXTRecord(_DNSRecord):
         obj._value_sha1 = digest or ""
         return obj
 
+    def _restore_key(self, reference: str) -> None:
+        if self.value is None:
+            self._value_sha1 = reference.rsplit("|", 1)[-1]
+
     def _comparable(self) -> tuple:
         return (*super()._comparable(), self.value_sha1)
 

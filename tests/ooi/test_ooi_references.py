@@ -25,6 +25,7 @@ def test_parse_reference_inverts_reference(name, data):
         assert parsed.value is None and parsed.value_sha1 == obj.value_sha1
     else:
         assert parsed == obj
+    assert ooi.from_serialized(parsed.serialize()).reference == ref
 
 
 @pytest.mark.parametrize("name", NAMES)
