@@ -29,7 +29,7 @@ ABSTRACT: dict[str, Callable[[list[str], int], str]] = {}
 MEMBERS: dict[str, set[str]] = {}
 
 #: Keys of OpenKAT's serialized form that are not fields of ours; ignored when read.
-_IGNORED_KEYS = frozenset({"object_type", "primary_key", "scan_profile", "user_id"})
+_IGNORED_KEYS = frozenset({"object_type", "primary_key", "scan_profile", "user_id", "declared"})
 
 T = TypeVar("T", bound="type[OOI]")
 
@@ -155,11 +155,13 @@ class OOI:
 
     def serialize(self) -> dict[str, Any]:
         """JSON-able: ``object_type``, ``primary_key`` and every field, references as
-        primary-key strings."""
+        primary-key strings; ``"declared": true`` added for a declaration only."""
         out: dict[str, Any] = {"object_type": self.object_type, "primary_key": self.reference}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             out[f.name] = value.reference if isinstance(value, OOI) else value
+        if self.declared:
+            out["declared"] = True
         return out
 
     def input_dict(self) -> dict[str, Any]:
@@ -349,6 +351,8 @@ def from_serialized(data: dict[str, Any]) -> OOI:
         obj = cls(**values)
     except TypeError as exc:
         raise ValueError(f"{name}: {exc}") from None
+    if data.get("declared") is True:
+        declare(obj)
     given = data.get("primary_key")
     if given and given != obj.reference:
         obj._restore_key(given)

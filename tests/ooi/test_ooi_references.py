@@ -164,3 +164,14 @@ def test_from_serialized_rejects_mistakes():
 def test_declared_objects_are_marked():
     net = ooi.declare(ooi.Network(name="internet"))
     assert net.declared and not ooi.Network(name="internet").declared
+    assert net.serialize()["declared"] is True
+    assert "declared" not in ooi.Network(name="internet").serialize()
+    assert ooi.from_serialized(net.serialize()).declared
+
+
+def test_observations_need_an_input_object():
+    seen = [ooi.Network(name="internet")]
+    ooi.check_observations("Network|internet", seen)
+    ooi.check_observations(None, [ooi.declare(ooi.Network(name="internet"))])
+    with pytest.raises(ooi.ObservationsWithoutInput, match="no input object"):
+        ooi.check_observations(None, seen)
