@@ -84,12 +84,12 @@ def test_hand_edits_and_new_plugins_are_picked_up_without_restart(env, gunicorn,
     server = gunicorn(env, workers=2)
     api = Http(server.url)
     path = Path(env["KAT_CATALOGUE_DIR"]) / "organisations" / "_dev.yaml"
-    path.write_text("id: _dev\nname: Edited by hand\n")
+    write_atomic(path, "id: _dev\nname: Edited by hand\n")  # as git pull does
     # every worker answers with the new state at once (two workers: ask several times)
     assert all(
         api.call("GET", "/v1/organisations/_dev")[1]["name"] == "Edited by hand" for _ in range(8)
     )
-    path.write_text("id: _dev\nname: a: b\n")
+    write_atomic(path, "id: _dev\nname: a: b\n")
     for _ in range(8):
         assert api.call("GET", "/v1/organisations/_dev") == (
             200,
