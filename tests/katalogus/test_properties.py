@@ -22,6 +22,8 @@ from kat.katalogus.app import create_app
 from kat.plugins import ID_PATTERN
 
 PUBLIC, PRIVATE = generate()
+#: The same examples every run, so a failure is reproducible.
+FIXED = {"deadline": None, "derandomize": True, "suppress_health_check": [HealthCheck.too_slow]}
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 scalars = (
@@ -45,7 +47,7 @@ def folder():
     shutil.rmtree(path)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, **FIXED)
 @given(settings_dict=setting_dicts, sealed=st.booleans())
 def test_any_settings_round_trip_through_yaml_and_sealing(folder, settings_dict, sealed):
     root = Path(tempfile.mkdtemp(dir=folder))
@@ -83,7 +85,7 @@ def api(folder):
     return root, TestClient(create_app(load({"KAT_CATALOGUE_DIR": str(root)})))
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, **FIXED)
 @given(bad=bad_ids)
 def test_ids_outside_the_pattern_are_refused_and_never_touch_the_disk(api, bad):
     root, client = api
