@@ -9,6 +9,8 @@ itself raise, so Dramatiq retries the message.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import logging
 import time
 from collections.abc import Callable
@@ -62,9 +64,9 @@ class Context:
         self.settings = settings
         self.store = store or Store(settings.db_path)
         self.catalogue = open_reader(settings)
-        self.sandbox = ForkServer()
-        self._plugins: dict[str, Plugin] = {}
-        self._plugins_at = 0.0
+        self._plugins, _problems = discover(settings.plugins_dir)
+        self._plugins_at = time.monotonic()
+        self.sandbox = ForkServer(preload=preload_modules(self._plugins))
 
     def plugin(self, plugin_id: str, kind: str) -> Plugin:
         if plugin_id not in self._plugins or time.monotonic() - self._plugins_at > PLUGINS_TTL:
@@ -101,6 +103,39 @@ class Context:
     def close(self) -> None:
         self.sandbox.stop()
         self.store.close()
+
+
+def preload_modules(plugins: dict[str, Plugin]) -> list[str]:
+    """Libraries the plugins import, for the job helper to import once.
+
+    Read from the syntax tree (plugin code is never run here). A name that a plugin's
+    own folder also provides is left out: a preloaded module would shadow the plugin's
+    file of the same name. Only names whose top-level package is installed are kept.
+    """
+    local, imported = set(), set()
+    for plugin in plugins.values():
+        for folder in (plugin.path, plugin.module):
+            local.update(p.stem for p in folder.iterdir())
+        try:
+            tree = ast.parse(plugin.code.read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module)
+    keep = []
+    for name in sorted(imported):
+        top = name.split(".")[0]
+        if top in local or top == "__future__":
+            continue
+        try:
+            if importlib.util.find_spec(top) is not None:
+                keep.append(name)
+        except (ImportError, ValueError):
+            continue
+    return keep
 
 
 def _limits(ctx: Context, plugin: Plugin) -> tuple[float, int]:

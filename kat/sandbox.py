@@ -44,7 +44,7 @@ SPAWN_TIMEOUT = 30.0
 DRAIN_TIMEOUT = 5.0
 #: The tail of a failed child's stdout/stderr kept with the job, in bytes.
 OUTPUT_TAIL = 4096
-#: Modules the helper imports once so each child starts with them loaded.
+#: Modules the helper always imports once, so each child starts with them loaded.
 PRELOAD = ("json", "traceback", "importlib.util", "resource", "kat.ooi")
 
 _REQ = struct.Struct("!II")  # header length, payload length
@@ -74,7 +74,10 @@ class Outcome:
 class ForkServer:
     """Runs jobs in children forked by this process's helper; thread-safe, lazy."""
 
-    def __init__(self) -> None:
+    def __init__(self, preload: list[str] | tuple[str, ...] = ()) -> None:
+        #: Extra modules for the helper to import (libraries the plugins use), so that a
+        #: job does not pay for importing them: children inherit them loaded.
+        self.preload = list(preload)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
@@ -92,7 +95,7 @@ class ForkServer:
             self._sock.close()
         ours, theirs = socket.socketpair()
         code = "import sys, json; sys.path[:0] = json.loads(sys.argv[2]); " + (
-            "from kat.sandbox import serve; serve(int(sys.argv[1]))"
+            "from kat.sandbox import serve; serve(int(sys.argv[1]), json.loads(sys.argv[3]))"
         )
         self._proc = subprocess.Popen(
             [
@@ -101,9 +104,13 @@ class ForkServer:
                 code,
                 str(theirs.fileno()),
                 json.dumps([os.path.abspath(p) for p in sys.path]),
+                json.dumps(self.preload),
             ],
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
+            # No host variable reaches the helper either, so none can linger in a
+            # library it preloads for the plugins (sys.path is passed explicitly).
+            env={},
         )
         theirs.close()
         self._sock, self._owner = ours, os.getpid()
@@ -260,14 +267,14 @@ def _decode(data: bytes, wait_status: int) -> Outcome:
 # --- the helper ---------------------------------------------------------------------
 
 
-def serve(control_fd: int) -> None:
+def serve(control_fd: int, preload: list[str] = ()) -> None:
     """The helper's loop: fork a child per request, report its pid and wait status."""
     # Ctrl-C and SIGTERM reach the worker's whole process group; the helper must
     # outlive them until its worker closes the control socket (jobs may be finishing).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    for name in PRELOAD:
-        with contextlib.suppress(ImportError):
+    for name in (*PRELOAD, *preload):
+        with contextlib.suppress(Exception):  # a library that fails here fails in its job
             __import__(name)
     control = socket.socket(fileno=control_fd)
     wake_r, wake_w = os.pipe()
