@@ -69,10 +69,21 @@ def write_plugins(folder: Path) -> Path:
     return folder
 
 
+def write_catalogue(folder: Path) -> Path:
+    """The LOCAL repository and a ``_dev`` organisation that enables dns-records."""
+    (folder / "repositories").mkdir(parents=True)
+    (folder / "organisations").mkdir()
+    shutil.copy(ROOT / "catalogue" / "repositories" / "LOCAL.yaml", folder / "repositories")
+    (folder / "organisations" / "_dev.yaml").write_text(
+        "id: _dev\nname: Development organisation\nplugins:\n  dns-records:\n    enabled: true\n"
+    )
+    return folder
+
+
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    """Environment of a KATalogus over a copy of the shipped catalogue and test plugins."""
-    shutil.copytree(ROOT / "catalogue", tmp_path / "catalogue")
+    """Environment of a KATalogus over a tmp catalogue and the test plugins."""
+    write_catalogue(tmp_path / "catalogue")
     write_plugins(tmp_path / "plugins")
     return {
         "KAT_CATALOGUE_DIR": str(tmp_path / "catalogue"),

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, settings
 from kat.catalogue import Catalogue
 from kat.config import load
 from kat.katalogus.app import create_app
-from tests.katalogus.conftest import ROOT, write_plugins
+from tests.katalogus.conftest import write_catalogue, write_plugins
 
 # One app for the whole run, over a tmp catalogue that has the ids schemathesis will try
 # often (so it reaches past the 404s) and the plugins of the other tests.
 _TMP = Path(tempfile.mkdtemp(prefix="kat-schemathesis-"))
-shutil.copytree(ROOT / "catalogue", _TMP / "catalogue")
+write_catalogue(_TMP / "catalogue")
 write_plugins(_TMP / "plugins")
 _ENV = {"KAT_CATALOGUE_DIR": str(_TMP / "catalogue"), "KAT_PLUGINS_DIR": str(_TMP / "plugins")}
 for org in ("0", "A", "_", "a"):
