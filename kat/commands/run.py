@@ -65,11 +65,15 @@ def _print(kind: str, result, label: str = "") -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kat.catalogue import CatalogueError
     from kat.middleware import begin, end, queue
     from kat.runner import Context, run_boefje, run_normalizer
 
     meta = _load(args.job, args.kind)
-    ctx = Context(config.load())
+    try:
+        ctx = Context(config.load())
+    except CatalogueError as exc:
+        raise UsageError(str(exc)) from None
     results = []
     try:
         pending: list[NormalizerMeta] = []

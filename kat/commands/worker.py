@@ -53,6 +53,12 @@ def serve(args: argparse.Namespace, queue: str) -> int:
     if args.processes < 1 or args.threads < 1:
         raise UsageError("--processes and --threads must be at least 1")
     settings = config.load()
+    from kat.catalogue import CatalogueError, open_reader
+
+    try:  # a worker that cannot read settings would fail every job: say so now
+        open_reader(settings)
+    except CatalogueError as exc:
+        raise UsageError(str(exc)) from None
     import dramatiq.cli
 
     # Dramatiq maps -v counts to levels; make "no -v" mean the level asked for. Worker

@@ -8,17 +8,18 @@ import subprocess
 import sys
 
 import pytest
-from runtime_harness import ROOT, job_meta
+from runtime_harness import ROOT, TOKEN, job_meta
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def kat_run(runtime, tmp_path, kind: str, job) -> subprocess.CompletedProcess:
+def kat_run(runtime, tmp_path, kind: str, job, **env) -> subprocess.CompletedProcess:
     path = tmp_path / "job.json"
     path.write_text(job if isinstance(job, str) else json.dumps(job))
+    environ = {k: v for k, v in {**os.environ, **runtime.env, **env}.items() if v is not None}
     return subprocess.run(
         [sys.executable, "-m", "kat", "run", "--job", str(path), kind],
-        env={**os.environ, **runtime.env},
+        env=environ,
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -58,6 +59,23 @@ def test_a_failing_job_exits_1_and_says_why(runtime, tmp_path):
     assert done.returncode == 1
     assert "failed (crashed)" in done.stdout
     assert "the raiser boefje always fails" in done.stdout
+
+
+def test_a_sealed_setting_without_the_private_key_fails_as_invalid_settings(runtime, tmp_path):
+    done = kat_run(runtime, tmp_path, "boefje", job_meta("env-dump"), KATALOGUS_PRIVATE_KEY=None)
+    assert done.returncode == 1
+    assert "failed (invalid-settings)" in done.stdout
+    assert "KATALOGUS_PRIVATE_KEY" in done.stdout
+    assert TOKEN not in done.stdout + done.stderr
+
+
+def test_encryption_without_keys_is_a_usage_error_not_a_traceback(runtime, tmp_path):
+    done = kat_run(
+        runtime, tmp_path, "boefje", job_meta("noop"),
+        KATALOGUS_PRIVATE_KEY=None, KATALOGUS_PUBLIC_KEY=None,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "KATALOGUS_PUBLIC_KEY" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(
