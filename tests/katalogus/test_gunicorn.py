@@ -113,6 +113,18 @@ def test_hand_edits_and_new_plugins_are_picked_up_without_restart(env, gunicorn,
 
     assert wait_for(everywhere, timeout=15)
 
+    # the watchers live in the workers, never in the master
+    def thread_names(pid: int) -> list[str]:
+        tasks = Path(f"/proc/{pid}/task")
+        return [(task / "comm").read_text().strip() for task in tasks.iterdir()]
+
+    master = server.proc.pid
+    workers = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    assert len(workers) == 2
+    assert not any(name.startswith("notify-rs") for name in thread_names(master))
+    for pid in workers:
+        assert any(name.startswith("notify-rs") for name in thread_names(int(pid)))
+
 
 @pytest.mark.timeout(120)
 def test_eight_clients_and_a_hand_edit_lose_nothing(env, gunicorn):
