@@ -16,7 +16,8 @@ import copy
 import json
 import logging
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -130,6 +131,7 @@ class Catalogue:
             BrokenFile,
         )
         self._lock_path = self.root / LOCK_NAME
+        self._thread_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Catalogue:
@@ -203,10 +205,17 @@ class Catalogue:
 
     # -- writing ---------------------------------------------------------------------
 
-    def locked(self):
-        """Hold the catalogue's write lock (what every writer and ``kat catalogue reseal`` take)."""
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the catalogue's write lock (what every writer and ``kat catalogue reseal`` take).
+
+        Threads of one process queue on a thread lock first, so only one of them at a time
+        contends for the ``flock`` with other processes (``flock`` is not fair: a crowd of
+        waiters starves some of them).
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        return yamlfiles.locked(self._lock_path)
+        with self._thread_lock, yamlfiles.locked(self._lock_path):
+            yield
 
     def create_organisation(self, org_id: str, name: str | None = None) -> dict[str, str]:
         path = self.orgs.path(org_id)
