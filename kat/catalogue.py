@@ -173,10 +173,6 @@ class Catalogue:
             raise UnknownSetting(f"plugin {plugin_id!r} has no setting {key!r} for {org_id!r}")
         return settings[key]
 
-    def stored_settings(self, org_id: str, plugin_id: str) -> dict[str, Any]:
-        """Settings as stored (sealed values still sealed): for checks, never for output."""
-        return dict(self.orgs.get(org_id)["plugins"].get(plugin_id, {}).get("settings", {}))
-
     def repositories(self) -> list[dict[str, str]]:
         return list(self.repos.all())
 

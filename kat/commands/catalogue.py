@@ -105,8 +105,10 @@ def run_check(args: argparse.Namespace) -> int:
                 continue
             try:
                 kind.parse_file(name[:-5])
-            except (FileProblem, CatalogueError) as exc:
+            except FileProblem as exc:
                 errors.append(str(exc))
+            except CatalogueError as exc:  # a file name that is not a valid id
+                errors.append(f"{kind.folder / name}: {exc}")
     for org_id in cat.organisations():
         path = cat.orgs.path(org_id)
         for plugin_id, state in cat.orgs.get(org_id)["plugins"].items():

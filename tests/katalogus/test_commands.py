@@ -80,6 +80,9 @@ def test_check_reports_broken_files_and_plaintext(kat, env):
     code, out, _ = kat("catalogue", "check")
     assert code == 1
     assert "broken.yaml:5: enabled must be true or false" in out
+    (cat.orgs.folder / "bad name.yaml").write_text("id: bad name\n")
+    code, out, _ = kat("catalogue", "check")
+    assert "bad name.yaml: id 'bad name' does not match" in out
     assert "plain.yaml: dns-records: PORT breaks the schema's 'maximum' rule" in out
     assert "99999" not in out
 
