@@ -13,6 +13,7 @@ import ast
 import importlib.util
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,16 @@ from kat import ooi
 from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
 from kat.config import Settings
 from kat.environment import InvalidSettings, boefje_environment
-from kat.models import BoefjeMeta, FailureReason, JobStatus, NormalizerMeta, now
+from kat.models import (
+    BoefjeMeta,
+    FailureReason,
+    JobStatus,
+    NormalizerMeta,
+    PluginRef,
+    RawDataMeta,
+    now,
+    parse_boefje_meta,
+)
 from kat.plugins import Plugin, discover, normalizers_for
 from kat.sandbox import ForkServer
 from kat.store import Store
@@ -229,8 +239,6 @@ def dispatch(
     send: Callable[[NormalizerMeta], str],
 ) -> list[str]:
     """One normalizer job per raw and per enabled normalizer whose ``consumes`` match."""
-    from kat.models import PluginRef, RawDataMeta, parse_boefje_meta
-
     followers = []
     for raw_id, (mime_types, _data) in raws:
         for normalizer in normalizers_for(ctx.plugins(), mime_types):
@@ -239,18 +247,12 @@ def dispatch(
             except JobFailed:
                 continue  # disabled for this organisation: not started at all
             job = NormalizerMeta(
-                id=_new_id(),
+                id=str(uuid.uuid4()),
                 normalizer=PluginRef(normalizer.id, normalizer.version),
                 raw_data=RawDataMeta(raw_id, parse_boefje_meta(stored_meta), sorted(mime_types)),
             )
             followers.append(send(job))
     return followers
-
-
-def _new_id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
 
 
 def run_normalizer(ctx: Context, meta: NormalizerMeta) -> JobResult:

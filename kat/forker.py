@@ -1,0 +1,245 @@
+"""The job helper: a lean, single-threaded process that forks one child per job.
+
+Started by :class:`kat.sandbox.ForkServer` (one per worker process) as a fresh
+interpreter with an empty environment; it imports only the standard library, ``kat.ooi``
+and the libraries the plugins use, never Dramatiq, so a fork copies no threads, locks
+or broker connections. The protocol: the worker sends ``REQ`` (header and payload
+lengths), a JSON header and the payload, with three file descriptors attached
+(outcome pipe, status socket, log file); the helper answers on the status socket with
+``MSG`` ``P`` + pid after the fork and ``X`` + wait status when the child has exited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+from typing import Any
+
+#: Modules the helper always imports once, so each child starts with them loaded.
+PRELOAD = ("json", "traceback", "importlib.util", "resource", "kat.ooi")
+
+REQ = struct.Struct("!II")  #: header length, payload length
+MSG = struct.Struct("!ci")  #: b"P" + pid, or b"X" + wait status
+
+
+def killpg(pid: int) -> None:
+    """SIGKILL the process group ``pid`` leads (a job child and all it started)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def serve(control_fd: int, preload: list[str] = ()) -> None:
+    """The helper's loop: fork a child per request, report its pid and wait status."""
+    # Ctrl-C and SIGTERM reach the worker's whole process group; the helper must
+    # outlive them until its worker closes the control socket (jobs may be finishing).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for name in (*PRELOAD, *preload):
+        with contextlib.suppress(Exception):  # a library that fails here fails in its job
+            __import__(name)
+    control = socket.socket(fileno=control_fd)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    children: dict[int, socket.socket] = {}
+    while True:
+        ready, _, _ = select.select([control, wake_r], [], [])
+        if wake_r in ready:
+            while True:
+                try:
+                    if not os.read(wake_r, 512):
+                        break
+                except BlockingIOError:
+                    break
+        _reap(children)
+        if control in ready:
+            request = _receive(control)
+            if request is None:  # the worker process is gone: so are its jobs
+                for pid in children:
+                    killpg(pid)
+                os._exit(0)
+            header, payload, (out_w, status_fd, log_fd) = request
+            status = socket.socket(fileno=status_fd)
+            pid = os.fork()
+            if pid == 0:
+                # The child keeps only its outcome pipe and log: never a socket the
+                # worker trusts (its own status socket included).
+                control.close()
+                status.close()
+                for other in children.values():
+                    other.close()
+                os.close(wake_r)
+                os.close(wake_w)
+                _child(header, payload, out_w, log_fd)  # never returns
+            os.close(out_w)
+            os.close(log_fd)
+            children[pid] = status
+            try:
+                status.sendall(MSG.pack(b"P", pid))
+            except OSError:
+                killpg(pid)
+
+
+def _reap(children: dict[int, socket.socket]) -> None:
+    while children:
+        try:
+            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        killpg(pid)  # grandchildren left in the job's group die with it
+        status = children.pop(pid, None)
+        if status is not None:
+            with contextlib.suppress(OSError):
+                status.sendall(MSG.pack(b"X", wait_status))
+            status.close()
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    parts, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            raise EOFError
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _receive(control: socket.socket):
+    try:
+        data, fds, _flags, _addr = socket.recv_fds(control, REQ.size, 3)
+        if not data:
+            return None
+        data += _recv_exact(control, REQ.size - len(data))
+        header_size, payload_size = REQ.unpack(data)
+        header = json.loads(_recv_exact(control, header_size))
+        payload = _recv_exact(control, payload_size)
+    except (EOFError, OSError):
+        return None
+    return header, payload, fds
+
+
+# --- the child ----------------------------------------------------------------------
+
+
+def _send(out_w: int, header: dict[str, Any], blobs: list[bytes] = ()) -> None:
+    encoded = json.dumps(header).encode()
+    with os.fdopen(out_w, "wb", closefd=False) as out:
+        out.write(struct.pack("!I", len(encoded)) + encoded)
+        for blob in blobs:
+            out.write(blob)
+
+
+def _child(header: dict[str, Any], payload: bytes, out_w: int, log_fd: int) -> None:
+    """Set the child up, run the plugin, send the outcome, exit. Never returns.
+
+    ``header``: ``kind`` (boefje|normalizer), ``code`` (file), ``folder``, ``env``,
+    ``memory`` (MiB), ``argument`` (boefje_meta, or the normalizer's input_ooi).
+    ``payload``: the normalizer's raw bytes.
+    """
+    code = 1
+    try:
+        os.setsid()  # own session and process group: killed as one
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(devnull)
+        os.close(log_fd)
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        memory = int(header["memory"]) << 20
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        os.environ.clear()
+        os.environ.update(header["env"])
+        code = _run_plugin(header, payload, out_w)
+    except BaseException:  # noqa: B036 - the child must always report, then exit
+        pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _run_plugin(header: dict[str, Any], payload: bytes, out_w: int) -> int:
+    import importlib.util
+    import traceback
+
+    try:
+        sys.path.insert(0, header["folder"])
+        name = f"kat_plugin_{header['kind']}"
+        spec = importlib.util.spec_from_file_location(name, header["code"])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        if header["kind"] == "boefje":
+            result = module.run(header["argument"])
+            items, blobs = _check_raws(result)
+            _send(out_w, {"ok": True, "raws": items}, blobs)
+        else:
+            objects = _check_objects(module.run(header["argument"], payload))
+            _send(out_w, {"ok": True, "objects": objects})
+        return 0
+    except _BadOutput as exc:
+        _send(out_w, {"ok": False, "reason": "bad-output", "detail": str(exc)})
+    except MemoryError:
+        _send(out_w, {"ok": False, "reason": "memory", "detail": "MemoryError: out of memory"})
+    except BaseException:  # noqa: B036 - SystemExit and KeyboardInterrupt are crashes too
+        _send(out_w, {"ok": False, "reason": "crashed", "detail": traceback.format_exc()})
+    return 1
+
+
+class _BadOutput(Exception):
+    pass
+
+
+def _check_raws(result: Any) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """A boefje returns ``[(mime types, bytes | str), ...]``; anything else is bad output."""
+    if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
+        raise _BadOutput(f"run() returned {type(result).__name__}, not a list of (mime types, raw)")
+    items, blobs = [], []
+    for i, item in enumerate(result):
+        if not (isinstance(item, tuple | list) and len(item) == 2):
+            raise _BadOutput(f"item {i} of run()'s result is not a (mime types, raw) pair")
+        mime_types, raw = item
+        if isinstance(mime_types, str) or not all(isinstance(m, str) for m in mime_types):
+            raise _BadOutput(f"item {i}: mime types must be a set of strings")
+        if isinstance(raw, str):
+            raw = raw.encode()
+        if not isinstance(raw, bytes | bytearray):
+            raise _BadOutput(f"item {i}: raw is {type(raw).__name__}, not bytes or str")
+        items.append({"mime_types": sorted(set(mime_types)), "size": len(raw)})
+        blobs.append(bytes(raw))
+    return items, blobs
+
+
+def _check_objects(result: Any) -> list[dict[str, Any]]:
+    """A normalizer yields :class:`kat.ooi.OOI` objects; anything else is bad output."""
+    from kat.ooi import OOI
+
+    if result is None:
+        return []
+    if not hasattr(result, "__iter__"):
+        raise _BadOutput(f"run() returned {type(result).__name__}, not OOIs")
+    objects = []
+    for i, obj in enumerate(result):
+        if not isinstance(obj, OOI):
+            raise _BadOutput(f"item {i} yielded by run() is {type(obj).__name__}, not an OOI")
+        objects.append(obj.serialize())
+    return objects
