@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,16 +15,21 @@ from kat.config import load
 from kat.katalogus.app import create_app
 from tests.katalogus.conftest import write_catalogue, write_plugins
 
-# One app for the whole run, over a tmp catalogue that has the ids schemathesis will try
-# often (so it reaches past the 404s) and the plugins of the other tests.
-_TMP = Path(tempfile.mkdtemp(prefix="kat-schemathesis-"))
-write_catalogue(_TMP / "catalogue")
-write_plugins(_TMP / "plugins")
-_ENV = {"KAT_CATALOGUE_DIR": str(_TMP / "catalogue"), "KAT_PLUGINS_DIR": str(_TMP / "plugins")}
-for org in ("0", "A", "_", "a"):
-    Catalogue(_TMP / "catalogue").create_organisation(org)
 
-schema = schemathesis.openapi.from_wsgi("/openapi.yaml", create_app(load(_ENV)))
+def _app():
+    """One app for the whole run, over a tmp catalogue holding the ids schemathesis tries
+    most (so it gets past the 404s) and the plugins of the other tests."""
+    tmp = Path(tempfile.mkdtemp(prefix="kat-schemathesis-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    write_catalogue(tmp / "catalogue")
+    write_plugins(tmp / "plugins")
+    for org in ("0", "A", "_", "a"):
+        Catalogue(tmp / "catalogue").create_organisation(org)
+    env = {"KAT_CATALOGUE_DIR": str(tmp / "catalogue"), "KAT_PLUGINS_DIR": str(tmp / "plugins")}
+    return create_app(load(env))
+
+
+schema = schemathesis.openapi.from_wsgi("/openapi.yaml", _app())
 
 
 @schema.parametrize()
@@ -35,7 +41,3 @@ schema = schemathesis.openapi.from_wsgi("/openapi.yaml", create_app(load(_ENV)))
 )
 def test_api_conforms_to_its_spec(case):
     case.call_and_validate()
-
-
-def teardown_module() -> None:
-    shutil.rmtree(_TMP, ignore_errors=True)
