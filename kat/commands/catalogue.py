@@ -145,14 +145,16 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_reseal(args: argparse.Namespace) -> int:
     settings = config.load()
-    if not args.new_public_key:
-        raise UsageError("--new-public-key (or KATALOGUS_NEW_PUBLIC_KEY) is required")
+    for option in ("new_public_key", "new_private_key"):
+        if not getattr(args, option):
+            flag, variable = "--" + option.replace("_", "-"), f"KATALOGUS_{option.upper()}"
+            raise UsageError(f"{flag} (or {variable}) is required")
     olds = [k for k in [settings.private_key, *args.old_private_key] if k]
     try:
         opener = Sealer(None, olds)
         new = Sealer(
             args.new_public_key,
-            [args.new_private_key] if args.new_private_key else [],
+            [args.new_private_key],
             private_var="--new-private-key",
             public_var="--new-public-key",
         )
@@ -169,7 +171,7 @@ def run_reseal(args: argparse.Namespace) -> int:
                     try:
                         value = opener.reveal(stored)
                         sealed = new.seal(value)
-                        if new.can_open and new.open(sealed) != value:
+                        if new.open(sealed) != value:
                             raise SealError("the new key pair does not round-trip")
                     except SealError as exc:
                         print(f"kat: error: {path}: {plugin_id} {key}: {exc}", file=sys.stderr)

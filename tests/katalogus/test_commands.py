@@ -109,6 +109,9 @@ def test_reseal_rotates_every_value_or_none(kat, env):
     before = {p: p.read_text() for p in cat.orgs.folder.iterdir()}
     args = ("catalogue", "reseal", "--new-public-key", new["KATALOGUS_PUBLIC_KEY"])
     code, _, err = kat(*args, **old)
+    assert code == 2 and "--new-private-key (or KATALOGUS_NEW_PRIVATE_KEY) is required" in err
+    args = (*args, "--new-private-key", new["KATALOGUS_PRIVATE_KEY"])
+    code, _, err = kat(*args, **old)
     assert code == 1 and "nothing was changed" in err
     assert {p: p.read_text() for p in cat.orgs.folder.iterdir()} == before
     # the stranger's value replaced by hand with one sealed to the old key
@@ -116,12 +119,7 @@ def test_reseal_rotates_every_value_or_none(kat, env):
     lines = path.read_text().splitlines()
     sealed = Sealer(old["KATALOGUS_PUBLIC_KEY"]).seal("y")
     path.write_text("\n".join(f"      X: {sealed}" if "X: " in x else x for x in lines) + "\n")
-    code, out, _ = kat(
-        *args,
-        "--new-private-key",
-        new["KATALOGUS_PRIVATE_KEY"],
-        KATALOGUS_PRIVATE_KEY=old["KATALOGUS_PRIVATE_KEY"],
-    )
+    code, out, _ = kat(*args, KATALOGUS_PRIVATE_KEY=old["KATALOGUS_PRIVATE_KEY"])
     assert code == 0 and "resealed 5 values in 2 files" in out
     rotated = Catalogue(root, Sealer(None, [new["KATALOGUS_PRIVATE_KEY"]]))
     assert rotated.settings("acme", "dns-records") == {"API_TOKEN": "token-acme", "PORT": 53}
