@@ -94,6 +94,9 @@ def test_check_names_a_wrong_private_key(kat, env):
     )
     code, out, err = kat("catalogue", "check", **other)
     assert code == 1 and "KATALOGUS_PRIVATE_KEY" in out and "Traceback" not in out + err
+    # with the public key alone the rest is checked, and it says what was not
+    code, out, _ = kat("catalogue", "check", KATALOGUS_PRIVATE_KEY="")
+    assert code == 0 and "KATALOGUS_PRIVATE_KEY is not set: 1 plugins' sealed settings" in out
 
 
 def test_reseal_rotates_every_value_or_none(kat, env):
