@@ -101,11 +101,21 @@ def normalizer(job: dict[str, Any]) -> None:
     report(run_normalizer(context(), _parse_normalizer_meta(job)))
 
 
+def _send(actor: dramatiq.Actor, job: dict[str, Any]) -> str:
+    """Record the job as ``queued``, then send it; a job whose message could not be
+    sent is not left ``queued`` forever."""
+    store = context().store
+    queue(store, actor.actor_name, job)
+    try:
+        actor.send(job)
+    except BaseException:
+        store.forget_job(job["id"])
+        raise
+    return job["id"]
+
+
 def _send_normalizer(meta: NormalizerMeta) -> str:
-    job = meta.to_dict()
-    queue(context().store, "normalizer", job)
-    normalizer.send(job)
-    return meta.id
+    return _send(normalizer, meta.to_dict())
 
 
 def enqueue_boefje(
@@ -128,9 +138,7 @@ def enqueue_boefje(
         arguments=arguments or {},
     )
     job = parse_boefje_meta(meta.to_dict()).to_dict()  # validates ids and the reference
-    queue(context().store, "boefje", job)
-    boefje.send(job)
-    return job["id"]
+    return _send(boefje, job)
 
 
 def enqueue_normalizer(
@@ -156,6 +164,4 @@ def enqueue_normalizer(
             },
         }
     ).to_dict()
-    queue(store, "normalizer", job)
-    normalizer.send(job)
-    return job["id"]
+    return _send(normalizer, job)

@@ -88,6 +88,11 @@ def end(store: Store, result: JobResult) -> None:
     )
     if result.status is JobStatus.FAILED:
         logger.info("job %s failed: %s", result.job_id, result.reason)
+    else:
+        logger.info(
+            "job %s completed: %d raws, %d objects",
+            result.job_id, len(result.raw_ids), result.object_count,
+        )  # fmt: skip
 
 
 def report(result: JobResult) -> None:

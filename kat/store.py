@@ -162,6 +162,11 @@ class Store:
             )
             return cursor.rowcount == 1
 
+    def forget_job(self, job_id: str) -> None:
+        """Remove a job that never reached the broker (its message could not be sent)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM jobs WHERE id = ? AND status = ?", (job_id, "queued"))
+
     def mark_running(self, job_id: str, worker: str) -> int:
         """Status ``running``; returns the attempt number (2+ after a redelivery)."""
         with self._tx() as db:

@@ -136,3 +136,14 @@ def test_a_child_that_forges_its_outcome_fails_only_its_job(tmp_path):
         assert server.run(_request("noop"), b"", 10).ok
     finally:
         server.stop()
+
+
+def test_a_job_whose_message_cannot_be_sent_is_not_left_queued(runtime, monkeypatch):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(runtime.actors.boefje, "send", broker_down)
+    before = len(runtime.store.list_jobs(plugin="noop", limit=10_000))
+    with pytest.raises(ConnectionError):
+        runtime.actors.enqueue_boefje("acme", "noop", "Hostname|internet|example.com")
+    assert len(runtime.store.list_jobs(plugin="noop", limit=10_000)) == before
