@@ -122,6 +122,7 @@ class Catalogue:
             check_id,
             UnknownOrganisation,
             BrokenFile,
+            "organisation",
         )
         self.repos = Folder(
             self.root / "repositories",
@@ -129,6 +130,7 @@ class Catalogue:
             check_id,
             UnknownRepository,
             BrokenFile,
+            "repository",
         )
         self._lock_path = self.root / LOCK_NAME
         self._thread_lock = threading.Lock()

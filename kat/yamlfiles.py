@@ -153,14 +153,18 @@ class Folder:
         check_id: Callable[[str], str],
         missing: type[Exception],
         broken: type[Exception],
+        noun: str = "object",
     ) -> None:
-        self.folder, self.validate, self.check_id = folder, validate, check_id
+        self.folder, self.validate, self.check_id, self.noun = folder, validate, check_id, noun
         self.missing, self.broken = missing, broken
         # id -> (stat key, last good data, whether the data is that very file's content)
         self.cache: dict[str, tuple[tuple, dict | None, bool]] = {}
 
     def path(self, obj_id: str) -> Path:
         return self.folder / f"{self.check_id(obj_id)}.yaml"
+
+    def _missing(self, obj_id: str) -> Exception:
+        return self.missing(f"{self.noun} {obj_id!r} does not exist")
 
     def parse(self, path: Path, obj_id: str, text: str) -> dict[str, Any]:
         data = parse(text, path)
@@ -176,7 +180,7 @@ class Folder:
             key = stat_key(os.stat(path))
         except FileNotFoundError:
             self.cache.pop(obj_id, None)
-            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
+            raise self._missing(obj_id) from None
         cached = self.cache.get(obj_id)
         if cached and cached[0] == key and cached[1] is not None:
             return cached[1]
@@ -185,7 +189,7 @@ class Folder:
             data = self.parse(path, obj_id, text)
         except FileNotFoundError:
             self.cache.pop(obj_id, None)
-            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
+            raise self._missing(obj_id) from None
         except (FileProblem, OSError, UnicodeDecodeError) as exc:
             good = cached[1] if cached else None
             if not cached or cached[0] != key:  # log each broken version once
@@ -236,7 +240,7 @@ class Folder:
                 return path, cached[1], key
             text, st = read(path)
         except FileNotFoundError:
-            raise self.missing(f"{self.folder.name[:-1]} {obj_id!r} does not exist") from None
+            raise self._missing(obj_id) from None
         try:
             return path, self.parse(path, obj_id, text), stat_key(st)
         except FileProblem as exc:
