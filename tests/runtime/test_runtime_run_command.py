@@ -54,6 +54,21 @@ def test_a_normalizer_job_file_on_a_stored_raw(runtime, tmp_path):
     assert "completed" in done.stdout and "objects: 2" in done.stdout
 
 
+def test_a_normalizer_job_file_with_the_raw_inline(runtime, tmp_path):
+    job = {
+        "normalizer": {"id": "hostname-normalizer"},
+        "raw_data": {
+            "raw": "inline.test",
+            "mime_types": [{"value": "boefje/noop"}],
+            "boefje_meta": job_meta("noop", ref="Hostname|internet|inline.test"),
+        },
+    }
+    done = kat_run(runtime, tmp_path, "normalizer", job)
+    assert done.returncode == 0, done.stderr
+    keys = {o["primary_key"] for o in runtime.store.objects(org="acme", object_type="Hostname")}
+    assert "Hostname|internet|www.inline.test" in keys
+
+
 def test_a_failing_job_exits_1_and_says_why(runtime, tmp_path):
     done = kat_run(runtime, tmp_path, "boefje", job_meta("raiser"))
     assert done.returncode == 1
