@@ -3,12 +3,12 @@
 Prints:
   * throughput of N no-op boefje -> normalizer chains through kat (jobs/s, each chain is
     two jobs) and of a bare Dramatiq actor that forks a child per message (the ceiling),
-    both with ``--processes 2``, and their ratio;
+    both with ``--processes 2``, in alternating rounds, and the ratio of the best rounds;
   * enqueue -> completed latency (p50/p99) of single boefje jobs on an idle worker,
     from the store's own timestamps;
   * resident memory of every worker process and of its job helper.
 
-Usage: ``python benchmarks/runtime.py [--chains 300] [--singles 200] [--threads 4]``.
+Usage: ``python benchmarks/runtime.py [--chains 300] [--rounds 3] [--singles 200]``.
 When Dramatiq imports this file as a module (``dramatiq runtime``), it only declares
 the bare actor.
 """
@@ -144,16 +144,18 @@ def _progress(label: str, done: int, total: int, started: float) -> None:
 
 def kat_throughput(actors, store, chains: int) -> float:
     """Jobs per second for ``chains`` boefje -> normalizer chains (2 jobs each)."""
+
+    def finished() -> int:
+        sql = "SELECT COUNT(*) FROM jobs WHERE status IN ('completed', 'failed')"
+        return store._db().execute(sql).fetchone()[0]
+
+    before = finished()
     started = time.monotonic()
     for _ in range(chains):
         actors.enqueue_boefje("bench", "bench-noop", "Hostname|internet|bench.test")
     total = 2 * chains
     while True:
-        done = (
-            store._db()
-            .execute("SELECT COUNT(*) FROM jobs WHERE status IN ('completed', 'failed')")
-            .fetchone()[0]
-        )
+        done = finished() - before
         _progress("kat", done, total, started)
         if done >= total:
             break
@@ -167,11 +169,15 @@ def kat_throughput(actors, store, chains: int) -> float:
 
 
 def bare_throughput(actor, messages: int, done_file: Path) -> float:
+    def finished() -> int:
+        return len(done_file.read_text().splitlines()) if done_file.exists() else 0
+
+    before = finished()
     started = time.monotonic()
     for number in range(messages):
         actor.send(number)
     while True:
-        done = len(done_file.read_text().splitlines()) if done_file.exists() else 0
+        done = finished() - before
         _progress("bare", done, messages, started)
         if done >= messages:
             break
@@ -202,6 +208,7 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=200, help="single jobs for latency")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating throughput rounds")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="kat-bench-"))
@@ -214,34 +221,40 @@ def main() -> None:
     worker_args = ["--processes", str(args.processes), "--threads", str(args.threads)]
     print(f"kat runtime benchmark: {args.processes} processes x {args.threads} threads")
 
+    # Both sets of workers stay up and the rounds alternate, so a burst of load from
+    # elsewhere on the machine hits both; the best round of each is compared.
     kat = _start(["kat.actors", *worker_args], env, root / "kat.log", args.processes)
-    try:
-        kat_rate = kat_throughput(actors, store, args.chains)
-        lat = latencies(actors, store, args.singles)
-        workers = _children(kat.pid)
-        rss = [(_rss_mib(w), sum(_rss_mib(h) for h in _children(w))) for w in workers]
-    finally:
-        _stop(kat)
-
     bare = _start(
         ["runtime", "--path", str(ROOT / "benchmarks"), *worker_args],
         env,
         root / "bare.log",
         args.processes,
     )
+    done_file = Path(env["KAT_DATA_DIR"]) / "bare.done"
     try:
         _broker, actor = declare(config.load())
-        bare_rate = bare_throughput(actor, 2 * args.chains, Path(env["KAT_DATA_DIR"]) / "bare.done")
+        kat_rates, bare_rates = [], []
+        for number in range(args.rounds):
+            print(f"round {number + 1} of {args.rounds}")
+            kat_rates.append(kat_throughput(actors, store, args.chains))
+            bare_rates.append(bare_throughput(actor, 2 * args.chains, done_file))
+        lat = latencies(actors, store, args.singles)
+        workers = _children(kat.pid)
+        rss = [(_rss_mib(w), sum(_rss_mib(h) for h in _children(w))) for w in workers]
     finally:
+        _stop(kat)
         _stop(bare)
     _delete_queues(env["KAT_QUEUE_PREFIX"])
+    kat_rate, bare_rate = max(kat_rates), max(bare_rates)
 
     lat.sort()
     p50 = statistics.median(lat)
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     print()
-    print(f"kat chains (boefje + normalizer): {kat_rate:7.1f} jobs/s")
-    print(f"bare fork-per-message actor:      {bare_rate:7.1f} jobs/s")
+    rounds = ", ".join(f"{r:.0f}" for r in kat_rates)
+    print(f"kat chains (boefje + normalizer): {kat_rate:7.1f} jobs/s  (rounds: {rounds})")
+    rounds = ", ".join(f"{r:.0f}" for r in bare_rates)
+    print(f"bare fork-per-message actor:      {bare_rate:7.1f} jobs/s  (rounds: {rounds})")
     print(f"ratio kat / bare:                 {kat_rate / bare_rate:7.0%}   (target >= 40%)")
     print(
         f"latency enqueue->completed:       p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p50 <= 20)"
