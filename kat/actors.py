@@ -10,6 +10,7 @@ systems (or test runs) can share one RabbitMQ. :func:`enqueue_boefje` and
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from typing import Any
 
@@ -62,6 +63,7 @@ class _SandboxBoot(Middleware):
 
 
 def make_broker(url: str) -> RabbitmqBroker:
+    """The RabbitMQ broker with kat's middleware (status transitions, job helper)."""
     # Dramatiq's TimeLimit is left out on purpose: the sandbox enforces each job's
     # wall-clock limit by killing the child; interrupting the worker thread would not.
     broker = RabbitmqBroker(
@@ -78,7 +80,25 @@ def make_broker(url: str) -> RabbitmqBroker:
     # Before Retries, so that after_process_message (run in reverse) sees its verdict.
     broker.add_middleware(JobStatusMiddleware(lambda: context().store), before=Retries)
     broker.add_middleware(_SandboxBoot())
+    if settings.metrics_port:
+        broker.add_middleware(_prometheus(settings))
     return broker
+
+
+def metrics_environment(settings: config.Settings) -> dict[str, str]:
+    """The variables Dramatiq's Prometheus middleware reads (at import) for
+    ``KAT_METRICS_PORT``; ``kat boefje|normalizer`` sets them before Dramatiq starts, so
+    its exposition process (forked from the main process) serves on that port."""
+    folder = (settings.data_dir / "metrics").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"dramatiq_prom_port": str(settings.metrics_port), "dramatiq_prom_db": str(folder)}
+
+
+def _prometheus(settings: config.Settings) -> Middleware:
+    os.environ.update(metrics_environment(settings))
+    from dramatiq.middleware.prometheus import Prometheus
+
+    return Prometheus()
 
 
 broker = make_broker(settings.broker_url)

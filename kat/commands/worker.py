@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from kat import config
 from kat.cli import command
@@ -59,6 +60,10 @@ def serve(args: argparse.Namespace, queue: str) -> int:
         open_reader(settings)
     except CatalogueError as exc:
         raise UsageError(str(exc)) from None
+    if settings.metrics_port:
+        from kat.actors import metrics_environment
+
+        os.environ.update(metrics_environment(settings))
     import dramatiq.cli
 
     # Dramatiq maps -v counts to levels; make "no -v" mean the level asked for. Worker

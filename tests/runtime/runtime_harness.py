@@ -88,10 +88,12 @@ def _delete_queues(settings: config.Settings) -> None:
 class Workers:
     """``dramatiq kat.actors`` (or another command) as a real process group."""
 
-    def __init__(self, runtime: Runtime, log: Path, *args: str, processes: int = 1):
+    def __init__(
+        self, runtime: Runtime, log: Path, *args: str, processes: int = 1, **extra_env: str
+    ):
         self.log = log
         self.processes = processes
-        env = {**os.environ, **runtime.env, "HOST_ONLY_SECRET": "must-not-leak"}
+        env = {**os.environ, **runtime.env, "HOST_ONLY_SECRET": "must-not-leak", **extra_env}
         command = args or (
             sys.executable, "-m", "dramatiq", "kat.actors",
             "--processes", str(processes), "--threads", "4",

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 from runtime_harness import ROOT, Workers
@@ -62,3 +64,33 @@ def test_worker_command_help_names_its_options():
     ).stdout
     for option in ("--processes", "--threads", "--log-level"):
         assert option in out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_kat_metrics_port_serves_dramatiq_metrics(runtime, tmp_path):
+    port = _free_port()
+    command = (sys.executable, "-m", "kat", "boefje", "--processes", "1", "--log-level", "INFO")
+    workers = Workers(runtime, tmp_path / "metrics.log", *command, KAT_METRICS_PORT=str(port))
+    try:
+        ref = "Hostname|internet|m.test"
+        job = runtime.wait(runtime.actors.enqueue_boefje("acme", "noop", ref))
+        assert job["status"] == "completed"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+                    text = answer.read().decode()
+                if 'actor_name="boefje"' in text:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "no metrics for the boefje actor"
+            time.sleep(0.2)
+        assert "dramatiq_messages_total" in text
+    finally:
+        workers.stop()
