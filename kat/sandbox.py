@@ -144,7 +144,10 @@ class ForkServer:
             os.close(out_w)
             out_w = -1
             status_theirs.close()
-            return self._watch(out_r, status, timeout, log)
+            # An outcome cannot honestly be much larger than the memory the child had;
+            # a child streaming more is cut off so it cannot fill the worker's memory.
+            limit = (int(request.get("memory", 1024)) << 20) + (1 << 20)
+            return self._watch(out_r, status, timeout, log, limit)
         finally:
             for fd in (out_r, out_w):
                 if fd >= 0:
@@ -153,13 +156,13 @@ class ForkServer:
             status_theirs.close()
             log.close()
 
-    def _watch(self, out_r: int, status: socket.socket, timeout: float, log) -> Outcome:
+    def _watch(self, out_r: int, status: socket.socket, timeout: float, log, limit: int) -> Outcome:
         pid = _read_msg(status, b"P", SPAWN_TIMEOUT)
         started = time.monotonic()
         deadline, drain_until = started + timeout, None
         chunks: list[bytes] = []
         wait_status: int | None = None
-        timed_out, out_open = False, True
+        timed_out, out_open, received = False, True, 0
         while out_open or wait_status is None:
             now = time.monotonic()
             if wait_status is not None:
@@ -175,10 +178,14 @@ class ForkServer:
             ready, _, _ = select.select(([out_r] if out_open else []) + watched, [], [], wait)
             if out_r in ready:
                 chunk = os.read(out_r, 1 << 20)
-                if chunk:
-                    chunks.append(chunk)
-                else:
+                received += len(chunk)
+                if not chunk:
                     out_open = False
+                elif received <= limit:
+                    chunks.append(chunk)
+                elif chunks:  # too much: stop keeping it, kill the sender
+                    chunks = []
+                    killpg(pid)
             if status in ready:
                 wait_status = _read_msg(status, b"X", 1.0)
                 duration = time.monotonic() - started
@@ -192,6 +199,9 @@ class ForkServer:
                 False, FailureReason.TIMEOUT, f"killed after the limit of {timeout:g} s", [],
                 duration=duration, output=_tail(log),
             )  # fmt: skip
+        if received > limit:
+            detail = f"the job sent more than {limit >> 20} MiB, past its memory limit"
+            return Outcome(False, FailureReason.BAD_OUTPUT, detail, duration=duration)
         outcome = _decode(b"".join(chunks), wait_status)
         outcome.duration = duration
         if not outcome.ok:

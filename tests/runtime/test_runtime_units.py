@@ -147,3 +147,34 @@ def test_a_job_whose_message_cannot_be_sent_is_not_left_queued(runtime, monkeypa
     with pytest.raises(ConnectionError):
         runtime.actors.enqueue_boefje("acme", "noop", "Hostname|internet|example.com")
     assert len(runtime.store.list_jobs(plugin="noop", limit=10_000)) == before
+
+
+def test_a_child_streaming_past_its_memory_limit_is_cut_off(tmp_path):
+    plugin = tmp_path / "streamer"
+    plugin.mkdir()
+    (plugin / "main.py").write_text(
+        "import os\n"
+        "def run(meta):\n"
+        "    block = b'x' * (1 << 20)\n"
+        "    for fd in range(3, 64):\n"
+        "        try:\n"
+        "            for _ in range(200):\n"
+        "                os.write(fd, block)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return []\n"
+    )
+    request = {
+        **_request("noop"),
+        "code": str(plugin / "main.py"),
+        "folder": str(plugin),
+        "memory": 128,
+    }
+    server = ForkServer()
+    try:
+        outcome = server.run(request, b"", 30)
+        assert not outcome.ok and outcome.reason is FailureReason.BAD_OUTPUT
+        assert "past its memory limit" in outcome.detail
+        assert server.run(_request("noop"), b"", 10).ok
+    finally:
+        server.stop()
