@@ -144,8 +144,8 @@ def _child(header: dict[str, Any], payload: bytes, out_w: int, log_fd: int) -> N
     """Set the child up, run the plugin, send the outcome, exit. Never returns.
 
     ``header``: ``kind`` (boefje|normalizer), ``code`` (file), ``folder``, ``env``,
-    ``memory`` (MiB), ``argument`` (boefje_meta, or the normalizer's input_ooi).
-    ``payload``: the normalizer's raw bytes.
+    ``memory`` (MiB), ``cwd`` (scratch folder), ``argument`` (boefje_meta, or the
+    normalizer's input_ooi). ``payload``: the normalizer's raw bytes.
     """
     code = 1
     try:
@@ -166,6 +166,8 @@ def _child(header: dict[str, Any], payload: bytes, out_w: int, log_fd: int) -> N
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.environ.clear()
         os.environ.update(header["env"])
+        if header.get("cwd"):
+            os.chdir(header["cwd"])  # a scratch folder of its own, removed after the job
         code = _run_plugin(header, payload, out_w)
     except BaseException:  # noqa: B036 - the child must always report, then exit
         pass

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -129,8 +130,9 @@ class ForkServer:
         out_r, out_w = os.pipe()
         status, status_theirs = socket.socketpair()
         log = tempfile.TemporaryFile(prefix="kat-job-")  # noqa: SIM115 - closed in finally
+        scratch = tempfile.mkdtemp(prefix="kat-job-")
         try:
-            header = json.dumps(request).encode()
+            header = json.dumps({**request, "cwd": scratch}).encode()
             message = REQ.pack(len(header), len(payload)) + header
             fds = [out_w, status_theirs.fileno(), log.fileno()]
             with self._lock:
@@ -155,6 +157,7 @@ class ForkServer:
             status.close()
             status_theirs.close()
             log.close()
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def _watch(self, out_r: int, status: socket.socket, timeout: float, log, limit: int) -> Outcome:
         pid = _read_msg(status, b"P", SPAWN_TIMEOUT)

@@ -178,3 +178,22 @@ def test_a_child_streaming_past_its_memory_limit_is_cut_off(tmp_path):
         assert server.run(_request("noop"), b"", 10).ok
     finally:
         server.stop()
+
+
+def test_a_child_works_in_a_scratch_folder_that_is_removed_after(tmp_path):
+    plugin = tmp_path / "writer"
+    plugin.mkdir()
+    (plugin / "main.py").write_text(
+        "import os\n"
+        "def run(meta):\n"
+        "    open('left-behind.txt', 'w').write('x')\n"
+        "    return [({'text/plain'}, os.getcwd())]\n"
+    )
+    request = {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin)}
+    server = ForkServer()
+    try:
+        outcome = server.run(request, b"", 10)
+    finally:
+        server.stop()
+    scratch = outcome.raws[0][1].decode()
+    assert scratch != os.getcwd() and not os.path.exists(scratch)
