@@ -52,6 +52,10 @@ class FailureReason(enum.StrEnum):
     BAD_OUTPUT = "bad-output"
 
 
+#: Separates a failed job's detail (the reason) from the tail of its stdout/stderr.
+OUTPUT_MARK = "\n--- output (tail) ---\n"
+
+
 class JobError(ValueError):
     """A job description is malformed; the message names the field."""
 

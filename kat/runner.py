@@ -23,6 +23,7 @@ from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
 from kat.config import Settings
 from kat.environment import InvalidSettings, boefje_environment
 from kat.models import (
+    OUTPUT_MARK,
     BoefjeMeta,
     FailureReason,
     JobStatus,
@@ -209,7 +210,7 @@ def run_boefje(
     if not outcome.ok:
         detail = outcome.detail
         if outcome.output:
-            detail += "\n--- output (tail) ---\n" + outcome.output.decode(errors="replace")
+            detail += OUTPUT_MARK + outcome.output.decode(errors="replace")
         raw_ids = ctx.store.replace_raws(
             meta.id, meta.organization, [(tags | {"error/boefje"}, outcome.detail.encode())]
         )

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from kat import config
 from kat.cli import FAILED, OK, UsageError, command
-from kat.models import JobError, JobStatus, NormalizerMeta, parse_boefje_meta, parse_normalizer_meta
+from kat.models import (
+    OUTPUT_MARK,
+    JobError,
+    JobStatus,
+    NormalizerMeta,
+    parse_boefje_meta,
+    parse_normalizer_meta,
+)
 
 
 @command
@@ -59,9 +66,11 @@ def _print(kind: str, result, label: str = "") -> None:
         print(f"  raw ids: {', '.join(result.raw_ids)}")
     if kind == "normalizer" and result.status is JobStatus.COMPLETED:
         print(f"  objects: {result.object_count}")
-    if result.detail:
-        first = result.detail.strip().splitlines()[-1] if result.detail.strip() else ""
-        print(f"  detail: {first}")
+    # The reason's last line (an exception's message), never the plugin's own output,
+    # which may echo its settings.
+    reason = (result.detail or "").split(OUTPUT_MARK)[0].strip()
+    if reason:
+        print(f"  detail: {reason.splitlines()[-1]}")
 
 
 def run(args: argparse.Namespace) -> int:

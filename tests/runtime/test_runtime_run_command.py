@@ -93,6 +93,16 @@ def test_encryption_without_keys_is_a_usage_error_not_a_traceback(runtime, tmp_p
     assert "KATALOGUS_PUBLIC_KEY" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_failed_job_prints_its_reason_not_the_plugins_output(runtime, tmp_path):
+    secret = "topsecret-from-the-environment"
+    done = kat_run(runtime, tmp_path, "boefje", job_meta("loud-raiser"), BOEFJE_API_TOKEN=secret)
+    assert done.returncode == 1
+    assert "detail: ValueError: loud-raiser gives up" in done.stdout
+    assert secret not in done.stdout + done.stderr
+    job_id = done.stdout.split()[2].rstrip(":")
+    assert "token is " + secret in runtime.store.get_job(job_id)["detail"]  # kept for debugging
+
+
 @pytest.mark.parametrize(
     ("job", "message"),
     [
