@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 from runtime_harness import ROOT, TOKEN, job_meta
@@ -126,3 +130,41 @@ def test_a_malformed_normalizer_job_names_the_nested_field(runtime, tmp_path):
     done = kat_run(runtime, tmp_path, "normalizer", job)
     assert done.returncode == 2
     assert "raw_data.boefje_meta.boefje: missing" in done.stderr
+
+
+def test_settings_read_from_a_remote_katalogus(runtime, tmp_path):
+    """A worker without the catalogue files or the private key reads decrypted settings
+    from a real KATalogus (gunicorn) over ``KATALOGUS_API``."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "kat.katalogus.app:get_app()"],
+        env={**os.environ, **runtime.env, "KATALOGUS_BIND": f"127.0.0.1:{port}",
+             "WEB_CONCURRENCY": "1", "KATALOGUS_API_TOKEN": "t0ken"},
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(url + "/health", timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "no KATalogus"
+                time.sleep(0.1)
+        (tmp_path / "empty").mkdir()
+        done = kat_run(
+            runtime, tmp_path, "boefje", job_meta("env-dump"),
+            KATALOGUS_API=url, KATALOGUS_API_TOKEN="t0ken",
+            KAT_CATALOGUE_DIR=str(tmp_path / "empty"), KATALOGUS_PRIVATE_KEY=None,
+            BYTES_ENCRYPTION_MIDDLEWARE=None, KATALOGUS_PUBLIC_KEY=None,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        raw_id = done.stdout.splitlines()[1].split(": ")[1]
+        environ = json.loads(runtime.store.get_raw(raw_id)["data"])
+        assert environ["API_TOKEN"] == TOKEN
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
