@@ -25,7 +25,7 @@ from dramatiq.middleware import (
     ShutdownNotifications,
 )
 
-from kat import config
+from kat import config, scan
 from kat.middleware import JobStatusMiddleware, queue, report
 from kat.models import BoefjeMeta, NormalizerMeta, PluginRef, parse_boefje_meta
 from kat.models import parse_normalizer_meta as _parse_normalizer_meta
@@ -112,13 +112,18 @@ NORMALIZER_QUEUE = f"{settings.queue_prefix}normalizers"
 def boefje(job: dict[str, Any]) -> None:
     """Run one boefje job; queue a normalizer job per matching raw and normalizer."""
     meta = parse_boefje_meta(job)
-    report(run_boefje(context(), meta, send=_send_normalizer))
+    ctx = context()
+    report(run_boefje(ctx, meta, send=scan.tracked(ctx.store, meta, _send_normalizer)))
 
 
 @dramatiq.actor(actor_name="normalizer", queue_name=NORMALIZER_QUEUE)
 def normalizer(job: dict[str, Any]) -> None:
     """Run one normalizer job; its objects go to the store."""
-    report(run_normalizer(context(), _parse_normalizer_meta(job)))
+    meta = _parse_normalizer_meta(job)
+    result = run_normalizer(context(), meta)
+    # A scan's discovery loop: what this job found is scanned next (kat.scan).
+    scan.follow_up(context(), meta, result, _send_scan_boefje)
+    report(result)
 
 
 def _send(actor: dramatiq.Actor, job: dict[str, Any]) -> str:
@@ -132,6 +137,10 @@ def _send(actor: dramatiq.Actor, job: dict[str, Any]) -> str:
         store.forget_job(job["id"])
         raise
     return job["id"]
+
+
+def _send_scan_boefje(job: dict[str, Any]) -> str:
+    return _send(boefje, job)
 
 
 def _send_normalizer(meta: NormalizerMeta) -> str:

@@ -1,0 +1,240 @@
+"""Views of the store: `kat tasks`, `kat task ID`, `kat raw ID`, `kat objects`.
+
+Tables for people, ``--json`` for scripts. They read the store directly (the same
+SQLite file the workers write), so they work while the system runs and without it.
+A job's settings never show: the stored meta keeps their names only, and a failed
+job's detail is cut where the plugin's own output (which may echo them) begins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from kat import config
+from kat.cli import OK, UsageError, command
+from kat.models import JobStatus
+
+#: Marks where a failed job's detail turns into the plugin's output (never shown).
+OUTPUT_MARK = "\n--- output (tail) ---\n"
+
+
+def _store():
+    from kat.store import Store
+
+    settings = config.load()
+    if not settings.db_path.is_file():
+        raise UsageError(f"{settings.db_path}: no store yet (KAT_DATA_DIR); nothing has run")
+    return Store(settings.db_path)
+
+
+def _reason(job: dict[str, Any]) -> str:
+    return (job.get("detail") or "").split(OUTPUT_MARK)[0].strip()
+
+
+def _seconds(job: dict[str, Any]) -> float | None:
+    from datetime import datetime
+
+    if not (job.get("started_at") and job.get("ended_at")):
+        return None
+    delta = datetime.fromisoformat(job["ended_at"]) - datetime.fromisoformat(job["started_at"])
+    return round(delta.total_seconds(), 3)
+
+
+def _row(job: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": job["id"],
+        "type": job["type"],
+        "organization": job["organization"],
+        "plugin": job["plugin_id"],
+        "plugin_version": job["plugin_version"],
+        "input_ooi": job["input_ooi"],
+        "status": job["status"],
+        "reason": job["reason"],
+        "attempts": job["attempts"],
+        "queued_at": job["queued_at"],
+        "started_at": job["started_at"],
+        "ended_at": job["ended_at"],
+        "seconds": _seconds(job),
+    }
+
+
+def _table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    for line in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=False)).rstrip())
+
+
+@command
+def add_tasks(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tasks", help="list jobs, newest first")
+    p.add_argument("--org", help="only this organisation's jobs")
+    p.add_argument("--status", choices=[str(s) for s in JobStatus], help="only jobs in it")
+    p.add_argument("--plugin", help="only jobs of this boefje or normalizer")
+    p.add_argument("--scan", metavar="ID", help="only the jobs of this scan")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(handler=run_tasks)
+
+
+def run_tasks(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise UsageError(f"--limit {args.limit}: must be at least 1")
+    store = _store()
+    if args.scan:
+        from kat import scan
+
+        jobs = [
+            j
+            for j in reversed(scan.jobs(store, args.scan))
+            if (args.org is None or j["organization"] == args.org)
+            and (args.status is None or j["status"] == args.status)
+            and (args.plugin is None or j["plugin_id"] == args.plugin)
+        ][: args.limit]
+    else:
+        jobs = store.list_jobs(
+            org=args.org, status=args.status, plugin=args.plugin, limit=args.limit
+        )
+    rows = [_row(j) for j in jobs]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return OK
+    _table(
+        [
+            [
+                r["id"],
+                r["type"],
+                r["plugin"],
+                r["status"],
+                r["reason"] or "",
+                "" if r["seconds"] is None else f"{r['seconds']:.2f}s",
+                r["input_ooi"] or "",
+            ]
+            for r in rows
+        ],
+        ["ID", "TYPE", "PLUGIN", "STATUS", "REASON", "TIME", "INPUT"],
+    )
+    return OK
+
+
+@command
+def add_task(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("task", help="one job: meta, status, reason, timings, raws, objects")
+    p.add_argument("id", help="the job id")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(handler=run_task)
+
+
+def run_task(args: argparse.Namespace) -> int:
+    store = _store()
+    job = store.get_job(args.id)
+    if job is None:
+        raise UsageError(f"no job {args.id!r} in the store")
+    raws = store.raws_for(job["id"])
+    if job["type"] == "normalizer":
+        raw_id = job["raw_id"]
+        read = [r for r in [store.get_raw(raw_id) if raw_id else None] if r]
+        raws_read = [{k: v for k, v in r.items() if k != "data"} for r in read]
+    else:
+        raws_read = []
+    found = [
+        {"object_type": o["object_type"], "primary_key": o["primary_key"]}
+        for o in store.objects_for(job["id"])
+    ]
+    info = {
+        **_row(job),
+        "detail": _reason(job) or None,
+        "meta": job["meta"],
+        "raws": raws,
+        "raws_read": raws_read,
+        "objects": found,
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return OK
+    for key in (
+        "id",
+        "type",
+        "organization",
+        "plugin",
+        "plugin_version",
+        "input_ooi",
+        "status",
+        "reason",
+        "attempts",
+        "queued_at",
+        "started_at",
+        "ended_at",
+    ):
+        if info[key] is not None:
+            print(f"{key + ':':<16}{info[key]}")
+    if info["seconds"] is not None:
+        print(f"{'duration:':<16}{info['seconds']:.3f} s")
+    if info["detail"]:
+        print("detail:")
+        for line in info["detail"].splitlines()[-10:]:
+            print(f"  {line}")
+    for title, items in (("raw files", raws), ("raw read", raws_read)):
+        if items:
+            print(f"{title}:")
+            for r in items:
+                print(f"  {r['id']}  {r['size']:>8} bytes  {', '.join(r['mime_types'])}")
+    if found:
+        print(f"objects ({len(found)}):")
+        for o in found:
+            print(f"  {o['primary_key']}")
+    print("meta:")
+    print(json.dumps(job["meta"], indent=2))
+    return OK
+
+
+@command
+def add_raw(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("raw", help="write a raw file's bytes to standard output")
+    p.add_argument("id", help="the raw file id (see `kat task JOB`)")
+    p.set_defaults(handler=run_raw)
+
+
+def run_raw(args: argparse.Namespace) -> int:
+    raw = _store().get_raw(args.id)
+    if raw is None:
+        raise UsageError(f"no raw file {args.id!r} in the store")
+    sys.stdout.buffer.write(raw["data"])
+    sys.stdout.buffer.flush()
+    return OK
+
+
+@command
+def add_objects(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("objects", help="objects the normalizers found")
+    p.add_argument("--org", required=True, help="the organisation")
+    p.add_argument("--type", dest="object_type", metavar="T", help="only objects of this type")
+    p.add_argument("--scan", metavar="ID", help="only objects found by this scan")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (default: 1000)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(handler=run_objects)
+
+
+def run_objects(args: argparse.Namespace) -> int:
+    store = _store()
+    if args.scan:
+        from kat import scan
+
+        keys = {o["primary_key"] for o in scan.objects(store, args.scan)}
+    found: dict[str, dict[str, Any]] = {}
+    for obj in store.objects(org=args.org, object_type=args.object_type, limit=1_000_000):
+        if args.scan and obj["primary_key"] not in keys:
+            continue
+        found.setdefault(obj["primary_key"], obj)  # the first job that found it
+    rows = sorted(found.values(), key=lambda o: (o["object_type"], o["primary_key"]))
+    rows = rows[: args.limit]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return OK
+    _table(
+        [[o["object_type"], o["primary_key"], o["_job_id"]] for o in rows],
+        ["TYPE", "PRIMARY KEY", "FOUND BY JOB"],
+    )
+    return OK
