@@ -31,6 +31,13 @@ limit_request_fields = 100
 # No shared control socket: several KATalogus instances (tests, benchmarks) run side by side.
 control_socket_disable = True
 
+# GET /metrics sums every worker's figures: prometheus_client's multiprocess files, in a
+# folder of this master's own (set before any worker imports prometheus_client).
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="katalogus-metrics-")
+
 
 def post_fork(server, worker):
     """kat's log lines go where gunicorn's error log goes, in its format."""
@@ -50,3 +57,10 @@ def post_worker_init(worker):
         watcher_of(worker.wsgi).start()
     except KeyError:  # the app failed to load; gunicorn serves its error page
         worker.log.error("KATalogus app not loaded: no file watcher")
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges leave /metrics; its counters stay summed."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

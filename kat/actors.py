@@ -25,11 +25,12 @@ from dramatiq.middleware import (
     ShutdownNotifications,
 )
 
-from kat import config, scan
+from kat import config, metrics, scan
 from kat.middleware import JobStatusMiddleware, queue, report
 from kat.models import BoefjeMeta, NormalizerMeta, PluginRef, parse_boefje_meta
 from kat.models import parse_normalizer_meta as _parse_normalizer_meta
 from kat.runner import Context, run_boefje, run_normalizer
+from kat.shutdown import HandBack
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +80,12 @@ def make_broker(url: str) -> RabbitmqBroker:
     )
     # Before Retries, so that after_process_message (run in reverse) sees its verdict.
     broker.add_middleware(JobStatusMiddleware(lambda: context().store), before=Retries)
+    # Before _SandboxBoot: at shutdown, hand back the jobs left before their children die.
+    broker.add_middleware(HandBack(lambda: context().store))
     broker.add_middleware(_SandboxBoot())
     if settings.metrics_port:
         broker.add_middleware(_prometheus(settings))
+        broker.add_middleware(metrics.JobMetrics())  # kat's job figures, same files
     return broker
 
 

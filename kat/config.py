@@ -64,6 +64,9 @@ class Settings:
     metrics_port: int = 0
     #: Prefix of the RabbitMQ queue names (``<prefix>boefjes``), to keep systems apart.
     queue_prefix: str = ""
+    #: Seconds a stopping worker gives running jobs to finish before it hands them back
+    #: to the queue (below honcho's 5 s, after which honcho kills).
+    shutdown_grace: int = 3
     #: ``BOEFJE_*`` variables of the worker, prefix stripped: plugin setting defaults.
     boefje_defaults: dict[str, str] = field(default_factory=dict)
 
@@ -95,6 +98,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         private_key=env.get("KATALOGUS_PRIVATE_KEY") or None,
         metrics_port=_int(env, "KAT_METRICS_PORT", Settings.metrics_port, minimum=0),
         queue_prefix=env.get("KAT_QUEUE_PREFIX") or Settings.queue_prefix,
+        shutdown_grace=_int(env, "KAT_SHUTDOWN_GRACE", Settings.shutdown_grace, minimum=0),
         boefje_defaults={
             key[len(BOEFJE_PREFIX) :]: value
             for key, value in env.items()

@@ -34,6 +34,11 @@ JOB_ACTORS = ("boefje", "normalizer")
 
 _results = threading.local()
 
+#: Jobs handed back to the queue at shutdown (:mod:`kat.shutdown`): their message will
+#: run again, so an outcome reached afterwards (a child killed on the way out) is not
+#: recorded.
+RETURNED: set[str] = set()
+
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -127,6 +132,8 @@ class JobStatusMiddleware(Middleware):
         job_id = message.args[0]["id"]
         outcome: JobResult | None = getattr(_results, "value", None)
         _results.value = None
+        if job_id in RETURNED:
+            return
         if exception is None and outcome is not None:
             end(self.store, outcome)
         elif exception is None:

@@ -77,5 +77,8 @@ def serve(args: argparse.Namespace, queue: str) -> int:
         str(args.threads),
         "--queues",
         settings.queue_prefix + queue,
+        # SIGTERM: running jobs get this long; kat.shutdown hands back the rest.
+        "--worker-shutdown-timeout",
+        str(settings.shutdown_grace * 1000),
     ]
     return dramatiq.cli.main(dramatiq.cli.make_argument_parser().parse_args(argv))

@@ -14,6 +14,7 @@ from kat.katalogus import resources as r
 from kat.katalogus.middleware import JSONBody, TokenAuth, add_error_handlers
 from kat.katalogus.registry import PluginRegistry
 from kat.katalogus.watch import Watcher
+from kat.metrics import MetricsResource, RequestMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,14 @@ def create_app(
     """
     catalogue = catalogue or Catalogue.from_settings(settings)
     registry = PluginRegistry(settings.plugins_dir)
-    app = falcon.App(middleware=[TokenAuth(settings.katalogus_api_token), JSONBody()])
+    metrics = RequestMetrics()
+    app = falcon.App(middleware=[metrics, TokenAuth(settings.katalogus_api_token), JSONBody()])
     app.req_options.strip_url_path_trailing_slash = True
     add_error_handlers(app)
 
     shared = (catalogue, registry)
     app.add_route("/health", r.Health())
+    app.add_route("/metrics", MetricsResource(metrics))
     app.add_route("/openapi.yaml", r.Spec())
     app.add_route("/docs", r.Docs())
     app.add_route("/v1/organisations", r.Organisations(*shared))

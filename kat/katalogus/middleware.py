@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 
 #: Routes that need no token.
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/metrics"})
 
 
 class TokenAuth:

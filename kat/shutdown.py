@@ -1,0 +1,60 @@
+"""A clean stop: running jobs finish within the grace period, the rest go back to the queue.
+
+On SIGTERM Dramatiq stops taking messages and waits ``--worker-shutdown-timeout`` (kat:
+``KAT_SHUTDOWN_GRACE`` seconds) for the jobs in hand, then closes its connection:
+RabbitMQ puts every unacknowledged message back on its queue, and the next worker runs
+it again. What Dramatiq does not know is the store: a job still running when the
+grace period ends would stay ``running`` (or be marked ``failed: killed`` when its child
+dies with the job helper). :class:`HandBack` marks such jobs ``queued`` again, which is
+where their messages are, and tells the status middleware not to record an outcome
+for them afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from dramatiq.middleware import Middleware
+
+from kat.middleware import JOB_ACTORS, RETURNED
+
+logger = logging.getLogger(__name__)
+
+#: Detail stored on a job handed back at shutdown.
+DETAIL = "returned to the queue: the worker stopped before the job finished"
+
+
+class HandBack(Middleware):
+    """Marks the jobs still running after the grace period ``queued`` (their message is
+    back on the queue). Must come before the job helper's middleware, whose shutdown
+    hook kills the job children."""
+
+    def __init__(self, store):
+        #: The store, or a callable returning it (made lazily in each worker process).
+        self._store = store
+        self._lock = threading.Lock()
+        self._running: dict[str, str] = {}  # message id -> job id
+
+    def before_process_message(self, broker, message) -> None:
+        if message.actor_name in JOB_ACTORS:
+            with self._lock:
+                self._running[message.message_id] = message.args[0]["id"]
+
+    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
+        with self._lock:
+            self._running.pop(message.message_id, None)
+
+    after_skip_message = after_process_message
+
+    def after_worker_shutdown(self, broker, worker) -> None:
+        """After Dramatiq's grace period; its consumers are closed, messages returned."""
+        with self._lock:
+            left = list(self._running.values())
+            RETURNED.update(left)
+        if not left:
+            return
+        store = self._store() if callable(self._store) else self._store
+        for job_id in left:
+            store.mark_queued(job_id, DETAIL)
+            logger.warning("job %s: %s", job_id, DETAIL)
