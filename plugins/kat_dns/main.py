@@ -8,17 +8,16 @@ or ``NXDOMAIN`` / ``Timeout``). A hostname that does not exist gives the raw ``N
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
-import time
 
 import dns.exception
 import dns.name
-import dns.nameserver
 import dns.rdatatype
 import dns.resolver
+
+from kat.pluginkit import DEFAULT_REMOTE_NS, Budget, resolver, timeout
 
 #: OpenKAT's record types (SOA is asked for the hostname's zone, walking up).
 DEFAULT_RECORD_TYPES = (
@@ -35,32 +34,7 @@ DEFAULT_RECORD_TYPES = (
     "CNAME",
     "DNAME",
 )
-DEFAULT_REMOTE_NS = "1.1.1.1"
 DEFAULT_TIMEOUT = 15.0
-
-
-def parse_nameserver(text: str) -> tuple[str, int]:
-    """``IP``, ``IP:port``, ``[IPv6]:port`` or a bare IPv6 address -> (ip, port)."""
-    text = text.strip()
-    host, port = text, 53
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
-                raise ValueError(f"REMOTE_NS={text!r}: expected [IPv6]:port")
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        if not port_text.isdigit():
-            raise ValueError(f"REMOTE_NS={text!r}: the port must be a number")
-        port = int(port_text)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"REMOTE_NS={text!r}: not an IP address (with optional :port)") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"REMOTE_NS={text!r}: port out of range")
-    return host, port
 
 
 def record_types(setting: str) -> list[str]:
@@ -69,34 +43,6 @@ def record_types(setting: str) -> list[str]:
         return list(DEFAULT_RECORD_TYPES)
     wanted = {re.sub(r"[^A-Z]", "", part.upper()) for part in setting.split(",")}
     return [t for t in DEFAULT_RECORD_TYPES if t in wanted]
-
-
-def timeout_setting() -> float:
-    try:
-        value = float(os.environ.get("TIMEOUT") or DEFAULT_TIMEOUT)
-    except ValueError:
-        raise ValueError(f"TIMEOUT={os.environ['TIMEOUT']!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"TIMEOUT={value} must be more than 0")
-    return value
-
-
-class Budget:
-    """One deadline for every query of a run, so the whole boefje ends within TIMEOUT."""
-
-    def __init__(self, seconds: float):
-        self.deadline = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return self.deadline - time.monotonic()
-
-
-def make_resolver(remote_ns: str) -> dns.resolver.Resolver:
-    ip, port = parse_nameserver(remote_ns)
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port)]
-    resolver.retry_servfail = False
-    return resolver
 
 
 def resolve(resolver, budget: Budget, name, rdtype, **kwargs) -> dns.resolver.Answer:
@@ -131,14 +77,14 @@ def email_record(resolver, budget: Budget, hostname: str, label: str) -> str:
 
 def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
     hostname = boefje_meta["arguments"]["input"]["name"].rstrip(".")
-    resolver = make_resolver(os.environ.get("REMOTE_NS") or DEFAULT_REMOTE_NS)
-    budget = Budget(timeout_setting())
+    dns_resolver = resolver()
+    budget = Budget(timeout(DEFAULT_TIMEOUT))
     types = record_types(os.environ.get("RECORD_TYPES", ""))
 
     answers, timed_out = [], False
     if "SOA" in types:
         try:
-            soa = zone_soa(resolver, budget, dns.name.from_text(hostname))
+            soa = zone_soa(dns_resolver, budget, dns.name.from_text(hostname))
         except dns.exception.Timeout:
             soa, timed_out = None, True
         if soa is not None:
@@ -147,7 +93,7 @@ def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
         if rdtype == "SOA" or timed_out:
             continue
         try:
-            answers.append(resolve(resolver, budget, hostname, rdtype))
+            answers.append(resolve(dns_resolver, budget, hostname, rdtype))
         except (dns.resolver.NoAnswer, dns.resolver.NoNameservers):
             pass
         except dns.exception.Timeout:
@@ -159,12 +105,12 @@ def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
         "dns_records": "\n\n".join(f"RESOLVER: {a.nameserver}\n{a.response}" for a in answers),
         "dmarc_response": "Timeout"
         if timed_out
-        else email_record(resolver, budget, hostname, "_dmarc"),
+        else email_record(dns_resolver, budget, hostname, "_dmarc"),
         "dkim_response": "Timeout"
         if timed_out
-        else email_record(resolver, budget, hostname, "_domainkey"),
+        else email_record(dns_resolver, budget, hostname, "_domainkey"),
     }
     if timed_out and not answers:
         ns = os.environ.get("REMOTE_NS") or DEFAULT_REMOTE_NS
-        results["error"] = f"no answer from {ns} within {timeout_setting():g} s"
+        results["error"] = f"no answer from {ns} within {budget.seconds:g} s"
     return [(set(), json.dumps(results))]

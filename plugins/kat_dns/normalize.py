@@ -8,11 +8,9 @@ blank line), ``dkim_response`` and ``dmarc_response`` (a response, ``NXDOMAIN`` 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 
-import dns.exception
 import dns.message
 import dns.rdatatype
 
@@ -33,43 +31,34 @@ from kat.ooi import (
     Hostname,
     IPAddressV4,
     IPAddressV6,
-    Network,
 )
+from kat.pluginkit import dns_message, json_raw, network_of, strip_resolver_line
 
 NO_ANSWER = ("NXDOMAIN", "Timeout")
 
 
 def _message(text: str, what: str) -> dns.message.Message:
-    try:
-        return dns.message.from_text(text)
-    except (dns.exception.DNSException, ValueError, IndexError, KeyError) as exc:
-        raise ValueError(f"dns-records raw: {what} is not a DNS message: {exc}") from None
+    return dns_message(text, f"dns-records raw: {what} is not a DNS message")
 
 
 def _responses(records: str) -> list[dns.message.Message]:
     messages = []
     for number, section in enumerate(records.split("\n\n"), 1):
-        lines = section.split("\n")
-        if lines and lines[0].startswith("RESOLVER:"):
-            lines = lines[1:]
-        if not "".join(lines).strip():
-            continue
-        messages.append(_message("\n".join(lines), f"response {number}"))
+        text = strip_resolver_line(section)
+        if text.strip():
+            messages.append(_message(text, f"response {number}"))
     return messages
 
 
 def _load(raw: bytes) -> dict:
-    try:
-        results = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"dns-records raw: neither NXDOMAIN nor JSON: {exc}") from None
+    results = json_raw(raw, "dns-records raw: neither NXDOMAIN nor JSON")
     if not isinstance(results, dict) or not isinstance(results.get("dns_records"), str):
         raise ValueError('dns-records raw: expected a JSON object with a "dns_records" string')
     return results
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
-    network = Network(name=(input_ooi.get("network") or {}).get("name") or "internet")
+    network = network_of(input_ooi)
     name = str(input_ooi.get("name") or "").rstrip(".")
     if not name:
         raise ValueError("kat_dns_normalize needs a Hostname input with a name")

@@ -8,62 +8,24 @@ or the name server did not answer within TIMEOUT.
 
 from __future__ import annotations
 
-import ipaddress
-import os
-import time
-
 import dns.exception
 import dns.name
-import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
-DEFAULT_REMOTE_NS = "1.1.1.1"
+from kat.pluginkit import Budget, resolver, timeout
+
 DEFAULT_TIMEOUT = 15.0
 
 
-def parse_nameserver(text: str) -> tuple[str, int]:
-    """``IP``, ``IP:port``, ``[IPv6]:port`` or a bare IPv6 address -> (ip, port)."""
-    text = text.strip()
-    host, port = text, 53
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
-                raise ValueError(f"REMOTE_NS={text!r}: expected [IPv6]:port")
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        if not port_text.isdigit():
-            raise ValueError(f"REMOTE_NS={text!r}: the port must be a number")
-        port = int(port_text)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"REMOTE_NS={text!r}: not an IP address (with optional :port)") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"REMOTE_NS={text!r}: port out of range")
-    return host, port
-
-
-def timeout_setting() -> float:
-    try:
-        value = float(os.environ.get("TIMEOUT") or DEFAULT_TIMEOUT)
-    except ValueError:
-        raise ValueError(f"TIMEOUT={os.environ['TIMEOUT']!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"TIMEOUT={value} must be more than 0")
-    return value
-
-
-def parent_zone_soa(resolver, name: dns.name.Name, deadline: float):
+def parent_zone_soa(dns_resolver, name: dns.name.Name, budget: Budget):
     """The first SOA answer at ``name`` or above it; None when there is none or time is up."""
     while True:
-        left = deadline - time.monotonic()
+        left = budget.left()
         if left <= 0:
             return None
         try:
-            return resolver.resolve(name, dns.rdatatype.SOA, lifetime=left, search=False)
+            return dns_resolver.resolve(name, dns.rdatatype.SOA, lifetime=left, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
             pass
         except dns.exception.Timeout:
@@ -76,12 +38,10 @@ def parent_zone_soa(resolver, name: dns.name.Name, deadline: float):
 
 def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
     zone_name = dns.name.from_text(boefje_meta["arguments"]["input"]["hostname"]["name"])
-    ip, port = parse_nameserver(os.environ.get("REMOTE_NS") or DEFAULT_REMOTE_NS)
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port)]
+    dns_resolver = resolver()
     if zone_name == dns.name.root:
         return [(set(), "NoAnswer")]
-    answer = parent_zone_soa(resolver, zone_name.parent(), time.monotonic() + timeout_setting())
+    answer = parent_zone_soa(dns_resolver, zone_name.parent(), Budget(timeout(DEFAULT_TIMEOUT)))
     if answer is None:
         return [(set(), "NoAnswer")]
     return [(set(), f"RESOLVER: {answer.nameserver}\n{answer.response}")]

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import dns.exception
-import dns.message
 import dns.rdatatype
 
-from kat.ooi import OOI, DNSSOARecord, DNSZone, Hostname, Network
+from kat.ooi import OOI, DNSSOARecord, DNSZone, Hostname
+from kat.pluginkit import dns_response, network_of
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
@@ -23,16 +22,10 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     zone_host = input_ooi.get("hostname")
     if not isinstance(zone_host, dict) or not zone_host.get("name"):
         raise ValueError("kat_dns_zone_normalize needs a DNSZone input with hostname.name")
-    network = Network(name=(zone_host.get("network") or {}).get("name") or "internet")
+    network = network_of(zone_host)
     input_zone = DNSZone(hostname=Hostname(network=network, name=zone_host["name"].rstrip(".")))
 
-    lines = text.split("\n")
-    if lines and lines[0].startswith("RESOLVER:"):
-        lines = lines[1:]
-    try:
-        message = dns.message.from_text("\n".join(lines))
-    except (dns.exception.DNSException, ValueError, IndexError, KeyError) as exc:
-        raise ValueError(f"dns-zone raw is not a DNS response: {exc}") from None
+    message = dns_response(text, "dns-zone raw is not a DNS response")
 
     for rrset in message.answer:
         for rr in rrset:

@@ -12,9 +12,7 @@ DS), ``[B]`` bogus (a signature or key that does not validate). A run that canno
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import time
 
 import dns.dnssec
 import dns.exception
@@ -27,7 +25,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-DEFAULT_REMOTE_NS = "1.1.1.1"
+from kat.pluginkit import Budget, nameserver, timeout
+
 DEFAULT_TIMEOUT = 20.0
 #: The root zone's key-signing keys (2017 and 2024) as DS records.
 ROOT_TRUST_ANCHOR = (
@@ -43,40 +42,6 @@ class Unfinished(Exception):
 
 class Bogus(Exception):
     """A signature or key did not validate; the message says which."""
-
-
-def parse_nameserver(text: str) -> tuple[str, int]:
-    """``IP``, ``IP:port``, ``[IPv6]:port`` or a bare IPv6 address -> (ip, port)."""
-    text = text.strip()
-    host, port = text, 53
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
-                raise ValueError(f"REMOTE_NS={text!r}: expected [IPv6]:port")
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        if not port_text.isdigit():
-            raise ValueError(f"REMOTE_NS={text!r}: the port must be a number")
-        port = int(port_text)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"REMOTE_NS={text!r}: not an IP address (with optional :port)") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"REMOTE_NS={text!r}: port out of range")
-    return host, port
-
-
-def timeout_setting() -> float:
-    try:
-        value = float(os.environ.get("TIMEOUT") or DEFAULT_TIMEOUT)
-    except ValueError:
-        raise ValueError(f"TIMEOUT={os.environ['TIMEOUT']!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"TIMEOUT={value} must be more than 0")
-    return value
 
 
 def parse_trust_anchor(text: str) -> tuple[dns.name.Name, list]:
@@ -119,20 +84,21 @@ class Checker:
 
     def __init__(self, ip: str, port: int, seconds: float):
         self.ip, self.port = ip, port
-        self.deadline = time.monotonic() + seconds
-        self.seconds = seconds
+        self.budget = Budget(seconds)
         self.lines: list[str] = []
 
     def query(self, name: dns.name.Name, rdtype: int) -> dns.message.Message:
-        left = self.deadline - time.monotonic()
+        left = self.budget.left()
         if left <= 0:
-            raise Unfinished(f"no answer from {self.ip}:{self.port} within {self.seconds:g} s")
+            raise Unfinished(
+                f"no answer from {self.ip}:{self.port} within {self.budget.seconds:g} s"
+            )
         query = dns.message.make_query(name, rdtype, want_dnssec=True)
         try:
             response, _ = dns.query.udp_with_fallback(query, self.ip, timeout=left, port=self.port)
         except dns.exception.Timeout:
             raise Unfinished(
-                f"no answer from {self.ip}:{self.port} within {self.seconds:g} s"
+                f"no answer from {self.ip}:{self.port} within {self.budget.seconds:g} s"
             ) from None
         except (OSError, dns.exception.DNSException) as exc:
             raise Unfinished(f"{self.ip}:{self.port}: {exc}") from None
@@ -232,8 +198,8 @@ def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
     hostname = boefje_meta["arguments"]["input"]["name"].rstrip(".")
     target = dns.name.from_text(hostname)
     anchor_zone, anchor = parse_trust_anchor(os.environ.get("TRUST_ANCHOR") or ROOT_TRUST_ANCHOR)
-    ip, port = parse_nameserver(os.environ.get("REMOTE_NS") or DEFAULT_REMOTE_NS)
-    checker = Checker(ip, port, timeout_setting())
+    ip, port = nameserver()
+    checker = Checker(ip, port, timeout(DEFAULT_TIMEOUT))
     header = [f";; Number of trusted keys: {len(anchor)}"]
     if not target.is_subdomain(anchor_zone):
         error = f";; Error: {target} is outside the trust anchor's zone {anchor_zone}"

@@ -8,17 +8,14 @@ is an error naming its position.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from kat.ooi import OOI, declare, from_serialized
+from kat.pluginkit import json_raw
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"manual/ooi raw is not JSON: {exc}") from None
+    data = json_raw(raw, "manual/ooi raw is not JSON")
     items = data if isinstance(data, list) else [data]
     for number, item in enumerate(items):
         form = item.get("ooi", item) if isinstance(item, dict) else item

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import dns.exception
-import dns.message
 import dns.rdatatype
 
-from kat.ooi import OOI, DNSPTRRecord, Hostname, Network, from_input_dict
+from kat.ooi import OOI, DNSPTRRecord, Hostname, from_input_dict
+from kat.pluginkit import dns_response, network_of
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
@@ -20,14 +19,8 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     if "NXDOMAIN" in text or "NoAnswer" in text:
         return
     address = from_input_dict(input_ooi)
-    network = Network(name=(input_ooi.get("network") or {}).get("name") or "internet")
-    lines = text.split("\n")
-    if lines and lines[0].startswith("RESOLVER:"):
-        lines = lines[1:]
-    try:
-        message = dns.message.from_text("\n".join(lines))
-    except (dns.exception.DNSException, ValueError, IndexError, KeyError) as exc:
-        raise ValueError(f"rdns raw is not a DNS response: {exc}") from None
+    network = network_of(input_ooi)
+    message = dns_response(text, "rdns raw is not a DNS response")
     for rrset in message.answer:
         for rr in rrset:
             if rr.rdtype != dns.rdatatype.PTR:

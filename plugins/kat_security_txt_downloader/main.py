@@ -17,11 +17,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import threading
 import time
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+from kat.pluginkit import Budget, timeout, within
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_USERAGENT = "OpenKAT"
@@ -31,56 +32,23 @@ MAX_BYTES = 1024 * 1024
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
-def timeout_setting() -> float:
-    try:
-        value = float(os.environ.get("TIMEOUT") or DEFAULT_TIMEOUT)
-    except ValueError:
-        raise ValueError(f"TIMEOUT={os.environ['TIMEOUT']!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"TIMEOUT={value} must be more than 0")
-    return value
-
-
 def _netloc(host: str, scheme: str, port: int) -> str:
     host = f"[{host}]" if ":" in host else host
     return host if {"http": 80, "https": 443}.get(scheme) == port else f"{host}:{port}"
-
-
-def within(seconds: float, function, *args):
-    """``function(*args)``, or TimeoutError once ``seconds`` pass (a trickling server
-    resets per-read timeouts forever; this bounds the whole exchange). The worker is a
-    daemon thread, so one left behind never keeps the process alive."""
-    box: dict = {}
-
-    def work():
-        try:
-            box["value"] = function(*args)
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise TimeoutError(f"no complete answer within {seconds:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 class Fetcher:
     """GETs within one deadline; remembers which IP answered."""
 
     def __init__(self, seconds: float):
-        self.deadline = time.monotonic() + seconds
-        self.seconds = seconds
+        self.budget = Budget(seconds)
         self.useragent = os.environ.get("USERAGENT") or DEFAULT_USERAGENT
 
     def get(self, url: str, connect_ip: str | None) -> tuple[int, str, dict, str]:
         """(status, text, headers, ip) of ``url``, connecting to ``connect_ip`` when given."""
-        left = self.deadline - time.monotonic()
+        left = self.budget.left()
         if left <= 0:
-            raise httpx.ConnectTimeout(f"no time left of {self.seconds:g} s")
+            raise httpx.ConnectTimeout(f"no time left of {self.budget.seconds:g} s")
         return within(left, self._get, url, connect_ip, left)
 
     def _get(self, url: str, connect_ip: str | None, left: float):
@@ -102,7 +70,7 @@ class Fetcher:
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
-                if len(body) >= MAX_BYTES or time.monotonic() > self.deadline:
+                if len(body) >= MAX_BYTES or time.monotonic() > self.budget.deadline:
                     break
             text = bytes(body[:MAX_BYTES]).decode(response.encoding or "utf-8", "replace")
             ip = peer[0] if peer else connect_ip
@@ -119,7 +87,7 @@ def download(fetcher: Fetcher, url: str, ip: str, hostname: str) -> dict:
             result.update(request_url=url, url=url)
             status, text, headers, peer = fetcher.get(url, ip if same_host else None)
     except (httpx.TimeoutException, TimeoutError):
-        result["error"] = f"timed out after {fetcher.seconds:g} s"
+        result["error"] = f"timed out after {fetcher.budget.seconds:g} s"
         return result
     except (httpx.HTTPError, OSError, KeyError) as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
@@ -136,7 +104,7 @@ def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
     port = int(input_["ip_service"]["ip_port"]["port"])
     if scheme not in ("http", "https"):
         scheme = "https" if port == 443 else "http"
-    fetcher = Fetcher(timeout_setting())
+    fetcher = Fetcher(timeout(DEFAULT_TIMEOUT))
     base = f"{scheme}://{_netloc(hostname, scheme, port)}/"
     results = {path: download(fetcher, base + path, ip, hostname) for path in PATHS}
     return [(set(), json.dumps(results))]

@@ -9,7 +9,6 @@ is built too and the original SecurityTXT points at the new one with ``redirects
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
@@ -27,6 +26,7 @@ from kat.ooi import (
     Website,
     from_input_dict,
 )
+from kat.pluginkit import json_raw
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -40,10 +40,7 @@ def _port(parts) -> int | None:
 
 
 def _load(raw: bytes) -> dict:
-    try:
-        results = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"security_txt_downloader raw is not JSON: {exc}") from None
+    results = json_raw(raw, "security_txt_downloader raw is not JSON")
     if not isinstance(results, dict):
         raise ValueError("security_txt_downloader raw: expected a JSON object of paths")
     return results

@@ -13,26 +13,16 @@ from __future__ import annotations
 
 import _ssl
 import contextlib
-import os
 import socket
 import ssl
-import threading
 import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from kat.pluginkit import timeout, within
+
 DEFAULT_TIMEOUT = 15.0
-
-
-def timeout_setting() -> float:
-    try:
-        value = float(os.environ.get("TIMEOUT") or DEFAULT_TIMEOUT)
-    except ValueError:
-        raise ValueError(f"TIMEOUT={os.environ['TIMEOUT']!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"TIMEOUT={value} must be more than 0")
-    return value
 
 
 def openssl_name(name: x509.Name) -> str:
@@ -47,28 +37,6 @@ def openssl_name(name: x509.Name) -> str:
 
 def _pem(der: bytes) -> str:
     return x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM).decode()
-
-
-def within(seconds: float, function, *args):
-    """``function(*args)``, or TimeoutError once ``seconds`` pass (a trickling server
-    resets per-read timeouts forever; this bounds the whole exchange). The worker is a
-    daemon thread, so one left behind never keeps the process alive."""
-    box: dict = {}
-
-    def work():
-        try:
-            box["value"] = function(*args)
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise TimeoutError(f"no complete answer within {seconds:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def fetch_chain(ip: str, port: int, hostname: str, seconds: float):
@@ -122,10 +90,10 @@ def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
     ip = input_["ip_service"]["ip_port"]["address"]["address"]
     port = int(input_["ip_service"]["ip_port"]["port"])
     try:
-        seconds = timeout_setting()
+        seconds = timeout(DEFAULT_TIMEOUT)
         pems, version, cipher = within(seconds, fetch_chain, ip, port, hostname, seconds)
     except TimeoutError:
-        return [(set(), f"error timed out after {timeout_setting():g} s connecting to {ip}:{port}")]
+        return [(set(), f"error timed out after {seconds:g} s connecting to {ip}:{port}")]
     except (OSError, ssl.SSLError, ValueError) as exc:
         return [(set(), f"error {exc}")]
     report = render(pems, version, cipher)

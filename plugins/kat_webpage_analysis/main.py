@@ -16,26 +16,17 @@ import ipaddress
 import json
 import mimetypes
 import os
-import threading
 import time
 
 import httpx
+
+from kat.pluginkit import timeout, within
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_USERAGENT = "OpenKAT"
 #: Bodies are cut at this many bytes (the raw says so in the response JSON).
 MAX_BODY = 10 * 1024 * 1024
 KNOWN_CONTENT_TYPES = set(mimetypes.types_map.values())
-
-
-def timeout_setting() -> float:
-    try:
-        value = float(os.environ.get("TIMEOUT") or DEFAULT_TIMEOUT)
-    except ValueError:
-        raise ValueError(f"TIMEOUT={os.environ['TIMEOUT']!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"TIMEOUT={value} must be more than 0")
-    return value
 
 
 def target(input_: dict) -> tuple[str, str, str]:
@@ -54,28 +45,6 @@ def target(input_: dict) -> tuple[str, str, str]:
         host_header,
         f"{scheme}://{host_header}{path}",
     )
-
-
-def within(seconds: float, function, *args):
-    """``function(*args)``, or TimeoutError once ``seconds`` pass (a trickling server
-    resets per-read timeouts forever; this bounds the whole exchange). The worker is a
-    daemon thread, so one left behind never keeps the process alive."""
-    box: dict = {}
-
-    def work():
-        try:
-            box["value"] = function(*args)
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise TimeoutError(f"no complete answer within {seconds:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def fetch(url: str, host_header: str, sni: str, seconds: float):
@@ -115,7 +84,7 @@ def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
     input_ = boefje_meta["arguments"]["input"]
     url, host_header, named_url = target(input_)
     sni = input_["web_url"]["netloc"].get("name") or None
-    seconds = timeout_setting()
+    seconds = timeout(DEFAULT_TIMEOUT)
     try:
         response, body, truncated = within(seconds, fetch, url, host_header, sni, seconds)
     except (httpx.TimeoutException, TimeoutError) as exc:

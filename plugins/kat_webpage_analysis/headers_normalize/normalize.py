@@ -8,21 +8,18 @@ reference and is skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 
 from kat.ooi import OOI, HTTPHeader, HTTPResource, from_input_dict
+from kat.pluginkit import json_raw
 
 logger = logging.getLogger(__name__)
 
 
 def headers(raw: bytes) -> dict:
     """The header dict of the raw, in either of OpenKAT's layouts."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"openkat-http/headers raw is not JSON: {exc}") from None
+    data = json_raw(raw, "openkat-http/headers raw is not JSON")
     if isinstance(data, dict) and isinstance(data.get("response"), dict):
         data = data["response"].get("headers")
     if not isinstance(data, dict):

@@ -1,0 +1,176 @@
+"""Helpers for plugin authors: settings, DNS, deadlines and raw parsing shared by plugins.
+
+A boefje reads its settings from ``os.environ`` (the runtime puts only the properties of
+its ``schema.json`` there) and must end within its ``TIMEOUT`` even when the target
+trickles, hangs or drops packets. The pieces every boefje needs for that live here, so a
+plugin folder holds only what is its own::
+
+    from kat.pluginkit import Budget, resolver, timeout
+
+    def run(boefje_meta):
+        budget = Budget(timeout(default=15.0))
+        answer = resolver().resolve(name, "A", lifetime=budget.left())
+
+Normalizers use the raw readers at the bottom (:func:`json_raw`, :func:`dns_response`,
+:func:`network_of`).
+Bad settings and malformed raws raise ``ValueError`` with a message naming the setting
+or the raw, which the runtime records as the job's failure. dnspython (the ``plugins``
+extra) is imported only by the DNS helpers, so the rest works without it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from kat.ooi import Network
+
+if TYPE_CHECKING:
+    import dns.message
+    import dns.resolver
+
+T = TypeVar("T")
+
+#: The name server a DNS boefje asks when ``REMOTE_NS`` is not set (OpenKAT's default).
+DEFAULT_REMOTE_NS = "1.1.1.1"
+#: The DNS port assumed when ``REMOTE_NS`` gives none.
+DNS_PORT = 53
+
+
+# -- settings -------------------------------------------------------------------------
+
+
+def timeout(default: float) -> float:
+    """``TIMEOUT`` in seconds (``default`` when unset or empty); ValueError unless > 0."""
+    try:
+        value = float(os.environ.get("TIMEOUT") or default)
+    except ValueError:
+        raise ValueError(f"TIMEOUT={os.environ['TIMEOUT']!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"TIMEOUT={value} must be more than 0")
+    return value
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """``IP``, ``IP:port``, ``[IPv6]:port`` or a bare IPv6 address -> (ip, port)."""
+    text = text.strip()
+    host, port = text, DNS_PORT
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                raise ValueError(f"REMOTE_NS={text!r}: expected [IPv6]:port")
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        if not port_text.isdigit():
+            raise ValueError(f"REMOTE_NS={text!r}: the port must be a number")
+        port = int(port_text)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"REMOTE_NS={text!r}: not an IP address (with optional :port)") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"REMOTE_NS={text!r}: port out of range")
+    return host, port
+
+
+def nameserver(default: str = DEFAULT_REMOTE_NS) -> tuple[str, int]:
+    """(ip, port) of ``REMOTE_NS`` (``default`` when unset or empty)."""
+    return parse_nameserver(os.environ.get("REMOTE_NS") or default)
+
+
+def resolver(default: str = DEFAULT_REMOTE_NS) -> dns.resolver.Resolver:
+    """A dnspython resolver that asks only ``REMOTE_NS``: no system configuration, no
+    search domains of the host, no retrying a SERVFAIL."""
+    import dns.nameserver
+    import dns.resolver
+
+    ip, port = nameserver(default)
+    result = dns.resolver.Resolver(configure=False)
+    result.nameservers = [dns.nameserver.Do53Nameserver(ip, port)]
+    result.retry_servfail = False
+    return result
+
+
+# -- deadlines ------------------------------------------------------------------------
+
+
+class Budget:
+    """One deadline for every step of a run, so the whole boefje ends within TIMEOUT."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Seconds until the deadline; zero or less once it has passed."""
+        return self.deadline - time.monotonic()
+
+
+def within(seconds: float, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)``, or TimeoutError once ``seconds`` pass (a trickling server
+    resets per-read timeouts forever; this bounds the whole exchange). The worker is a
+    daemon thread, so one left behind never keeps the process alive."""
+    box: dict = {}
+
+    def work():
+        try:
+            box["value"] = function(*args)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no complete answer within {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+# -- normalizers: reading raws --------------------------------------------------------
+
+
+def json_raw(raw: bytes | str, problem: str) -> Any:
+    """``raw`` parsed as JSON, or ValueError ``"<problem>: <parser's reason>"``."""
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{problem}: {exc}") from None
+
+
+def strip_resolver_line(text: str) -> str:
+    """An OpenKAT DNS raw without its leading ``RESOLVER: <ip>`` line (if it has one)."""
+    lines = text.split("\n")
+    if lines and lines[0].startswith("RESOLVER:"):
+        lines = lines[1:]
+    return "\n".join(lines)
+
+
+def dns_message(text: str, problem: str) -> dns.message.Message:
+    """A DNS message in dnspython's text form, or ValueError ``"<problem>: <reason>"``."""
+    import dns.exception
+    import dns.message
+
+    try:
+        return dns.message.from_text(text)
+    except (dns.exception.DNSException, ValueError, IndexError, KeyError) as exc:
+        raise ValueError(f"{problem}: {exc}") from None
+
+
+def dns_response(text: str, problem: str) -> dns.message.Message:
+    """The DNS message of an OpenKAT DNS raw (``RESOLVER:`` line + dnspython text), or
+    ValueError ``"<problem>: <parser's reason>"``."""
+    return dns_message(strip_resolver_line(text), problem)
+
+
+def network_of(input_ooi: dict) -> Network:
+    """The Network of an input object's dict (``internet`` when it names none)."""
+    return Network(name=(input_ooi.get("network") or {}).get("name") or "internet")
