@@ -84,8 +84,11 @@ def make_broker(url: str) -> RabbitmqBroker:
     broker.add_middleware(HandBack(lambda: context().store))
     broker.add_middleware(_SandboxBoot())
     if settings.metrics_port:
+        # kat's job figures, in the same files. Added before Dramatiq's Prometheus:
+        # after_* hooks run in reverse, so Prometheus's after_process_boot points
+        # prometheus_client at the shared folder before JobMetrics first imports it.
+        broker.add_middleware(metrics.JobMetrics())
         broker.add_middleware(_prometheus(settings))
-        broker.add_middleware(metrics.JobMetrics())  # kat's job figures, same files
     return broker
 
 

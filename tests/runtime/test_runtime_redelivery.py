@@ -85,12 +85,13 @@ def test_kat_metrics_port_serves_dramatiq_metrics(runtime, tmp_path):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
                     text = answer.read().decode()
-                if 'actor_name="boefje"' in text:
+                if 'actor_name="boefje"' in text and "kat_jobs_total{" in text:
                     break
             except OSError:
                 pass
             assert time.monotonic() < deadline, "no metrics for the boefje actor"
             time.sleep(0.2)
         assert "dramatiq_messages_total" in text
+        assert 'kat_jobs_total{plugin="noop",status="completed",type="boefje"}' in text
     finally:
         workers.stop()
