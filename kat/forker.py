@@ -162,7 +162,9 @@ def _child(header: dict[str, Any], payload: bytes, out_w: int, log_fd: int) -> N
         import resource
 
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        memory = int(header["memory"]) << 20
+        # The limit is what the job may map on top of the interpreter it starts as, so
+        # the libraries preloaded for the plugins do not eat into a plugin's allowance.
+        memory = _address_space() + (int(header["memory"]) << 20)
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.environ.clear()
         os.environ.update(header["env"])
@@ -177,6 +179,12 @@ def _child(header: dict[str, Any], payload: bytes, out_w: int, log_fd: int) -> N
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _address_space() -> int:
+    """This process's virtual memory size in bytes (what RLIMIT_AS counts)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _run_plugin(header: dict[str, Any], payload: bytes, out_w: int) -> int:
