@@ -1,0 +1,159 @@
+"""`kat scan`: which boefjes run, the depth loop, --inline and broker mode, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+
+import pytest
+from operate_harness import PLUGINS, System
+
+from kat import scan
+from kat.commands.scan import Progress
+from kat.plugins import discover
+from kat.store import Store
+
+INPUT = "Hostname|internet|example.test"
+#: depth -> (jobs, distinct Hostnames) for the `chain` plugin, which finds a. and b. of
+#: its input, the input again and shared.test every time.
+TREE = {1: (2, 4), 2: (8, 10), 3: (20, 22)}
+
+
+def _scan(system: System, *args: str, depth: int = 1):
+    done = system.kat("scan", "--org", "acme", "--wait", "--json", "--depth", str(depth),
+                      *args, INPUT)  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_the_plan_takes_enabled_boefjes_that_consume_the_type_within_the_level(system):
+    plugins, _ = discover(PLUGINS)
+
+    def plan(object_type: str, level: int = 2, only=None) -> list[str]:
+        s = scan.Scan("s", "acme", (INPUT,), scan_level=level, boefjes=only)
+        return [p.id for p in scan.boefjes_for(plugins, system.catalogue, s, object_type)]
+
+    assert plan("Hostname") == ["chain"]  # crash: disabled by default; deep: level 3
+    assert plan("Hostname", level=3) == ["chain", "deep"]
+    assert plan("IPAddressV4") == []  # hold: disabled
+    system.catalogue.set_enabled("acme", "crash", True)
+    system.catalogue.set_enabled("acme", "chain", False)
+    assert plan("Hostname", level=3) == ["crash", "deep"]
+    assert plan("Hostname", level=3, only=("deep",)) == ["deep"]
+    assert plan("Hostname", level=0) == []
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("depth", sorted(TREE))
+def test_inline_depth_scans_what_was_found_each_pair_once(system, depth):
+    code, result = _scan(system, "--inline", depth=depth)
+    jobs, hostnames = TREE[depth]
+    assert code == 0
+    assert result["jobs"] == {"completed": jobs}
+    assert result["objects"] == {"Hostname": hostnames}
+    tasks = system.kat_json("tasks", "--scan", result["scan"], "--limit", "1000")
+    pairs = [(t["plugin"], t["input_ooi"]) for t in tasks if t["type"] == "boefje"]
+    assert len(pairs) == len(set(pairs)) == jobs // 2
+    assert (("chain", "Hostname|internet|shared.test") in pairs) == (depth > 1)
+
+
+@pytest.mark.timeout(120)
+def test_broker_scan_finds_the_same_objects_as_inline(running):
+    code, broker = _scan(running, depth=3)
+    assert code == 0
+    assert broker["jobs"] == {"completed": TREE[3][0]}
+    _code, inline = _scan(running, "--inline", depth=3)
+    keys = [
+        [o["primary_key"] for o in running.kat_json("objects", "--org", "acme", "--scan", s)]
+        for s in (broker["scan"], inline["scan"])
+    ]
+    assert keys[0] == keys[1] and len(keys[0]) == TREE[3][1]
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_job_is_reported_with_its_reason_and_exit_1(system):
+    system.catalogue.set_enabled("acme", "crash", True)
+    done = system.kat("scan", "--org", "acme", "--inline", "--wait", INPUT)
+    assert done.returncode == 1
+    assert "2 completed, 1 failed" in done.stdout
+    assert "failed jobs:" in done.stdout
+    assert "boefje crash on Hostname|internet|example.test  crashed" in done.stdout
+    assert "RuntimeError: crash on example.test" in done.stdout
+    # progress without a terminal: whole lines, the last one says it all
+    assert "\r" not in done.stderr
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .endswith("3/3 jobs: 0 queued, 0 running, 2 completed, 1 failed")
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--boefje", "nmap"], "--boefje nmap: no such boefje; enabled for acme: chain"),
+        (["--boefje", "hold"], "--boefje hold: disabled for acme; enabled for acme: chain"),
+        (["--boefje", "deep"], "its scan level 3 is above --scan-level 2"),
+        (["--depth", "0"], "--depth 0: must be at least 1"),
+        (["Hostname|internet"], "'Hostname|internet' is not an object reference"),
+        (["--org", "nobody"], "organisation 'nobody' does not exist"),
+    ],
+)
+def test_usage_errors_exit_2_and_say_what_is_wrong(system, args, message):
+    org = [] if "--org" in args else ["--org", "acme"]
+    done = system.kat("scan", *org, "--inline", *args, INPUT)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_inputs_from_a_file(system, tmp_path):
+    listing = tmp_path / "inputs.txt"
+    listing.write_text("# two inputs\nHostname|internet|one.test\n\nHostname|internet|two.test\n")
+    done = system.kat("scan", "--org", "acme", "--inline", "--json", f"@{listing}")
+    assert json.loads(done.stdout)["jobs"] == {"completed": 4}
+    listing.write_text("Hostname|internet|one.test\nnot-a-reference\n")
+    done = system.kat("scan", "--org", "acme", "--inline", f"@{listing}")
+    assert done.returncode == 2 and f"{listing}:2: 'not-a-reference'" in done.stderr
+
+
+def test_progress_rewrites_one_line_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    progress = Progress(out)
+    progress.show({"queued": 3, "running": 1, "completed": 0, "failed": 0})
+    progress.show({"queued": 0, "running": 0, "completed": 3, "failed": 1}, final=True)
+    assert out.getvalue().count("\r\033[K") == 2
+    assert out.getvalue().endswith("[" + "#" * 24 + "] 4/4 jobs: 0 queued, 0 running, "
+                                   "3 completed, 1 failed\n")  # fmt: skip
+
+
+def _claim_all(path, scan_id, results):
+    store = Store(path)
+    s = scan.get(store, scan_id)
+    results.put(sum(scan.claim(store, s, "chain", f"Hostname|internet|{i}.test", 1) is not None
+                    for i in range(50)))  # fmt: skip
+
+
+@pytest.mark.timeout(60)
+def test_racing_workers_claim_each_pair_once(system):
+    store = system.store()
+    s = scan.create(store, scan.Scan("race", "acme", (INPUT,), depth=2))
+    results = multiprocessing.get_context("fork").Queue()
+    procs = [
+        multiprocessing.get_context("fork").Process(
+            target=_claim_all, args=(store.path, s.id, results)
+        )
+        for _ in range(4)
+    ]
+    store.close()  # never share a connection across a fork
+    for proc in procs:
+        proc.start()
+    won = [results.get(timeout=30) for _ in procs]
+    for proc in procs:
+        proc.join()
+    assert sum(won) == 50
