@@ -40,6 +40,8 @@ T = TypeVar("T")
 DEFAULT_REMOTE_NS = "1.1.1.1"
 #: The DNS port assumed when ``REMOTE_NS`` gives none.
 DNS_PORT = 53
+#: The port a URL of each web scheme implies when it names none.
+WEB_PORTS = {"http": 80, "https": 443}
 
 
 # -- settings -------------------------------------------------------------------------
@@ -96,6 +98,16 @@ def resolver(default: str = DEFAULT_REMOTE_NS) -> dns.resolver.Resolver:
     result.nameservers = [dns.nameserver.Do53Nameserver(ip, port)]
     result.retry_servfail = False
     return result
+
+
+# -- web ----------------------------------------------------------------------------
+
+
+def netloc(host: str, scheme: str, port: int) -> str:
+    """``host[:port]`` for a URL or a Host header: an IPv6 address in brackets, the
+    scheme's own port left out (``example.com``, ``example.com:8443``, ``[::1]:8080``)."""
+    host = f"[{host}]" if ":" in host else host
+    return host if WEB_PORTS.get(scheme) == port else f"{host}:{port}"
 
 
 # -- deadlines ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from kat.pluginkit import Budget, timeout, within
+from kat.pluginkit import WEB_PORTS, Budget, netloc, timeout, within
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_USERAGENT = "OpenKAT"
@@ -30,11 +30,6 @@ PATHS = (".well-known/security.txt", "security.txt")
 #: A security.txt larger than this is cut (RFC 9116 files are a few hundred bytes).
 MAX_BYTES = 1024 * 1024
 REDIRECTS = (301, 302, 303, 307, 308)
-
-
-def _netloc(host: str, scheme: str, port: int) -> str:
-    host = f"[{host}]" if ":" in host else host
-    return host if {"http": 80, "https": 443}.get(scheme) == port else f"{host}:{port}"
 
 
 class Fetcher:
@@ -53,7 +48,7 @@ class Fetcher:
 
     def _get(self, url: str, connect_ip: str | None, left: float):
         parts = urlsplit(url)
-        port = parts.port or {"http": 80, "https": 443}[parts.scheme]
+        port = parts.port or WEB_PORTS[parts.scheme]
         headers = {"User-Agent": self.useragent, "Host": parts.netloc}
         extensions = {}
         if connect_ip is not None:
@@ -105,6 +100,6 @@ def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
     if scheme not in ("http", "https"):
         scheme = "https" if port == 443 else "http"
     fetcher = Fetcher(timeout(DEFAULT_TIMEOUT))
-    base = f"{scheme}://{_netloc(hostname, scheme, port)}/"
+    base = f"{scheme}://{netloc(hostname, scheme, port)}/"
     results = {path: download(fetcher, base + path, ip, hostname) for path in PATHS}
     return [(set(), json.dumps(results))]

@@ -20,7 +20,7 @@ import time
 
 import httpx
 
-from kat.pluginkit import timeout, within
+from kat.pluginkit import netloc, timeout, within
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_USERAGENT = "OpenKAT"
@@ -32,14 +32,12 @@ KNOWN_CONTENT_TYPES = set(mimetypes.types_map.values())
 def target(input_: dict) -> tuple[str, str, str]:
     """(URL to the IP, Host header / SNI name, URL as the resource names it)."""
     web_url = input_["web_url"]
-    netloc = web_url["netloc"]
-    host = netloc["address"] if "address" in netloc else netloc["name"]
+    named = web_url["netloc"]
+    host = named["address"] if "address" in named else named["name"]
     scheme, port, path = web_url["scheme"], int(web_url["port"]), web_url.get("path") or "/"
     ip = input_["website"]["ip_service"]["ip_port"]["address"]["address"]
     ip_host = f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
-    named_host = f"[{host}]" if ":" in host else host
-    default = {"http": 80, "https": 443}.get(scheme)
-    host_header = named_host if port == default else f"{named_host}:{port}"
+    host_header = netloc(host, scheme, port)
     return (
         f"{scheme}://{ip_host}:{port}{path}",
         host_header,

@@ -114,6 +114,25 @@ def test_resolver_rejects_a_bad_remote_ns(monkeypatch):
         pluginkit.resolver()
 
 
+# -- web -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "scheme", "port", "expected"),
+    [
+        ("example.com", "https", 443, "example.com"),
+        ("example.com", "http", 80, "example.com"),
+        ("example.com", "http", 443, "example.com:443"),
+        ("example.com", "https", 8443, "example.com:8443"),
+        ("::1", "http", 8080, "[::1]:8080"),
+        ("::1", "https", 443, "[::1]"),
+        ("192.0.2.1", "ftp", 21, "192.0.2.1:21"),
+    ],
+)
+def test_netloc_brackets_ipv6_and_leaves_out_the_schemes_port(host, scheme, port, expected):
+    assert pluginkit.netloc(host, scheme, port) == expected
+
+
 # -- deadlines -------------------------------------------------------------------------
 
 
