@@ -100,7 +100,7 @@ def resolver(default: str = DEFAULT_REMOTE_NS) -> dns.resolver.Resolver:
     return result
 
 
-# -- web ----------------------------------------------------------------------------
+# -- web ------------------------------------------------------------------------------
 
 
 def netloc(host: str, scheme: str, port: int) -> str:
