@@ -161,6 +161,15 @@ class ForkServer:
 
     def _watch(self, out_r: int, status: socket.socket, timeout: float, log, limit: int) -> Outcome:
         pid = _read_msg(status, b"P", SPAWN_TIMEOUT)
+        try:
+            return self._follow(pid, out_r, status, timeout, log, limit)
+        except SandboxError:
+            killpg(pid)  # the helper is gone: nobody else will stop this child
+            raise
+
+    def _follow(
+        self, pid: int, out_r: int, status: socket.socket, timeout: float, log, limit: int
+    ) -> Outcome:
         started = time.monotonic()
         deadline, drain_until = started + timeout, None
         chunks: list[bytes] = []

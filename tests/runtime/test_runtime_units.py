@@ -6,6 +6,9 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from runtime_harness import PLUGINS
@@ -13,7 +16,7 @@ from runtime_harness import PLUGINS
 from kat.environment import InvalidSettings, boefje_environment
 from kat.models import FailureReason, JobError, JobStatus, parse_boefje_meta
 from kat.plugins import discover
-from kat.sandbox import ForkServer
+from kat.sandbox import ForkServer, SandboxError
 from kat.store import Store
 
 pytestmark = pytest.mark.timeout(60)
@@ -197,3 +200,40 @@ def test_a_child_works_in_a_scratch_folder_that_is_removed_after(tmp_path):
         server.stop()
     scratch = outcome.raws[0][1].decode()
     assert scratch != os.getcwd() and not os.path.exists(scratch)
+
+
+def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_path):
+    plugin = tmp_path / "sleeper"
+    plugin.mkdir()
+    (plugin / "main.py").write_text(
+        "import os, time\n"
+        "def run(meta):\n"
+        "    open(os.environ['PIDFILE'], 'w').write(str(os.getpid()))\n"
+        "    time.sleep(30)\n"
+    )
+    pidfile = tmp_path / "child.pid"
+    request = {
+        **_request("noop"),
+        "code": str(plugin / "main.py"),
+        "folder": str(plugin),
+        "env": {"PIDFILE": str(pidfile)},
+    }
+    server = ForkServer()
+    server.start()
+    threading.Timer(0.5, os.kill, (server._proc.pid, signal.SIGKILL)).start()
+    try:
+        with pytest.raises(SandboxError, match="helper died"):
+            server.run(request, b"", 60)
+        child = int(pidfile.read_text())
+        for _ in range(100):  # killed at once; reaped by init soon after
+            try:
+                if Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[0] == "Z":
+                    break
+            except FileNotFoundError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"the job's child {child} outlived its helper")
+        assert server.run(_request("noop"), b"", 10).ok  # a new helper takes over
+    finally:
+        server.stop()
