@@ -22,10 +22,12 @@ import sys
 from typing import Any
 
 #: Modules the helper always imports once, so each child starts with them loaded.
-PRELOAD = ("json", "traceback", "importlib.util", "resource", "kat.ooi")
+PRELOAD = ("json", "traceback", "importlib.util", "resource", "kat.ooi", "kat.pluginkit")
 
 REQ = struct.Struct("!II")  #: header length, payload length
 MSG = struct.Struct("!ci")  #: b"P" + pid, or b"X" + wait status
+#: prctl option that makes orphaned descendants re-parent to this process (Linux).
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def killpg(pid: int) -> None:
@@ -43,6 +45,7 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
     for name in (*PRELOAD, *preload):
         with contextlib.suppress(Exception):  # a library that fails here fails in its job
             __import__(name)
+    _become_subreaper()
     control = socket.socket(fileno=control_fd)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -88,17 +91,28 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
                 killpg(pid)
 
 
+def _become_subreaper() -> None:
+    """Orphans of a job (its grandchildren, killed with its group) are re-parented to
+    the helper, which reaps them, instead of to PID 1, which in a container may never
+    reap and collect zombies."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
 def _reap(children: dict[int, socket.socket]) -> None:
-    while children:
+    """Reap every exited child: a job's (report it) or an orphan of one (just reap)."""
+    while True:
         try:
             pid, wait_status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
-        killpg(pid)  # grandchildren left in the job's group die with it
         status = children.pop(pid, None)
         if status is not None:
+            killpg(pid)  # grandchildren left in the job's group die with it
             with contextlib.suppress(OSError):
                 status.sendall(MSG.pack(b"X", wait_status))
             status.close()
