@@ -104,13 +104,20 @@ class RequestMetrics:
             ["method", "route"], buckets=REQUEST_BUCKETS, registry=self.registry,
         )  # fmt: skip
 
+    #: The app's router, to name the route of a request refused before routing (401).
+    router: Any = None
+
+    def _template(self, path: str) -> str:
+        found = self.router.find(path) if self.router is not None else None
+        return found[3] if found else "(no route)"
+
     def process_request(self, req, resp) -> None:
         req.context.metrics_started = time.perf_counter()
 
     def process_response(self, req, resp, resource, req_succeeded) -> None:
         started = getattr(req.context, "metrics_started", None)
         # The route template, not the path: ids must not make a label per organisation.
-        route = req.uri_template or "(no route)"
+        route = req.uri_template or self._template(req.path)
         status = str(resp.status_code)
         self.requests.labels(req.method, route, status).inc()
         if started is not None:

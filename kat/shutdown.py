@@ -8,11 +8,17 @@ grace period ends would stay ``running`` (or be marked ``failed: killed`` when i
 dies with the job helper). :class:`HandBack` marks such jobs ``queued`` again, which is
 where their messages are, and tells the status middleware not to record an outcome
 for them afterwards.
+
+A process group signal (honcho's ``killpg``, a terminal's Ctrl-C) reaches a Dramatiq
+worker process twice: directly and forwarded by Dramatiq's main process. Dramatiq takes
+a second SIGTERM as "kill now", which would void the grace period, so :class:`HandBack`
+lets only the first one through; SIGKILL still ends a worker at once.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 
 from dramatiq.middleware import Middleware
@@ -35,6 +41,22 @@ class HandBack(Middleware):
         self._store = store
         self._lock = threading.Lock()
         self._running: dict[str, str] = {}  # message id -> job id
+
+    def after_process_boot(self, broker) -> None:
+        """Wrap Dramatiq's SIGTERM handler (set before this hook) to act on the first only."""
+        original = signal.getsignal(signal.SIGTERM)
+        if not callable(original):
+            return
+        seen = []
+
+        def first_only(signum, frame):
+            if seen:
+                logger.info("already stopping: running jobs keep their grace period")
+                return
+            seen.append(signum)
+            original(signum, frame)
+
+        signal.signal(signal.SIGTERM, first_only)
 
     def before_process_message(self, broker, message) -> None:
         if message.actor_name in JOB_ACTORS:

@@ -37,6 +37,7 @@ def create_app(
     metrics = RequestMetrics()
     app = falcon.App(middleware=[metrics, TokenAuth(settings.katalogus_api_token), JSONBody()])
     app.req_options.strip_url_path_trailing_slash = True
+    metrics.router = app._router  # names the route of requests refused before routing
     add_error_handlers(app)
 
     shared = (catalogue, registry)

@@ -1,0 +1,57 @@
+"""SIGTERM to a worker: running jobs get the grace period, the rest go back to the queue."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from operate_harness import queue_depth
+
+from kat.shutdown import DETAIL
+
+GRACE = 2
+
+
+def _wait_for(path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_finishes_what_it_can_and_hands_back_the_rest(system, tmp_path):
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    system.catalogue.set_enabled("acme", "hold", True)
+    env = {"BOEFJE_HOLD_DIR": str(hold), "KAT_SHUTDOWN_GRACE": str(GRACE)}
+    workers = system.start_workers(kinds=("boefje",), **env)
+    done = system.kat("scan", "--org", "acme", "--boefje", "hold",
+                      "IPAddressV4|internet|10.0.0.1", "IPAddressV4|internet|10.0.0.2")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    _wait_for(hold / "10.0.0.1.started")
+    _wait_for(hold / "10.0.0.2.started")
+
+    stopped_at = time.monotonic()
+    workers.terminate()
+    time.sleep(0.5)
+    (hold / "10.0.0.2.release").touch()  # this one ends within the grace period
+    workers.procs[0].wait(GRACE + 10)
+    assert time.monotonic() - stopped_at < GRACE + 4  # the grace period, then out
+
+    store = system.store()
+    jobs = {j["input_ooi"].rsplit("|", 1)[1]: j for j in store.list_jobs(plugin="hold")}
+    assert jobs["10.0.0.2"]["status"] == "completed"
+    assert jobs["10.0.0.1"]["status"] == "queued"  # neither failed nor left running
+    assert jobs["10.0.0.1"]["detail"] == DETAIL
+    assert queue_depth(system.settings, "boefjes") == 1  # its message is back
+
+    (hold / "10.0.0.1.release").touch()
+    system.start_workers(kinds=("boefje",), **env)
+    deadline = time.monotonic() + 30
+    while store.get_job(jobs["10.0.0.1"]["id"])["status"] != "completed":
+        assert time.monotonic() < deadline, "the handed-back job did not run again"
+        time.sleep(0.1)
+    again = store.get_job(jobs["10.0.0.1"]["id"])
+    assert again["attempts"] == 2 and again["reason"] is None
+    assert queue_depth(system.settings, "boefjes") == 0
