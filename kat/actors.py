@@ -27,9 +27,17 @@ from dramatiq.middleware import (
 
 from kat import config, metrics, scan
 from kat.middleware import JobStatusMiddleware, queue, report
-from kat.models import BoefjeMeta, NormalizerMeta, PluginRef, parse_boefje_meta
+from kat.models import (
+    BoefjeMeta,
+    FailureReason,
+    JobError,
+    JobStatus,
+    NormalizerMeta,
+    PluginRef,
+    parse_boefje_meta,
+)
 from kat.models import parse_normalizer_meta as _parse_normalizer_meta
-from kat.runner import Context, run_boefje, run_normalizer
+from kat.runner import Context, JobResult, run_boefje, run_normalizer
 from kat.shutdown import HandBack
 
 logger = logging.getLogger(__name__)
@@ -96,7 +104,9 @@ def metrics_environment(settings: config.Settings) -> dict[str, str]:
     """The variables Dramatiq's Prometheus middleware reads (at import) for
     ``KAT_METRICS_PORT``; ``kat boefje|normalizer`` sets them before Dramatiq starts, so
     its exposition process (forked from the main process) serves on that port."""
-    folder = (settings.data_dir / "metrics").resolve()
+    # One folder per port: the boefje and the normalizer worker of one machine each
+    # serve their own processes' figures, so a scrape of both never counts a job twice.
+    folder = (settings.data_dir / f"metrics-{settings.metrics_port}").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     return {"dramatiq_prom_port": str(settings.metrics_port), "dramatiq_prom_db": str(folder)}
 
@@ -118,7 +128,11 @@ NORMALIZER_QUEUE = f"{settings.queue_prefix}normalizers"
 @dramatiq.actor(actor_name="boefje", queue_name=BOEFJE_QUEUE)
 def boefje(job: dict[str, Any]) -> None:
     """Run one boefje job; queue a normalizer job per matching raw and normalizer."""
-    meta = parse_boefje_meta(job)
+    try:
+        meta = parse_boefje_meta(job)
+    except JobError as exc:
+        report(_malformed(job, exc))
+        return
     ctx = context()
     report(run_boefje(ctx, meta, send=scan.tracked(ctx.store, meta, _send_normalizer)))
 
@@ -126,11 +140,21 @@ def boefje(job: dict[str, Any]) -> None:
 @dramatiq.actor(actor_name="normalizer", queue_name=NORMALIZER_QUEUE)
 def normalizer(job: dict[str, Any]) -> None:
     """Run one normalizer job; its objects go to the store."""
-    meta = _parse_normalizer_meta(job)
+    try:
+        meta = _parse_normalizer_meta(job)
+    except JobError as exc:
+        report(_malformed(job, exc))
+        return
     result = run_normalizer(context(), meta)
     # A scan's discovery loop: what this job found is scanned next (kat.scan).
     scan.follow_up(context(), meta, result, _send_scan_boefje)
     report(result)
+
+
+def _malformed(job: dict[str, Any], exc: JobError) -> JobResult:
+    """A message no retry can fix: the job fails at once, naming the field."""
+    detail = f"malformed job: {exc}"
+    return JobResult(job["id"], JobStatus.FAILED, FailureReason.CRASHED, detail)
 
 
 def _send(actor: dramatiq.Actor, job: dict[str, Any]) -> str:

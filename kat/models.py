@@ -208,8 +208,8 @@ def parse_boefje_meta(obj: Any, where: str = "") -> BoefjeMeta:
             if not isinstance(value, str):
                 raise JobError(f"{name('environment')}.{key}: expected str")
     input_ooi = _get(obj, "input_ooi", where, str, required=False)
-    if input_ooi is not None and "|" not in input_ooi:
-        raise JobError(f"{name('input_ooi')}: {input_ooi!r} is not an OOI reference")
+    if input_ooi is not None:
+        _check_reference(input_ooi, name("input_ooi"))
     return BoefjeMeta(
         id=_job_id(obj, where),
         boefje=_plugin_ref(obj, "boefje", where),
@@ -221,6 +221,17 @@ def parse_boefje_meta(obj: Any, where: str = "") -> BoefjeMeta:
         runnable_hash=_get(obj, "runnable_hash", where, str, required=False),
         environment=environment,
     )
+
+
+def _check_reference(reference: str, name: str) -> None:
+    from kat.ooi import parse_reference  # not at import: keeps this module stdlib-only
+
+    if "|" not in reference:
+        raise JobError(f"{name}: {reference!r} is not an OOI reference")
+    try:
+        parse_reference(reference)
+    except ValueError as exc:
+        raise JobError(f"{name}: {exc}") from None
 
 
 def _mime_types(raw: dict, where: str) -> list[str]:

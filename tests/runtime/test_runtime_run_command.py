@@ -114,6 +114,7 @@ def test_a_failed_job_prints_its_reason_not_the_plugins_output(runtime, tmp_path
         ({"boefje": {"id": 7}, "organization": "acme"}, "boefje.id: expected str, got int"),
         ({"boefje": "noop", "organization": "../etc"}, "organization: '../etc' is not a valid id"),
         ({"boefje": "noop", "organization": "acme", "id": "x"}, "id: 'x' is not a UUID"),
+        (job_meta("noop", ref="Nope|x|y"), "input_ooi: reference 'Nope|x|y': unknown object type"),
         ('{"boefje": ', "invalid JSON"),
         ([], "job: expected a JSON object, got list"),
     ],

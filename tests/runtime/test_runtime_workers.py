@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -151,3 +152,16 @@ def test_a_normalizer_yielding_non_oois_fails_as_bad_output(runtime, worker):
     bad = runtime.wait(runtime.actors.enqueue_normalizer("acme", "bad-normalizer", raw["id"]))
     assert (bad["status"], bad["reason"]) == ("failed", "bad-output")
     assert "not an OOI" in bad["detail"]
+
+
+def test_a_malformed_message_fails_at_once_without_retries(runtime, worker):
+    job = {
+        "id": str(uuid.uuid4()),
+        "boefje": {"id": "noop"},
+        "organization": "acme",
+        "input_ooi": "Nope|x|y",  # enqueue_boefje refuses this; a hand-made message may not
+    }
+    runtime.actors.boefje.send(job)
+    done = runtime.wait(job["id"])
+    assert (done["status"], done["reason"], done["attempts"]) == ("failed", "crashed", 1)
+    assert "malformed job: input_ooi" in done["detail"]
