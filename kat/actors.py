@@ -88,9 +88,10 @@ def make_broker(url: str) -> RabbitmqBroker:
     )
     # Before Retries, so that after_process_message (run in reverse) sees its verdict.
     broker.add_middleware(JobStatusMiddleware(lambda: context().store), before=Retries)
-    # Before _SandboxBoot: at shutdown, hand back the jobs left before their children die.
-    broker.add_middleware(HandBack(lambda: context().store))
     broker.add_middleware(_SandboxBoot())
+    # After _SandboxBoot: after_* hooks run in reverse, so at shutdown the jobs left are
+    # handed back before the job helper's hook kills their children.
+    broker.add_middleware(HandBack(lambda: context().store))
     if settings.metrics_port:
         # kat's job figures, in the same files. Added before Dramatiq's Prometheus:
         # after_* hooks run in reverse, so Prometheus's after_process_boot points

@@ -33,8 +33,8 @@ DETAIL = "returned to the queue: the worker stopped before the job finished"
 
 class HandBack(Middleware):
     """Marks the jobs still running after the grace period ``queued`` (their message is
-    back on the queue). Must come before the job helper's middleware, whose shutdown
-    hook kills the job children."""
+    back on the queue). Must be added after the job helper's middleware: Dramatiq runs
+    ``after_*`` hooks in reverse, and the helper's shutdown hook kills the job children."""
 
     def __init__(self, store):
         #: The store, or a callable returning it (made lazily in each worker process).

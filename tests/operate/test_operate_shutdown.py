@@ -43,7 +43,7 @@ def test_sigterm_finishes_what_it_can_and_hands_back_the_rest(system, tmp_path):
     jobs = {j["input_ooi"].rsplit("|", 1)[1]: j for j in store.list_jobs(plugin="hold")}
     assert jobs["10.0.0.2"]["status"] == "completed"
     assert jobs["10.0.0.1"]["status"] == "queued"  # neither failed nor left running
-    assert jobs["10.0.0.1"]["detail"] == DETAIL
+    assert jobs["10.0.0.1"]["detail"] == DETAIL and jobs["10.0.0.1"]["reason"] is None
     assert queue_depth(system.settings, "boefjes") == 1  # its message is back
 
     (hold / "10.0.0.1.release").touch()
