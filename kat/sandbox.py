@@ -132,7 +132,10 @@ class ForkServer:
         log = tempfile.TemporaryFile(prefix="kat-job-")  # noqa: SIM115 - closed in finally
         scratch = tempfile.mkdtemp(prefix="kat-job-")
         try:
-            header = json.dumps({**request, "cwd": scratch}).encode()
+            # The child works in the scratch folder: relative plugin paths (the default
+            # KAT_PLUGINS_DIR is ./plugins) must be made absolute here, in our cwd.
+            paths = {k: os.path.abspath(request[k]) for k in ("code", "folder") if k in request}
+            header = json.dumps({**request, **paths, "cwd": scratch}).encode()
             message = REQ.pack(len(header), len(payload)) + header
             fds = [out_w, status_theirs.fileno(), log.fileno()]
             with self._lock:

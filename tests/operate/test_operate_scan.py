@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
+import os
 
 import pytest
 from operate_harness import PLUGINS, System
@@ -157,3 +158,12 @@ def test_racing_workers_claim_each_pair_once(system):
     for proc in procs:
         proc.join()
     assert sum(won) == 50
+
+
+def test_a_relative_plugins_folder_works_as_the_default_does(system):
+    """The default KAT_PLUGINS_DIR is ./plugins; jobs run in a scratch folder elsewhere."""
+    relative = os.path.relpath(PLUGINS, system.root)
+    done = system.kat("scan", "--org", "acme", "--inline", "--json", INPUT,
+                      KAT_PLUGINS_DIR=relative)  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    assert json.loads(done.stdout)["jobs"] == {"completed": 2}
