@@ -36,7 +36,9 @@ control_socket_disable = True
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="katalogus-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir = tempfile.mkdtemp(
+        prefix="katalogus-metrics-"
+    )
 
 
 def post_fork(server, worker):
@@ -64,3 +66,11 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder this master made."""
+    import shutil
+
+    if "_metrics_dir" in globals():
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

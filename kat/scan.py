@@ -109,9 +109,17 @@ def get(store: Store, scan_id: str) -> Scan | None:
 
 
 def enabled(reader: CatalogueReader, organization: str, plugin: Plugin) -> bool:
-    """The organisation's choice, else the plugin's default; unreadable state: off."""
+    """The organisation's choice, else the plugin's default; unreadable state: off.
+
+    The catalogue files answer without opening sealed settings (``kat scan`` plans
+    without the private key; a job whose settings cannot be opened fails on its own).
+    """
     try:
-        state, _settings = reader.plugin_state(organization, plugin.id)
+        states = getattr(reader, "enabled_states", None)
+        if states is not None:
+            state = states(organization).get(plugin.id)
+        else:  # the KATalogus API
+            state, _settings = reader.plugin_state(organization, plugin.id)
     except CatalogueError:
         return False
     return plugin.enabled if state is None else bool(state)

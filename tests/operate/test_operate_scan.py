@@ -167,3 +167,25 @@ def test_a_relative_plugins_folder_works_as_the_default_does(system):
                       KAT_PLUGINS_DIR=relative)  # fmt: skip
     assert done.returncode == 0, done.stdout
     assert json.loads(done.stdout)["jobs"] == {"completed": 2}
+
+
+def test_planning_needs_no_private_key(tmp_path):
+    """The workers open sealed settings; `kat scan` only reads which boefjes are on."""
+    from operate_harness import make_system
+
+    from kat import crypto
+
+    public, private = crypto.generate()
+    keys = {"BYTES_ENCRYPTION_MIDDLEWARE": "NACL_SEALBOX", "KATALOGUS_PUBLIC_KEY": public,
+            "KATALOGUS_PRIVATE_KEY": private}  # fmt: skip
+    system = make_system(tmp_path, **keys)
+    try:
+        system.catalogue.set_enabled("acme", "hold", True)
+        system.catalogue.put_setting("acme", "hold", "HOLD_DIR", str(tmp_path))
+        assert "sealed:" in (tmp_path / "catalogue/organisations/acme.yaml").read_text()
+        done = system.kat("scan", "--org", "acme", "IPAddressV4|internet|0.0.0.0",
+                          KATALOGUS_PRIVATE_KEY="")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.endswith(": 1 jobs queued\n")
+    finally:
+        system.stop()
