@@ -21,13 +21,12 @@ from typing import TextIO
 from kat import config
 from kat import scan as scans
 from kat.cli import FAILED, OK, UsageError, command
+from kat.models import OUTPUT_MARK
 
 #: How often ``--wait`` reads the store, seconds.
 POLL = 0.2
 #: Without a terminal, ``--wait`` prints a progress line at most this often, seconds.
 PLAIN_EVERY = 2.0
-#: Marks where a failed job's detail turns into the plugin's output (never shown).
-OUTPUT_MARK = "\n--- output (tail) ---\n"
 
 
 @command
@@ -233,7 +232,10 @@ def run(args: argparse.Namespace) -> int:
         store = Store(settings.db_path)
         sent = _start_on_broker(store, plugins, reader, scan, settings)
         if not args.wait:
-            print(f"scan {scan.id}: {len(sent)} jobs queued")
+            if args.json:
+                print(json.dumps({"scan": scan.id, "queued": len(sent)}, indent=2))
+            else:
+                print(f"scan {scan.id}: {len(sent)} jobs queued")
             return OK
         while True:
             counts = scans.progress(store, scan.id)

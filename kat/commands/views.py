@@ -15,10 +15,7 @@ from typing import Any
 
 from kat import config
 from kat.cli import OK, UsageError, command
-from kat.models import JobStatus
-
-#: Marks where a failed job's detail turns into the plugin's output (never shown).
-OUTPUT_MARK = "\n--- output (tail) ---\n"
+from kat.models import OUTPUT_MARK, JobStatus
 
 
 def _store():
