@@ -262,7 +262,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _start_on_broker(store, plugins, reader, scan, settings) -> list[str]:
     """Record the scan and send its first jobs through RabbitMQ."""
+    import logging
+
     import kat.actors as actors
+
+    if logging.getLogger().level > logging.DEBUG:  # pika logs each failed connect at length
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
 
     def send(job: dict) -> str:
         return actors.enqueue_boefje(

@@ -189,3 +189,12 @@ def test_planning_needs_no_private_key(tmp_path):
         assert done.stdout.endswith(": 1 jobs queued\n")
     finally:
         system.stop()
+
+
+def test_an_unreachable_broker_is_one_clear_line(system):
+    url = "amqp://guest:hunter2-pw@127.0.0.1:1/%2F"
+    done = system.kat("scan", "--org", "acme", INPUT, KAT_BROKER_URL=url)
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # no traceback
+    assert "cannot reach RabbitMQ at 127.0.0.1:1/%2F" in done.stderr
+    assert "scan with --inline" in done.stderr and "hunter2" not in done.stderr
