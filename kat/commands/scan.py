@@ -27,6 +27,8 @@ from kat.models import OUTPUT_MARK
 POLL = 0.2
 #: Without a terminal, ``--wait`` prints a progress line at most this often, seconds.
 PLAIN_EVERY = 2.0
+#: ``--wait`` says so when no worker has taken a job of the scan for this long, seconds.
+IDLE_HINT = 30.0
 
 
 @command
@@ -237,10 +239,18 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(f"scan {scan.id}: {len(sent)} jobs queued")
             return OK
+        idle_since, hinted = time.monotonic(), False
         while True:
             counts = scans.progress(store, scan.id)
             if scans.finished(counts):
                 break
+            if counts["running"] or counts["completed"] or counts["failed"]:
+                idle_since = time.monotonic()
+            elif not hinted and time.monotonic() - idle_since > IDLE_HINT:
+                hinted = True
+                print(f"\nkat: no worker has taken a job of this scan in {IDLE_HINT:.0f} s; "
+                      "are `kat boefje` and `kat normalizer` running (make run)?",
+                      file=sys.stderr)  # fmt: skip
             if not args.json:
                 progress.show(counts)
             time.sleep(POLL)
