@@ -11,6 +11,8 @@ constraint on it, so two workers racing to enqueue the same pair cannot both win
 The same functions drive ``kat scan --inline`` (:func:`run_inline`: an in-process
 queue, the same sandbox and store), so both modes plan exactly the same jobs.
 Progress is read from the store: the jobs of a scan are its rows in ``scan_jobs``.
+The two scan tables live in the store's SQLite file and go through its per-thread
+connections and ``BEGIN IMMEDIATE`` transactions, so they share its locking rules.
 """
 
 from __future__ import annotations
