@@ -94,7 +94,7 @@ class Honcho:
                 healthy = httpx.get(f"{self.api}/health", timeout=1).status_code == 200
             except httpx.HTTPError:
                 healthy = False
-            if healthy and self.text().count("ready for action") >= 2:
+            if healthy and self.text().count("Worker process is ready for action") >= 2:
                 return
             time.sleep(0.2)
         raise AssertionError(f"system not up within {timeout} s:\n{self.text()}")

@@ -144,7 +144,7 @@ class Workers:
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.procs):
                 raise AssertionError(f"worker exited: {self.logs()}")
-            if self.logs().count("ready for action") >= len(self.kinds):
+            if self.logs().count("Worker process is ready for action") >= len(self.kinds):
                 return
             time.sleep(0.05)
         raise AssertionError(f"workers not ready: {self.logs()}")
