@@ -17,9 +17,9 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pika
 
 from kat import config
+from tests import broker
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
@@ -133,28 +133,8 @@ def _group_alive(pgid: int) -> bool:
 
 def messages_waiting(env: dict[str, str]) -> int:
     """Messages in the system's queues (boefjes, normalizers and their delay queues)."""
-    settings = config.load(env)
-    connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-    total = 0
-    try:
-        channel = connection.channel()
-        for name in ("boefjes", "normalizers", "boefjes.DQ", "normalizers.DQ"):
-            try:
-                frame = channel.queue_declare(settings.queue_prefix + name, passive=True)
-            except pika.exceptions.ChannelClosedByBroker:
-                channel = connection.channel()
-                continue
-            total += frame.method.message_count
-    finally:
-        connection.close()
-    return total
+    return broker.messages_waiting(config.load(env))
 
 
 def delete_queues(env: dict[str, str]) -> None:
-    settings = config.load(env)
-    connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-    channel = connection.channel()
-    for name in ("boefjes", "normalizers"):
-        for suffix in ("", ".DQ", ".XQ"):
-            channel.queue_delete(settings.queue_prefix + name + suffix)
-    connection.close()
+    broker.delete_queues(config.load(env))

@@ -17,11 +17,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pika
-
 from kat import config
 from kat.catalogue import Catalogue
 from kat.store import Store
+from tests.broker import delete_queues
 
 ROOT = Path(__file__).parents[2]
 PLUGINS = Path(__file__).parent / "plugins"
@@ -83,25 +82,6 @@ def make_system(root: Path, plugins: Path = PLUGINS, **extra: str) -> System:
     catalogue = Catalogue.from_settings(config.load(env))
     catalogue.create_organisation("acme", "Acme")
     return System(root, env, catalogue)
-
-
-def delete_queues(settings: config.Settings) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-    channel = connection.channel()
-    for name in ("boefjes", "normalizers"):
-        for suffix in ("", ".DQ", ".XQ"):
-            channel.queue_delete(settings.queue_prefix + name + suffix)
-    connection.close()
-
-
-def queue_depth(settings: config.Settings, name: str) -> int:
-    """Messages ready in a queue (not counting those a consumer holds)."""
-    connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-    try:
-        frame = connection.channel().queue_declare(settings.queue_prefix + name, passive=True)
-        return frame.method.message_count
-    finally:
-        connection.close()
 
 
 class Workers:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from operate_harness import queue_depth
 
 from kat.shutdown import DETAIL
+from tests.broker import queue_depth
 
 GRACE = 2
 

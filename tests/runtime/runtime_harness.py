@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pika
-
 from kat import config, crypto
 from kat.catalogue import Catalogue
 from kat.store import Store
@@ -74,15 +72,6 @@ def _catalogue(settings: config.Settings) -> Catalogue:
     catalogue.create_organisation("off", "Everything off")
     catalogue.set_enabled("off", "noop", False)
     return catalogue
-
-
-def _delete_queues(settings: config.Settings) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-    channel = connection.channel()
-    for name in ("boefjes", "normalizers"):
-        for suffix in ("", ".DQ", ".XQ"):
-            channel.queue_delete(settings.queue_prefix + name + suffix)
-    connection.close()
 
 
 class Workers:
