@@ -147,7 +147,7 @@ def kat_throughput(actors, store, chains: int) -> float:
 
     def finished() -> int:
         sql = "SELECT COUNT(*) FROM jobs WHERE status IN ('completed', 'failed')"
-        return store._db().execute(sql).fetchone()[0]
+        return store.connection().execute(sql).fetchone()[0]
 
     before = finished()
     started = time.monotonic()

@@ -68,14 +68,12 @@ class Scan:
 
 def _ready(store: Store) -> Store:
     """Create the scan tables on first use in this process (IF NOT EXISTS: races are safe)."""
-    if not getattr(store, "_scan_tables", False):
-        store._db().executescript(_SCHEMA)
-        store._scan_tables = True
+    store.ensure_tables(_SCHEMA)
     return store
 
 
 def create(store: Store, scan: Scan) -> Scan:
-    with _ready(store)._tx() as db:
+    with _ready(store).transaction() as db:
         db.execute(
             "INSERT INTO scans (id, organization, inputs, depth, scan_level, boefjes,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -93,7 +91,8 @@ def create(store: Store, scan: Scan) -> Scan:
 
 
 def get(store: Store, scan_id: str) -> Scan | None:
-    row = _ready(store)._db().execute("SELECT * FROM scans WHERE id = ?", (scan_id,)).fetchone()
+    db = _ready(store).connection()
+    row = db.execute("SELECT * FROM scans WHERE id = ?", (scan_id,)).fetchone()
     if row is None:
         return None
     boefjes = json.loads(row["boefjes"]) if row["boefjes"] is not None else None
@@ -146,7 +145,7 @@ def boefjes_for(
 def claim(store: Store, scan: Scan, boefje_id: str, input_ooi: str, level: int) -> str | None:
     """Reserve the (boefje, input) pair for ``scan``; its new job id, or None if taken."""
     job_id = str(uuid.uuid4())
-    with _ready(store)._tx() as db:
+    with _ready(store).transaction() as db:
         cursor = db.execute(
             "INSERT OR IGNORE INTO scan_jobs (job_id, scan_id, level, boefje_id, input_ooi)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -156,7 +155,7 @@ def claim(store: Store, scan: Scan, boefje_id: str, input_ooi: str, level: int) 
 
 
 def _release(store: Store, job_id: str) -> None:
-    with store._tx() as db:
+    with store.transaction() as db:
         db.execute("DELETE FROM scan_jobs WHERE job_id = ?", (job_id,))
 
 
@@ -227,7 +226,7 @@ def tracked(
 
     def send_tracked(job: NormalizerMeta) -> str:
         job_id = send(job)
-        with _ready(store)._tx() as db:
+        with _ready(store).transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO scan_jobs (job_id, scan_id, level) VALUES (?, ?, ?)",
                 (job_id, scan[0], scan[1]),
@@ -261,7 +260,7 @@ def progress(store: Store, scan_id: str) -> dict[str, int]:
     """Jobs of the scan by status (a job not yet in the jobs table counts as queued)."""
     rows = (
         _ready(store)
-        ._db()
+        .connection()
         .execute(
             "SELECT COALESCE(j.status, 'queued') AS status, COUNT(*) AS n FROM scan_jobs s"
             " LEFT JOIN jobs j ON j.id = s.job_id WHERE s.scan_id = ? GROUP BY 1",
@@ -282,7 +281,7 @@ def jobs(store: Store, scan_id: str) -> list[dict[str, Any]]:
     """The scan's jobs (store rows plus ``level``), oldest first."""
     rows = (
         _ready(store)
-        ._db()
+        .connection()
         .execute(
             "SELECT j.*, s.level FROM scan_jobs s JOIN jobs j ON j.id = s.job_id"
             " WHERE s.scan_id = ? ORDER BY j.queued_at",
@@ -296,7 +295,7 @@ def objects(store: Store, scan_id: str) -> list[dict[str, Any]]:
     """Distinct objects the scan's normalizers found: ``object_type``, ``primary_key``."""
     rows = (
         _ready(store)
-        ._db()
+        .connection()
         .execute(
             "SELECT DISTINCT o.object_type, o.primary_key FROM objects o"
             " JOIN scan_jobs s ON s.job_id = o.job_id WHERE s.scan_id = ?"

@@ -91,9 +91,10 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._db().executescript(_SCHEMA)  # IF NOT EXISTS: safe when processes race
+        self.connection().executescript(_SCHEMA)  # IF NOT EXISTS: safe when processes race
 
-    def _db(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit: use :meth:`transaction` to write)."""
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -117,8 +118,17 @@ class Store:
         def __exit__(self, kind, value, tb) -> None:
             self.db.execute("COMMIT" if kind is None else "ROLLBACK")
 
-    def _tx(self) -> _Tx:
-        return self._Tx(self._db())
+    def transaction(self) -> _Tx:
+        """``with store.transaction() as db:`` one short write transaction."""
+        return self._Tx(self.connection())
+
+    def ensure_tables(self, schema: str) -> None:
+        """Create another module's tables in this store (once per Store object;
+        ``CREATE … IF NOT EXISTS`` makes processes racing on it safe)."""
+        done = self.__dict__.setdefault("_schemas", set())
+        if schema not in done:
+            self.connection().executescript(schema)
+            done.add(schema)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -142,7 +152,7 @@ class Store:
         status: JobStatus = JobStatus.QUEUED,
     ) -> bool:
         """Record a job as ``queued``; False (and no change) if the id exists already."""
-        with self._tx() as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO jobs (id, type, organization, plugin_id, plugin_version,"
                 " input_ooi, raw_id, status, meta, queued_at)"
@@ -164,12 +174,12 @@ class Store:
 
     def forget_job(self, job_id: str) -> None:
         """Remove a job that never reached the broker (its message could not be sent)."""
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute("DELETE FROM jobs WHERE id = ? AND status = ?", (job_id, "queued"))
 
     def mark_running(self, job_id: str, worker: str) -> int:
         """Status ``running``; returns the attempt number (2+ after a redelivery)."""
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE jobs SET status = ?, reason = NULL, detail = NULL, worker = ?,"
                 " attempts = attempts + 1, started_at = ?, ended_at = NULL WHERE id = ?",
@@ -180,7 +190,7 @@ class Store:
 
     def mark_queued(self, job_id: str, detail: str | None = None) -> None:
         """Back to ``queued`` (a retry of a broker or store error is coming)."""
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE jobs SET status = ?, detail = ? WHERE id = ?",
                 (str(JobStatus.QUEUED), detail, job_id),
@@ -197,7 +207,7 @@ class Store:
         meta: dict[str, Any] | None = None,
     ) -> None:
         """``completed`` or ``failed`` (with a reason), stamped with the end time."""
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE jobs SET status = ?, reason = ?, detail = ?, ended_at = ?,"
                 " runnable_hash = COALESCE(?, runnable_hash), meta = COALESCE(?, meta)"
@@ -214,7 +224,8 @@ class Store:
             )
 
     def get_job(self, job_id: str) -> dict[str, Any] | None:
-        return _job(self._db().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
+        row = self.connection().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row)
 
     def list_jobs(
         self,
@@ -239,7 +250,7 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY queued_at DESC LIMIT ?"
-        return [_job(r) for r in self._db().execute(sql, (*args, limit)).fetchall()]
+        return [_job(r) for r in self.connection().execute(sql, (*args, limit)).fetchall()]
 
     # --- raws -------------------------------------------------------------------------
 
@@ -248,7 +259,7 @@ class Store:
     ) -> list[str]:
         """Store a job's raw files, replacing any an earlier attempt stored; their ids."""
         ids = []
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute("DELETE FROM raws WHERE job_id = ?", (job_id,))
             for mime_types, data in raws:
                 raw_id = str(uuid.uuid4())
@@ -270,7 +281,7 @@ class Store:
 
     def raws_for(self, job_id: str) -> list[dict[str, Any]]:
         """The raw files of a job, without their bytes."""
-        rows = self._db().execute(
+        rows = self.connection().execute(
             "SELECT id, job_id, organization, mime_types, size, created_at FROM raws"
             " WHERE job_id = ? ORDER BY rowid",
             (job_id,),
@@ -279,7 +290,7 @@ class Store:
 
     def get_raw(self, raw_id: str) -> dict[str, Any] | None:
         """A raw file with its bytes (``data``), or None."""
-        row = self._db().execute("SELECT * FROM raws WHERE id = ?", (raw_id,)).fetchone()
+        row = self.connection().execute("SELECT * FROM raws WHERE id = ?", (raw_id,)).fetchone()
         if row is None:
             return None
         return {**dict(row), "mime_types": json.loads(row["mime_types"])}
@@ -294,7 +305,7 @@ class Store:
             (job_id, organization, o["object_type"], o["primary_key"], json.dumps(o))
             for o in objects
         ]
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute("DELETE FROM objects WHERE job_id = ?", (job_id,))
             db.executemany(
                 "INSERT INTO objects (job_id, organization, object_type, primary_key, data)"
@@ -306,7 +317,7 @@ class Store:
     def _objects(self, sql: str, args: tuple) -> list[dict[str, Any]]:
         return [
             {**json.loads(r["data"]), "_job_id": r["job_id"]}
-            for r in self._db().execute(sql, args).fetchall()
+            for r in self.connection().execute(sql, args).fetchall()
         ]
 
     def objects(

@@ -60,7 +60,7 @@ def _keys(env, scan_id: str) -> list[str]:
 
 def _settled(env: dict[str, str]) -> dict[str, int]:
     store = Store(config.load(env).db_path)
-    rows = store._db().execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+    rows = store.connection().execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
     counts = {r["status"]: r["n"] for r in rows}
     store.close()
     return counts
