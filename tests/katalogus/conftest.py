@@ -110,8 +110,10 @@ def free_port() -> int:
 class Gunicorn:
     """A real gunicorn serving the KATalogus from ``gunicorn.conf.py``."""
 
-    def __init__(self, env: dict[str, str], workers: int, cwd: Path, log: Path) -> None:
-        self.port = free_port()
+    def __init__(
+        self, env: dict[str, str], workers: int, cwd: Path, log: Path, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("KAT", "BYTES", "BOEF"))},

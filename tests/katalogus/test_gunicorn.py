@@ -18,6 +18,7 @@ from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
 from kat.config import load
 from kat.crypto import generate
 from kat.yamlfiles import write_atomic
+from tests.katalogus.conftest import Gunicorn
 
 
 class Http:
@@ -197,3 +198,19 @@ def test_sealed_plaintext_is_in_no_file_and_no_log_line(env, gunicorn, tmp_path)
     log = (tmp_path / "gunicorn-0.log").read_text()
     assert "PUT /v1/organisations/_dev/dns-records/settings" in log  # the log is there
     assert secret not in log
+
+
+@pytest.mark.timeout(60)
+def test_a_second_katalogus_on_a_taken_address_refuses_to_start(env, gunicorn, tmp_path):
+    """Workers listen with SO_REUSEPORT; a second instance must still not share the port."""
+    first = gunicorn(env, workers=2)
+    log = tmp_path / "second.log"
+    try:  # /health answers at once (the first instance does): wait for the second to exit
+        second = Gunicorn(env, 1, tmp_path, log, port=first.port)
+    except RuntimeError:
+        pass
+    else:
+        assert second.proc.wait(timeout=20) != 0
+    assert f"cannot listen on 127.0.0.1:{first.port}: Address already in use" in log.read_text()
+    status, _ = Http(first.url).call("GET", "/health")
+    assert status == 200
