@@ -134,9 +134,17 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+def _show(line: str, final: bool) -> None:
+    """Progress rewritten in place on a terminal; in a log, only the final line."""
+    if sys.stdout.isatty():
+        print(f"\r  {line}   ", end="\n" if final else "", flush=True)
+    elif final:
+        print(f"  {line}", flush=True)
+
+
 def _progress(label: str, done: int, total: int, started: float) -> None:
     rate = done / max(time.monotonic() - started, 1e-9)
-    print(f"\r  {label}: {done}/{total} jobs ({rate:.0f}/s)   ", end="", flush=True)
+    _show(f"{label}: {done}/{total} jobs ({rate:.0f}/s)", done >= total)
 
 
 # --- the measurements ------------------------------------------------------------------
@@ -161,7 +169,6 @@ def kat_throughput(actors, store, chains: int) -> float:
             break
         time.sleep(0.1)
     elapsed = time.monotonic() - started
-    print()
     failed = store.list_jobs(status="failed", limit=5)
     if failed:
         raise SystemExit(f"jobs failed: {[(j['plugin_id'], j['reason']) for j in failed]}")
@@ -182,7 +189,6 @@ def bare_throughput(actor, messages: int, done_file: Path) -> float:
         if done >= messages:
             break
         time.sleep(0.05)
-    print()
     return messages / (time.monotonic() - started)
 
 
@@ -195,10 +201,9 @@ def latencies(actors, store, singles: int) -> list[float]:
             time.sleep(0.001)
         queued = datetime.fromisoformat(job["queued_at"])
         result.append((datetime.fromisoformat(job["ended_at"]) - queued).total_seconds() * 1000)
-        if number % 20 == 19:
-            print(f"\r  latency: {number + 1}/{singles} jobs   ", end="", flush=True)
+        if number % 20 == 19 or number + 1 == singles:
+            _show(f"latency: {number + 1}/{singles} jobs", number + 1 == singles)
         time.sleep(0.02)  # idle between jobs
-    print()
     return result
 
 
