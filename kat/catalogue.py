@@ -310,6 +310,9 @@ class Catalogue:
             for key in new:
                 if not isinstance(key, str) or not KEY_RE.fullmatch(key):
                     raise InvalidValue(f"setting name {key!r:.80} is not a valid variable name")
+                problem = records.value_problem(new[key])
+                if problem:
+                    raise InvalidValue(f"setting {key}: {problem}")
             if validate is not None:
                 validate(new)
             state["settings"] = {

@@ -3,6 +3,7 @@ in memory, and the layout written back (stable order, so an API change is a smal
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -13,7 +14,46 @@ ID_RE = re.compile(ID_PATTERN)
 #: Setting keys become environment variables of a boefje.
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
-__all__ = ["ID_PATTERN", "ID_RE", "KEY_RE", "org_file_data", "validate_org", "validate_repo"]
+#: Deepest nesting of lists and mappings a setting value may have.
+MAX_DEPTH = 32
+
+__all__ = [
+    "ID_PATTERN",
+    "ID_RE",
+    "KEY_RE",
+    "MAX_DEPTH",
+    "org_file_data",
+    "validate_org",
+    "validate_repo",
+    "value_problem",
+]
+
+
+def value_problem(value: Any, depth: int = 0) -> str | None:
+    """Why ``value`` cannot be a setting (which the API serves as JSON), or None.
+
+    YAML also reads dates, timestamps, binary, sets and ``.nan``; those are refused
+    (quote them), as is nesting deeper than :data:`MAX_DEPTH`. Never names the value.
+    """
+    if depth > MAX_DEPTH:
+        return f"nested deeper than {MAX_DEPTH} levels"
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "not a finite number"
+    if isinstance(value, list):
+        items = value
+    elif isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            return "a mapping with a key that is not a string"
+        items = list(value.values())
+    else:
+        return f"a YAML {type(value).__name__}, not a JSON value: quote it"
+    for item in items:
+        problem = value_problem(item, depth + 1)
+        if problem:
+            return problem
+    return None
 
 
 def _text(value: Any) -> str | None:
@@ -60,6 +100,9 @@ def validate_org(data: Any, org_id: str) -> dict[str, Any]:
         for key in settings:
             if not isinstance(key, str) or not KEY_RE.fullmatch(key):
                 raise Invalid((*where, "settings", key), f"setting name {key!r} is not valid")
+            problem = value_problem(settings[key])
+            if problem:
+                raise Invalid((*where, "settings", key), f"setting {key}: {problem}")
         entry["settings"] = dict(settings)
         normal[pid] = entry
     return {"id": org_id, "name": name, "plugins": normal}

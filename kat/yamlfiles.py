@@ -88,9 +88,20 @@ def dump(data: Any) -> str:
 
 
 def read(path: Path) -> tuple[str, os.stat_result]:
-    """The text of ``path`` and the stat of the very file read (FileNotFoundError if gone)."""
-    with open(path, encoding="utf-8") as handle:
-        return handle.read(), os.fstat(handle.fileno())
+    """The text of ``path`` and the stat of the very file read (FileNotFoundError if gone;
+    :class:`FileProblem` with the line when it is not UTF-8 or cannot be read)."""
+    try:
+        with open(path, "rb") as handle:
+            data, st = handle.read(), os.fstat(handle.fileno())
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a folder named x.yaml, no permission, …
+        raise FileProblem(path, None, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8"), st
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FileProblem(path, line, "not UTF-8 text") from None
 
 
 def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -190,7 +201,7 @@ class Folder:
         except FileNotFoundError:
             self.cache.pop(obj_id, None)
             raise self._missing(obj_id) from None
-        except (FileProblem, OSError, UnicodeDecodeError) as exc:
+        except (FileProblem, OSError) as exc:
             good = cached[1] if cached else None
             if not cached or cached[0] != key:  # log each broken version once
                 kept = "keeping its last good state" if good else "no good state to serve"
@@ -239,10 +250,9 @@ class Folder:
             if cached and cached[0] == key and cached[2]:
                 return path, cached[1], key
             text, st = read(path)
+            return path, self.parse(path, obj_id, text), stat_key(st)
         except FileNotFoundError:
             raise self._missing(obj_id) from None
-        try:
-            return path, self.parse(path, obj_id, text), stat_key(st)
         except FileProblem as exc:
             raise self.broken(f"catalogue file {exc}: fix it before writing") from None
 

@@ -56,10 +56,15 @@ class JSONBody:
         if raw.strip():
             try:
                 body = json.loads(raw)
-                json.dumps(body, ensure_ascii=False).encode()  # lone surrogates: not Unicode
+                # Lone surrogates are not Unicode; NaN and Infinity (or 1e400) are not JSON.
+                json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
             except (ValueError, UnicodeError) as exc:
                 raise falcon.HTTPBadRequest(
                     description=f"request body is not JSON: {exc}"
+                ) from None
+            except RecursionError:
+                raise falcon.HTTPBadRequest(
+                    description="request body is nested too deeply"
                 ) from None
         template = req.uri_template or ""
         if (template, req.method) in spec.body_validators():

@@ -276,3 +276,38 @@ def test_lone_surrogates_are_400_not_500(client):
     body = b'{"id": "p", "name": "\\ud800"}'
     result = client.simulate_post("/v1/organisations", body=body)
     assert result.status_code == 400 and "not JSON" in detail(result)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 50_000, "nested too deeply"),
+        (b'{"value": NaN}', "not JSON"),
+        (b'{"value": 1e400}', "not JSON"),
+        (b'{"value": ' + b"[" * 200 + b"]" * 200 + b"}", "nested deeper than 32 levels"),
+    ],
+)
+def test_deep_or_non_finite_bodies_are_400_not_500(client, env, body, reason):
+    path = load(env).catalogue_dir / "organisations" / "_dev.yaml"
+    before = path.read_text()
+    result = client.simulate_put(f"{ORG}/dns-records/settings/PORT", body=body)
+    assert result.status_code == 400 and reason in detail(result)
+    assert path.read_text() == before
+
+
+def test_a_hand_written_date_or_non_utf8_file_is_503_with_path_and_line(client, env):
+    folder = load(env).catalogue_dir / "organisations"
+    (folder / "dated.yaml").write_text(
+        "id: dated\nname: D\nplugins:\n  dns-records:\n    settings:\n      SINCE: 2024-01-01\n"
+    )
+    for method in ("simulate_get", "simulate_put"):
+        result = getattr(client, method)(
+            "/v1/organisations/dated/dns-records/settings/SINCE", json={"value": "x"}
+        )
+        assert result.status_code == 503
+        assert "dated.yaml:6: setting SINCE: a YAML date, not a JSON value: quote it" in (
+            detail(result)
+        )
+    (folder / "latin.yaml").write_bytes(b"id: latin\nname: Caf\xe9\n")
+    result = client.simulate_get("/v1/organisations/latin")
+    assert result.status_code == 503 and "latin.yaml:2: not UTF-8 text" in detail(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 import yaml
@@ -159,3 +160,52 @@ def test_writer_errors(tmp_path):
     cat.delete_organisation("acme")
     with pytest.raises(UnknownOrganisation):
         cat.delete_organisation("acme")
+
+
+def test_a_file_that_stops_being_utf8_keeps_its_last_good_state_and_refuses_writes(
+    tmp_path, caplog
+):
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+    cat.set_enabled("acme", "p", True)
+    path = tmp_path / "organisations" / "acme.yaml"
+    path.write_bytes(b"id: acme\nname: Acme\n# caf\xe9\nplugins:\n  p:\n    enabled: false\n")
+    with caplog.at_level(logging.ERROR):
+        assert cat.plugin_state("acme", "p") == (True, {})
+    assert "acme.yaml:3: not UTF-8 text" in caplog.text
+    with pytest.raises(BrokenFile, match="acme.yaml:3: not UTF-8 text"):
+        cat.set_enabled("acme", "p", False)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("2024-01-01", "a YAML date, not a JSON value"),
+        ("2024-01-01T10:00:00", "a YAML datetime, not a JSON value"),
+        ("!!binary aGk=", "a YAML bytes, not a JSON value"),
+        (".nan", "not a finite number"),
+        ("[1, {2: 3}]", "a mapping with a key that is not a string"),
+    ],
+)
+def test_setting_values_that_are_not_json_are_reported_with_their_line(tmp_path, value, reason):
+    (tmp_path / "organisations").mkdir()
+    (tmp_path / "organisations" / "acme.yaml").write_text(
+        f"id: acme\nname: Acme\nplugins:\n  p:\n    settings:\n      OK: 1\n      X: {value}\n"
+    )
+    with pytest.raises(BrokenFile, match=f"acme.yaml:7: setting X: {re.escape(reason)}"):
+        Catalogue(tmp_path).settings("acme", "p")
+
+
+def test_values_the_api_could_not_serve_are_refused_before_writing(tmp_path):
+    import datetime
+
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+    before = (tmp_path / "organisations" / "acme.yaml").read_text()
+    deep: list = []
+    for _ in range(40):
+        deep = [deep]
+    for bad in (datetime.date(2024, 1, 1), float("inf"), deep, {"a": b"x"}):
+        with pytest.raises(InvalidValue, match="setting K: "):
+            cat.put_setting("acme", "p", "K", bad)
+    assert (tmp_path / "organisations" / "acme.yaml").read_text() == before
