@@ -169,7 +169,12 @@ def run_reseal(args: argparse.Namespace) -> int:
     with cat.locked():
         plans = []
         for org_id in cat.orgs.ids():
-            path, org, _stat = cat.orgs.load_fresh(org_id)
+            try:
+                path, org, _stat = cat.orgs.load_fresh(org_id)
+            except CatalogueError as exc:
+                print(f"kat: error: {exc}", file=sys.stderr)
+                print("kat: nothing was changed", file=sys.stderr)
+                return FAILED
             moved = 0
             for plugin_id, state in org["plugins"].items():
                 for key, stored in state.get("settings", {}).items():
@@ -184,7 +189,8 @@ def run_reseal(args: argparse.Namespace) -> int:
                         return FAILED
                     state["settings"][key] = sealed
                     moved += 1
-            plans.append((org_id, path, org_text(org), moved))
+            if moved:  # a file without settings keeps its text (and its comments)
+                plans.append((org_id, path, org_text(org), moved))
         for org_id, path, text, _moved in plans:
             cat.orgs.store(org_id, path, text)
     total = sum(p[3] for p in plans)

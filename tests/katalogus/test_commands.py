@@ -130,6 +130,38 @@ def test_reseal_rotates_every_value_or_none(kat, env):
     assert rotated.settings("acme", "other") == {"X": "y"}
 
 
+def test_check_reports_a_file_that_is_not_utf8_or_not_a_file(kat, env):
+    folder = Catalogue(env["KAT_CATALOGUE_DIR"]).orgs.folder
+    (folder / "latin.yaml").write_bytes(b"id: latin\nname: Caf\xe9\n")
+    (folder / "folder.yaml").mkdir()
+    code, out, _ = kat("catalogue", "check")
+    assert code == 1
+    assert "latin.yaml:2: not UTF-8 text" in out
+    assert "folder.yaml: cannot read: Is a directory" in out
+
+
+def test_reseal_with_a_broken_file_changes_nothing_and_says_which(kat, env):
+    old, new = keypair(kat), keypair(kat)
+    cat = Catalogue(env["KAT_CATALOGUE_DIR"], Sealer(old["KATALOGUS_PUBLIC_KEY"]))
+    cat.put_setting("_dev", "dns-records", "API_TOKEN", "t")
+    broken = cat.orgs.path("zz")
+    broken.write_text("id: zz\nname: Z\nplugins:\n  x:\n    enabled: maybe\n")
+    before = {p: p.read_text() for p in cat.orgs.folder.iterdir()}
+    args = ("--new-public-key", new["KATALOGUS_PUBLIC_KEY"])
+    args = (*args, "--new-private-key", new["KATALOGUS_PRIVATE_KEY"])
+    code, _, err = kat("catalogue", "reseal", *args, **old)
+    assert code == 1 and "zz.yaml:5: enabled must be true or false" in err
+    assert "nothing was changed" in err
+    assert {p: p.read_text() for p in cat.orgs.folder.iterdir()} == before
+    broken.unlink()
+    # a file with no settings is left as it is, comments and all
+    plain = cat.orgs.path("plain")
+    plain.write_text("# kept by hand\nid: plain\nname: Plain\n")
+    code, out, _ = kat("catalogue", "reseal", *args, **old)
+    assert code == 0 and "resealed 1 values in 1 files" in out
+    assert plain.read_text() == "# kept by hand\nid: plain\nname: Plain\n"
+
+
 def test_python_dash_m_kat_runs_the_same_command():
     result = subprocess.run(
         [sys.executable, "-m", "kat", "keys", "generate"], capture_output=True, text=True
