@@ -250,6 +250,27 @@ def _tail(log) -> bytes:
         return b""
 
 
+def _all(items: Any, check) -> bool:
+    return isinstance(items, list) and all(check(item) for item in items)
+
+
+def _raw_item(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and _all(item.get("mime_types"), lambda m: isinstance(m, str))
+        and type(item.get("size")) is int
+        and item["size"] >= 0
+    )
+
+
+def _object_item(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("object_type"), str)
+        and isinstance(item.get("primary_key"), str)
+    )
+
+
 def _decode(data: bytes, wait_status: int) -> Outcome:
     """The child's message, or the reason it left none (a signal, an early exit)."""
     if len(data) >= 4:
@@ -265,12 +286,17 @@ def _decode(data: bytes, wait_status: int) -> Outcome:
                 reason = FailureReason.BAD_OUTPUT
             return Outcome(False, reason, str(header.get("detail", "")))
         if isinstance(header, dict):
+            # The plugin can write this pipe itself: check every field the worker uses,
+            # so a forged outcome fails its job instead of raising in the worker.
             blob, raws, offset = data[4 + size :], [], 0
-            for item in header.get("raws", []):
+            items, objects = header.get("raws", []), header.get("objects", [])
+            if not (_all(items, _raw_item) and _all(objects, _object_item)):
+                return Outcome(False, FailureReason.BAD_OUTPUT, "the job sent a malformed result")
+            for item in items:
                 raws.append((item["mime_types"], blob[offset : offset + item["size"]]))
                 offset += item["size"]
             if offset == len(blob):
-                return Outcome(True, raws=raws, objects=header.get("objects", []))
+                return Outcome(True, raws=raws, objects=objects)
     if os.WIFSIGNALED(wait_status):
         name = signal.Signals(os.WTERMSIG(wait_status)).name
         return Outcome(False, FailureReason.KILLED, f"the job's process died from {name}")

@@ -237,3 +237,45 @@ def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_
         assert server.run(_request("noop"), b"", 10).ok  # a new helper takes over
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("kind", "header"),
+    [
+        ("boefje", {"ok": True, "raws": [{"mime_types": "text/plain", "size": "big"}]}),
+        ("boefje", {"ok": True, "raws": 5}),
+        ("boefje", {"ok": True, "raws": [{"mime_types": [1], "size": 0}]}),
+        ("boefje", {"ok": True, "raws": [{"mime_types": [], "size": -1}]}),
+        ("normalizer", {"ok": True, "objects": [1, {"object_type": "Hostname"}]}),
+        ("normalizer", {"ok": True, "objects": {"object_type": "x", "primary_key": "y"}}),
+    ],
+)
+def test_a_well_formed_but_forged_outcome_is_bad_output_not_a_worker_error(tmp_path, kind, header):
+    """A plugin can write its own outcome to the pipe; whatever it says, the worker
+    must not raise (an exception is taken for a broken sandbox and retried)."""
+    plugin = tmp_path / "forger"
+    plugin.mkdir()
+    (plugin / "main.py").write_text(
+        "import json, os, struct\n"
+        f"HEADER = json.dumps({header!r}).encode()\n"
+        "def run(*args):\n"
+        "    for fd in range(3, 64):\n"
+        "        try:\n"
+        "            os.write(fd, struct.pack('!I', len(HEADER)) + HEADER)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    os._exit(0)\n"
+    )
+    request = {
+        **_request("noop"),
+        "kind": kind,
+        "code": str(plugin / "main.py"),
+        "folder": str(plugin),
+    }
+    server = ForkServer()
+    try:
+        outcome = server.run(request, b"", 10)
+        assert not outcome.ok and outcome.reason is FailureReason.BAD_OUTPUT
+        assert server.run(_request("noop"), b"", 10).ok
+    finally:
+        server.stop()
