@@ -261,13 +261,15 @@ class Catalogue:
     def _store_value(self, old: Any, new: Any, present: bool) -> Any:
         """What to write for ``new``: sealed when encryption is on, the old ciphertext kept
         when the value did not change (SealedBox output is random: no churn in git)."""
+        # Also with sealing off (a private key alone): a write of one setting must not
+        # turn the plugin's other sealed values into plaintext in the file.
+        if self.sealer is not None and present and is_sealed(old):
+            try:
+                if _same(self.sealer.open(old), new):
+                    return old
+            except SealError:
+                pass
         if self.sealer is not None and self.sealer.can_seal:
-            if present and is_sealed(old):
-                try:
-                    if _same(self.sealer.open(old), new):
-                        return old
-                except SealError:
-                    pass
             try:
                 return self.sealer.seal(new)
             except SealError as exc:

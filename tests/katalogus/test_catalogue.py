@@ -209,3 +209,16 @@ def test_values_the_api_could_not_serve_are_refused_before_writing(tmp_path):
         with pytest.raises(InvalidValue, match="setting K: "):
             cat.put_setting("acme", "p", "K", bad)
     assert (tmp_path / "organisations" / "acme.yaml").read_text() == before
+
+
+def test_a_write_with_sealing_off_keeps_the_other_values_sealed(tmp_path):
+    public, private = generate()
+    sealing = Catalogue(tmp_path, Sealer(public, [private]))
+    sealing.create_organisation("acme")
+    sealing.put_setting("acme", "p", "TOKEN", "s3cret")
+    env = {"KAT_CATALOGUE_DIR": str(tmp_path), "KATALOGUS_PRIVATE_KEY": private}
+    opener = Catalogue.from_settings(load(env))  # encryption off, the private key set
+    opener.put_setting("acme", "p", "PORT", 53)
+    text = (tmp_path / "organisations" / "acme.yaml").read_text()
+    assert "s3cret" not in text and "TOKEN: sealed:" in text and "PORT: 53" in text
+    assert opener.settings("acme", "p") == {"TOKEN": "s3cret", "PORT": 53}
