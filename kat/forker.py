@@ -5,7 +5,7 @@ interpreter with an empty environment; it imports only the standard library, ``k
 and the libraries the plugins use, never Dramatiq, so a fork copies no threads, locks
 or broker connections. The protocol: the worker sends ``REQ`` (header and payload
 lengths), a JSON header and the payload, with three file descriptors attached
-(outcome pipe, status socket, log file); the helper answers on the status socket with
+(outcome pipe, status socket, output pipe); the helper answers on the status socket with
 ``MSG`` ``P`` + pid after the fork and ``X`` + wait status when the child has exited.
 """
 

@@ -128,8 +128,10 @@ class ForkServer:
     def run(self, request: dict[str, Any], payload: bytes, timeout: float) -> Outcome:
         """Run ``request`` (see :func:`_child`) in a fresh child, at most ``timeout`` s."""
         out_r, out_w = os.pipe()
+        # The child's stdout and stderr: a pipe, of which only the tail is kept, so a
+        # plugin printing in a loop until its deadline costs no disk.
+        log_r, log_w = os.pipe()
         status, status_theirs = socket.socketpair()
-        log = tempfile.TemporaryFile(prefix="kat-job-")  # noqa: SIM115 - closed in finally
         scratch = tempfile.mkdtemp(prefix="kat-job-")
         try:
             # The child works in the scratch folder: relative plugin paths (the default
@@ -137,7 +139,7 @@ class ForkServer:
             paths = {k: os.path.abspath(request[k]) for k in ("code", "folder") if k in request}
             header = json.dumps({**request, **paths, "cwd": scratch}).encode()
             message = REQ.pack(len(header), len(payload)) + header
-            fds = [out_w, status_theirs.fileno(), log.fileno()]
+            fds = [out_w, status_theirs.fileno(), log_w]
             with self._lock:
                 try:
                     sock = self._ensure()
@@ -147,38 +149,41 @@ class ForkServer:
                     self._proc = None  # restart next time
                     raise SandboxError(f"job helper unreachable: {exc}") from None
             os.close(out_w)
-            out_w = -1
+            os.close(log_w)
+            out_w = log_w = -1
             status_theirs.close()
             # An outcome cannot honestly be much larger than the memory the child had;
             # a child streaming more is cut off so it cannot fill the worker's memory.
             limit = (int(request.get("memory", 1024)) << 20) + (1 << 20)
-            return self._watch(out_r, status, timeout, log, limit)
+            return self._watch(out_r, status, timeout, log_r, limit)
         finally:
-            for fd in (out_r, out_w):
+            for fd in (out_r, out_w, log_r, log_w):
                 if fd >= 0:
                     os.close(fd)
             status.close()
             status_theirs.close()
-            log.close()
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def _watch(self, out_r: int, status: socket.socket, timeout: float, log, limit: int) -> Outcome:
+    def _watch(
+        self, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int
+    ) -> Outcome:
         pid = _read_msg(status, b"P", SPAWN_TIMEOUT)
         try:
-            return self._follow(pid, out_r, status, timeout, log, limit)
+            return self._follow(pid, out_r, status, timeout, log_r, limit)
         except SandboxError:
             killpg(pid)  # the helper is gone: nobody else will stop this child
             raise
 
     def _follow(
-        self, pid: int, out_r: int, status: socket.socket, timeout: float, log, limit: int
+        self, pid: int, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int
     ) -> Outcome:
         started = time.monotonic()
         deadline, drain_until = started + timeout, None
         chunks: list[bytes] = []
         wait_status: int | None = None
-        timed_out, out_open, received = False, True, 0
-        while out_open or wait_status is None:
+        timed_out, out_open, log_open, received = False, True, True, 0
+        tail = b""  # the last OUTPUT_TAIL bytes of the child's stdout/stderr
+        while out_open or log_open or wait_status is None:
             now = time.monotonic()
             if wait_status is not None:
                 drain_until = drain_until or now + DRAIN_TIMEOUT
@@ -190,7 +195,12 @@ class ForkServer:
             else:
                 wait = SPAWN_TIMEOUT
             watched = [status] if wait_status is None else []
-            ready, _, _ = select.select(([out_r] if out_open else []) + watched, [], [], wait)
+            pipes = ([out_r] if out_open else []) + ([log_r] if log_open else [])
+            ready, _, _ = select.select(pipes + watched, [], [], wait)
+            if log_r in ready:
+                chunk = os.read(log_r, 1 << 16)
+                log_open = bool(chunk)
+                tail = (tail + chunk)[-OUTPUT_TAIL:]
             if out_r in ready:
                 chunk = os.read(out_r, 1 << 20)
                 received += len(chunk)
@@ -212,7 +222,7 @@ class ForkServer:
         if timed_out:
             return Outcome(
                 False, FailureReason.TIMEOUT, f"killed after the limit of {timeout:g} s", [],
-                duration=duration, output=_tail(log),
+                duration=duration, output=tail,
             )  # fmt: skip
         if received > limit:
             detail = f"the job sent more than {limit >> 20} MiB, past its memory limit"
@@ -220,7 +230,7 @@ class ForkServer:
         outcome = _decode(b"".join(chunks), wait_status)
         outcome.duration = duration
         if not outcome.ok:
-            outcome.output = _tail(log)
+            outcome.output = tail
         return outcome
 
 
@@ -239,15 +249,6 @@ def _read_msg(sock: socket.socket, kind: bytes, timeout: float) -> int:
     if got != kind:
         raise SandboxError(f"job helper sent {got!r}, expected {kind!r}")
     return value
-
-
-def _tail(log) -> bytes:
-    try:
-        size = os.fstat(log.fileno()).st_size
-        log.seek(max(0, size - OUTPUT_TAIL))
-        return log.read(OUTPUT_TAIL)
-    except OSError:
-        return b""
 
 
 def _all(items: Any, check) -> bool:

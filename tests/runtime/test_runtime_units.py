@@ -279,3 +279,31 @@ def test_a_well_formed_but_forged_outcome_is_bad_output_not_a_worker_error(tmp_p
         assert server.run(_request("noop"), b"", 10).ok
     finally:
         server.stop()
+
+
+def test_a_childs_output_takes_no_disk_and_its_tail_is_kept(tmp_path):
+    """A plugin printing in a loop until its timeout must not fill the disk: only the
+    tail of its output is kept, so none of it needs to be written to a file."""
+    plugin = tmp_path / "flood"
+    plugin.mkdir()
+    (plugin / "main.py").write_text(
+        "import os, sys\n"
+        "def run(meta):\n"
+        "    line = 'x' * 1023 + '\\n'\n"
+        "    for _ in range(64 * 1024):\n"
+        "        sys.stdout.write(line)\n"
+        "    sys.stdout.flush()\n"
+        "    st = os.fstat(1)\n"
+        "    print('the last line')\n"
+        "    raise RuntimeError(f'stdout takes {st.st_blocks * 512} bytes of disk')\n"
+    )
+    request = {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin)}
+    server = ForkServer()
+    try:
+        outcome = server.run(request, b"", 30)
+    finally:
+        server.stop()
+    assert not outcome.ok and outcome.reason is FailureReason.CRASHED
+    assert "stdout takes 0 bytes of disk" in outcome.detail
+    assert len(outcome.output) <= 4096
+    assert outcome.output.endswith(b"x\nthe last line\n")
