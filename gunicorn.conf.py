@@ -88,13 +88,16 @@ def on_starting(server):
 
     from gunicorn.util import parse_address
 
-    if bind.startswith(("unix:", "fd://")):
-        return
-    host, port = parse_address(bind)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise SystemExit(f"KATalogus: cannot listen on {bind}: {exc.strerror}") from None
+    # The addresses gunicorn will bind: --bind in GUNICORN_CMD_ARGS or on the command line
+    # overrides KATALOGUS_BIND.
+    for address in server.cfg.bind:
+        if address.startswith(("unix:", "fd://")):
+            continue
+        host, port = parse_address(address)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise SystemExit(f"KATalogus: cannot listen on {address}: {exc.strerror}") from None

@@ -214,3 +214,65 @@ def test_a_second_katalogus_on_a_taken_address_refuses_to_start(env, gunicorn, t
     assert f"cannot listen on 127.0.0.1:{first.port}: Address already in use" in log.read_text()
     status, _ = Http(first.url).call("GET", "/health")
     assert status == 200
+
+
+@pytest.mark.timeout(90)
+def test_the_taken_address_check_follows_a_bind_given_to_gunicorn(env, gunicorn, tmp_path):
+    """``--bind`` in GUNICORN_CMD_ARGS (or on the command line) overrides KATALOGUS_BIND: the
+    check must look at the address gunicorn really binds, not at KATALOGUS_BIND."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.katalogus.conftest import ROOT, free_port
+
+    first = gunicorn(env, workers=1)
+
+    def start(bind_env: int, bind_arg: int, log: Path) -> subprocess.Popen:
+        full_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("KAT", "BYTES", "BOEF"))},
+            **env,
+            "KATALOGUS_BIND": f"127.0.0.1:{bind_env}",
+            "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{bind_arg}",
+            "WEB_CONCURRENCY": "1",
+        }
+        command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
+        return subprocess.Popen(
+            [*command, "kat.katalogus.app:get_app()"],
+            cwd=tmp_path,
+            env=full_env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    # KATALOGUS_BIND is taken, the address given to gunicorn is free: it serves there.
+    port = free_port()
+    served = start(first.port, port, tmp_path / "served.log")
+    try:
+        assert wait_for(lambda: Http(first.url).call("GET", "/health")[0] == 200)
+
+        def up() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
+            except OSError:
+                return served.poll() is not None
+
+        assert wait_for(up, timeout=20) and served.poll() is None, (
+            tmp_path / "served.log"
+        ).read_text()
+        assert Http(f"http://127.0.0.1:{port}").call("GET", "/health")[0] == 200
+    finally:
+        served.terminate()
+        served.wait(timeout=15)
+    # The address given to gunicorn is taken: it refuses, naming that address.
+    log = tmp_path / "refused.log"
+    refused = start(free_port(), first.port, log)
+    try:
+        assert refused.wait(timeout=20) != 0
+    finally:
+        if refused.poll() is None:
+            refused.kill()
+            refused.wait()
+    assert f"cannot listen on 127.0.0.1:{first.port}: Address already in use" in log.read_text()
