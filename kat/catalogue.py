@@ -250,8 +250,12 @@ class Catalogue:
                 new = records.org_file_data(org)
                 if _same(old, new) and list(old) == list(new):
                     return result
-                # A hand edit made without the lock between our read and now: start over.
-                if yamlfiles.stat_key(os.stat(path)) != before:
+                # A hand edit made without the lock between our read and now: start over
+                # (a file deleted meanwhile is then unknown, as for any other request).
+                try:
+                    if yamlfiles.stat_key(os.stat(path)) != before:
+                        continue
+                except FileNotFoundError:
                     continue
                 data = records.validate_org(copy.deepcopy(new), org_id)
                 self.orgs.store(org_id, path, _dump(new), data)

@@ -222,3 +222,17 @@ def test_a_write_with_sealing_off_keeps_the_other_values_sealed(tmp_path):
     text = (tmp_path / "organisations" / "acme.yaml").read_text()
     assert "s3cret" not in text and "TOKEN: sealed:" in text and "PORT: 53" in text
     assert opener.settings("acme", "p") == {"TOKEN": "s3cret", "PORT": 53}
+
+
+def test_a_file_deleted_by_hand_during_a_write_is_unknown_not_a_traceback(tmp_path):
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+    path = tmp_path / "organisations" / "acme.yaml"
+
+    def rename_while_someone_deletes_the_file(org):
+        path.unlink()  # a person's `rm` (or a `git checkout`) between read and write
+        org["name"] = "Acme"
+
+    with pytest.raises(UnknownOrganisation, match="acme"):
+        cat.update("acme", rename_while_someone_deletes_the_file)
+    assert not path.exists()
