@@ -53,6 +53,7 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     children: dict[int, socket.socket] = {}
+    scratch: dict[int, str] = {}  # pid -> the job's scratch folder (made by the worker)
     while True:
         ready, _, _ = select.select([control, wake_r], [], [])
         if wake_r in ready:
@@ -62,12 +63,18 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
                         break
                 except BlockingIOError:
                     break
-        _reap(children)
+        _reap(children, scratch)
         if control in ready:
             request = _receive(control)
             if request is None:  # the worker process is gone: so are its jobs
                 for pid in children:
                     killpg(pid)
+                # A worker that died (or stopped past its grace period) never removed
+                # the scratch folders of the jobs it had running; nobody else will.
+                import shutil
+
+                for folder in scratch.values():
+                    shutil.rmtree(folder, ignore_errors=True)
                 os._exit(0)
             header, payload, (out_w, status_fd, log_fd) = request
             status = socket.socket(fileno=status_fd)
@@ -85,6 +92,8 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
             os.close(out_w)
             os.close(log_fd)
             children[pid] = status
+            if header.get("cwd"):
+                scratch[pid] = header["cwd"]
             try:
                 status.sendall(MSG.pack(b"P", pid))
             except OSError:
@@ -101,7 +110,7 @@ def _become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def _reap(children: dict[int, socket.socket]) -> None:
+def _reap(children: dict[int, socket.socket], scratch: dict[int, str]) -> None:
     """Reap every exited child: a job's (report it) or an orphan of one (just reap)."""
     while True:
         try:
@@ -111,6 +120,7 @@ def _reap(children: dict[int, socket.socket]) -> None:
         if pid == 0:
             return
         status = children.pop(pid, None)
+        scratch.pop(pid, None)  # the worker removes it once it has the outcome
         if status is not None:
             killpg(pid)  # grandchildren left in the job's group die with it
             with contextlib.suppress(OSError):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -307,3 +310,47 @@ def test_a_childs_output_takes_no_disk_and_its_tail_is_kept(tmp_path):
     assert "stdout takes 0 bytes of disk" in outcome.detail
     assert len(outcome.output) <= 4096
     assert outcome.output.endswith(b"x\nthe last line\n")
+
+
+def test_a_worker_killed_mid_job_leaves_no_scratch_folder(tmp_path):
+    """A worker process that dies (SIGKILL, or stopped past its grace period) never
+    reaches its cleanup; the job helper, which kills the job, removes its folder."""
+    plugin = tmp_path / "squatter"
+    plugin.mkdir()
+    (plugin / "main.py").write_text(
+        "import os, time\n"
+        "def run(meta):\n"
+        "    open('download.bin', 'wb').write(b'x' * 4096)\n"
+        "    open(os.environ['CWDFILE'], 'w').write(os.getcwd())\n"
+        "    time.sleep(60)\n"
+    )
+    cwdfile = tmp_path / "cwd"
+    request = {
+        **_request("noop"),
+        "code": str(plugin / "main.py"),
+        "folder": str(plugin),
+        "env": {"CWDFILE": str(cwdfile)},
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import json, sys; from kat.sandbox import ForkServer; "
+         "ForkServer().run(json.loads(sys.argv[1]), b'', 60)", json.dumps(request)],
+        cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    try:
+        for _ in range(200):
+            if cwdfile.exists() and cwdfile.read_text():
+                break
+            time.sleep(0.05)
+        scratch = Path(cwdfile.read_text())
+        assert (scratch / "download.bin").exists()
+        worker.kill()
+        worker.wait()
+        for _ in range(100):
+            if not scratch.exists():
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"{scratch} outlived its job")
+    finally:
+        worker.kill()
+        worker.wait()
