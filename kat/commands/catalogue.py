@@ -15,6 +15,7 @@ from kat.catalogue import Catalogue, CatalogueError, org_text
 from kat.cli import FAILED, OK, UsageError, command
 from kat.crypto import PRIVATE_VAR, PUBLIC_VAR, Sealer, SealError, generate, is_sealed
 from kat.plugins import discover
+from kat.records import value_problem
 from kat.yamlfiles import FileProblem
 
 
@@ -80,8 +81,11 @@ def run_seal(args: argparse.Namespace) -> int:
     text = sys.stdin.read().rstrip("\n") if args.value == "-" else args.value
     try:
         value = json.loads(text) if args.json else text
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"--json: VALUE is not JSON: {exc}") from None
+    problem = value_problem(value)
+    if problem:  # what the API could not serve once opened
+        raise UsageError(f"--json: VALUE is {problem}")
     try:
         print(Sealer(public).seal(value))
     except SealError as exc:

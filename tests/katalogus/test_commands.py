@@ -65,6 +65,15 @@ def test_seal_without_public_key_is_a_clear_error(kat, monkeypatch):
     assert code == 2 and "KATALOGUS_PUBLIC_KEY is not a base64" in err
 
 
+@pytest.mark.parametrize(
+    ("value", "reason"), [("NaN", "not a finite number"), ("[" * 40 + "]" * 40, "nested deeper")]
+)
+def test_seal_json_refuses_what_the_api_could_not_serve(kat, value, reason):
+    keys = keypair(kat)
+    code, out, err = kat("seal", "--json", value, KATALOGUS_PUBLIC_KEY=keys["KATALOGUS_PUBLIC_KEY"])
+    assert code == 2 and reason in err and out == ""
+
+
 def test_check_reports_broken_files_and_plaintext(kat, env):
     keys = keypair(kat)
     code, out, _ = kat("catalogue", "check")
