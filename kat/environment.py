@@ -9,6 +9,7 @@ defaults, and the result must satisfy the schema. Everything else is dropped.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,14 @@ def _typed(value: str, spec: Mapping[str, Any]) -> Any:
     return value
 
 
+def _encodable(value: str) -> bool:
+    try:
+        os.fsencode(value)  # what os.environ does with it in the child
+    except UnicodeError:
+        return False
+    return True
+
+
 def boefje_environment(
     plugin: Plugin, defaults: Mapping[str, str], org_settings: Mapping[str, Any]
 ) -> dict[str, str]:
@@ -66,6 +75,18 @@ def boefje_environment(
     properties: dict[str, Any] = schema.get("properties") or {}
     env = {k: _as_string(v) for k, v in defaults.items() if k in properties}
     env.update({k: _as_string(v) for k, v in org_settings.items() if k in properties})
+    # What an environment cannot hold would kill the child while it sets up, before it
+    # can report anything: refuse it here, naming the setting (never the value).
+    unfit = []
+    for k, v in env.items():
+        if not k or "=" in k or "\0" in k:
+            unfit.append(f"{k!r}: not a possible environment variable name")
+        elif "\0" in v:
+            unfit.append(f"{k}: contains a NUL character")
+        elif not _encodable(v):
+            unfit.append(f"{k}: is not valid text (a lone surrogate)")
+    if unfit:
+        raise InvalidSettings(f"settings of {plugin.id}: " + "; ".join(unfit))
 
     instance = {k: _typed(v, properties.get(k) or {}) for k, v in env.items()}
     errors = sorted(

@@ -354,3 +354,14 @@ def test_a_worker_killed_mid_job_leaves_no_scratch_folder(tmp_path):
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_a_setting_no_environment_can_hold_is_invalid_settings_naming_it():
+    """A NUL byte cannot go into an environment variable: the child would die setting
+    up, as "crashed" without a word; it is the setting's fault, so say which."""
+    plugin = PLUGINS_FOUND["env-dump"]
+    with pytest.raises(InvalidSettings, match="API_TOKEN: contains a NUL") as caught:
+        boefje_environment(plugin, {}, {"API_TOKEN": "se\x00cret", "RETRIES": 3})
+    assert "se\x00cret" not in str(caught.value)
+    with pytest.raises(InvalidSettings, match="API_TOKEN: is not valid text"):
+        boefje_environment(plugin, {}, {"API_TOKEN": "\ud800", "RETRIES": 3})
