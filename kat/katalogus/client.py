@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -47,7 +48,8 @@ class KatalogusClient:
             raise CatalogueError(
                 f"KATALOGUS_API {self.base_url}{path}: HTTP {exc.code} {detail}"
             ) from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            # HTTPException: a response cut short (IncompleteRead) or not HTTP at all
             reason = getattr(exc, "reason", exc)
             raise CatalogueError(
                 f"KATALOGUS_API {self.base_url} is unreachable: {reason}"

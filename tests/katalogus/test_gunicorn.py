@@ -276,3 +276,33 @@ def test_the_taken_address_check_follows_a_bind_given_to_gunicorn(env, gunicorn,
             refused.kill()
             refused.wait()
     assert f"cannot listen on 127.0.0.1:{first.port}: Address already in use" in log.read_text()
+
+
+@pytest.mark.timeout(30)
+def test_a_katalogus_that_dies_mid_answer_is_a_catalogue_error(tmp_path):
+    """A truncated response (the KATalogus killed while it answers) fails the job with a
+    message naming KATALOGUS_API, like an unreachable one, not with http.client's error."""
+    import socket
+
+    from kat.katalogus.client import KatalogusClient
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer_half() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"_dev": '
+            )
+        server.close()
+
+    thread = threading.Thread(target=answer_half, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    with pytest.raises(CatalogueError, match=f"KATALOGUS_API {url}"):
+        KatalogusClient(url, timeout=5).organisations()
+    thread.join(timeout=5)
