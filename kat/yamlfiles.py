@@ -121,13 +121,15 @@ def write_atomic(path: Path, text: str) -> os.stat_result:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
         # A strictly newer mtime than the file it replaces: readers that compare stat
         # results then never mistake this version for the last (timestamps are coarse).
+        # The mode is the old file's (an operator may have made it private), else 0644.
         try:
-            previous = os.stat(path).st_mtime_ns
+            old = os.stat(path)
+            previous, mode = old.st_mtime_ns, old.st_mode & 0o7777
         except FileNotFoundError:
-            previous = 0
+            previous, mode = 0, 0o644
+        os.chmod(tmp, mode)
         stamp = max(time.time_ns(), previous + 1)
         os.utime(tmp, ns=(stamp, stamp))
         os.replace(tmp, path)

@@ -236,3 +236,14 @@ def test_a_file_deleted_by_hand_during_a_write_is_unknown_not_a_traceback(tmp_pa
     with pytest.raises(UnknownOrganisation, match="acme"):
         cat.update("acme", rename_while_someone_deletes_the_file)
     assert not path.exists()
+
+
+def test_a_write_keeps_the_mode_an_operator_gave_the_file(tmp_path):
+    """An organisation file made private (plaintext settings, sealing off) stays private."""
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+    path = tmp_path / "organisations" / "acme.yaml"
+    assert path.stat().st_mode & 0o777 == 0o644  # new files: readable, as in a git checkout
+    path.chmod(0o600)
+    cat.put_setting("acme", "p", "TOKEN", "s3cret")
+    assert path.stat().st_mode & 0o777 == 0o600
