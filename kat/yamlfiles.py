@@ -54,13 +54,15 @@ def parse(text: str, path: Path | str) -> Any:
         raise FileProblem(path, line, f"invalid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise FileProblem(path, None, f"invalid YAML: {exc}") from None
+    except RecursionError:  # libyaml allows 1,000 levels; Python's stack gives out first
+        raise FileProblem(path, None, "invalid YAML: nested too deeply") from None
 
 
 def line_of(text: str, keys: tuple[Any, ...]) -> int | None:
     """The 1-based line of the node reached by ``keys`` (mapping keys), for error messages."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
     line = node.start_mark.line + 1 if node else None
     for key in keys:

@@ -247,3 +247,17 @@ def test_a_write_keeps_the_mode_an_operator_gave_the_file(tmp_path):
     path.chmod(0o600)
     cat.put_setting("acme", "p", "TOKEN", "s3cret")
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("depth", [600, 900])
+def test_a_file_nested_too_deep_for_the_parser_is_a_broken_file(tmp_path, depth):
+    """libyaml stops at 1,000 levels, but Python's recursion limit comes first."""
+    (tmp_path / "organisations").mkdir()
+    (tmp_path / "organisations" / "acme.yaml").write_text(
+        "id: acme\nname: Acme\nplugins:\n  p:\n    settings:\n      X: "
+        + "[" * depth
+        + "]" * depth
+        + "\n"
+    )
+    with pytest.raises(BrokenFile, match="acme.yaml"):
+        Catalogue(tmp_path).settings("acme", "p")
