@@ -100,6 +100,19 @@ def end(store: Store, result: JobResult) -> None:
         )  # fmt: skip
 
 
+def abandon(store: Store, job_ids: list[str], exc: BaseException) -> None:
+    """``failed`` (killed): jobs run in this process (``kat run``, ``kat scan --inline``)
+    that it stopped before they ended. No message will bring them back, so they must
+    not stay ``running`` or ``queued``. Best effort: ``exc`` is re-raised by the caller."""
+    detail = f"interrupted: the command running it stopped ({type(exc).__name__})"
+    for job_id in job_ids:
+        try:
+            end(store, JobResult(job_id, JobStatus.FAILED, FailureReason.KILLED, detail))
+        except Exception:  # the store itself may be what broke
+            logger.warning("job %s: could not be marked failed", job_id)
+            return
+
+
 def report(result: JobResult) -> None:
     """Hand an actor's result to the middleware (same thread). Returning it instead
     would make Dramatiq warn about a discarded result on every message."""

@@ -312,8 +312,8 @@ def objects(store: Store, scan_id: str) -> list[dict[str, Any]]:
 def run_inline(ctx: Any, scan: Scan, on_progress: Callable[[], None] | None = None) -> None:
     """Run ``scan`` to the end in this process: same planner, sandbox and store as the
     workers, with a local FIFO queue in place of RabbitMQ. ``ctx``: a runner Context."""
-    from kat.middleware import begin, end, queue
-    from kat.models import parse_boefje_meta
+    from kat.middleware import abandon, begin, end, queue
+    from kat.models import parse_boefje_meta, parse_normalizer_meta
     from kat.runner import run_boefje, run_normalizer
 
     pending: deque[tuple[str, dict[str, Any]]] = deque()
@@ -328,21 +328,27 @@ def run_inline(ctx: Any, scan: Scan, on_progress: Callable[[], None] | None = No
         pending.append(("normalizer", job.to_dict()))
         return job.id
 
-    start(ctx.store, ctx.plugins(), ctx.catalogue, scan, send_boefje)
-    while pending:
-        if on_progress:
-            on_progress()
-        kind, job = pending.popleft()
-        begin(ctx.store, kind, job)
-        if kind == "boefje":
-            meta = parse_boefje_meta(job)
-            result = run_boefje(ctx, meta, send=tracked(ctx.store, meta, send_normalizer))
-        else:
-            from kat.models import parse_normalizer_meta
-
-            nmeta = parse_normalizer_meta(job)
-            result = run_normalizer(ctx, nmeta)
-            follow_up(ctx, nmeta, result, send_boefje)
-        end(ctx.store, result)
+    current: dict[str, Any] | None = None  # begun, not ended
+    try:
+        start(ctx.store, ctx.plugins(), ctx.catalogue, scan, send_boefje)
+        while pending:
+            if on_progress:
+                on_progress()
+            kind, job = pending.popleft()
+            current = job
+            begin(ctx.store, kind, job)
+            if kind == "boefje":
+                meta = parse_boefje_meta(job)
+                result = run_boefje(ctx, meta, send=tracked(ctx.store, meta, send_normalizer))
+            else:
+                nmeta = parse_normalizer_meta(job)
+                result = run_normalizer(ctx, nmeta)
+                follow_up(ctx, nmeta, result, send_boefje)
+            end(ctx.store, result)
+            current = None
+    except BaseException as exc:  # Ctrl-C, or the store or sandbox broke
+        left = ([current] if current else []) + [job for _kind, job in pending]
+        abandon(ctx.store, [job["id"] for job in left], exc)
+        raise
     if on_progress:
         on_progress()

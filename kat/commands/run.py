@@ -75,7 +75,7 @@ def _print(kind: str, result, label: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kat.catalogue import CatalogueError
-    from kat.middleware import begin, end, queue
+    from kat.middleware import abandon, begin, end, queue
     from kat.runner import Context, run_boefje, run_normalizer
 
     meta = _load(args.job, args.kind)
@@ -84,9 +84,11 @@ def run(args: argparse.Namespace) -> int:
     except CatalogueError as exc:
         raise UsageError(str(exc)) from None
     results = []
+    unfinished: list[str] = []  # recorded here and not ended yet
     try:
         pending: list[NormalizerMeta] = []
         queue(ctx.store, args.kind, meta.to_dict())
+        unfinished.append(meta.id)
         begin(ctx.store, args.kind, meta.to_dict())
         if args.kind == "boefje":
             send = None if args.no_normalize else (lambda job: pending.append(job) or job.id)
@@ -94,15 +96,22 @@ def run(args: argparse.Namespace) -> int:
         else:
             result = run_normalizer(ctx, meta)
         end(ctx.store, result)
+        unfinished.remove(meta.id)
         _print(args.kind, result)
         results.append(result)
         for job in pending:
             queue(ctx.store, "normalizer", job.to_dict())
+        unfinished.extend(job.id for job in pending)
+        for job in pending:
             begin(ctx.store, "normalizer", job.to_dict())
             follow = run_normalizer(ctx, job)
             end(ctx.store, follow)
+            unfinished.remove(job.id)
             _print("normalizer", follow, f" {job.normalizer.id}")
             results.append(follow)
+    except BaseException as exc:  # Ctrl-C, or the store or sandbox broke
+        abandon(ctx.store, unfinished, exc)
+        raise
     finally:
         ctx.close()
     return OK if all(r.status is JobStatus.COMPLETED for r in results) else FAILED

@@ -198,3 +198,35 @@ def test_an_unreachable_broker_is_one_clear_line(system):
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # no traceback
     assert "cannot reach RabbitMQ at 127.0.0.1:1/%2F" in done.stderr
     assert "scan with --inline" in done.stderr and "hunter2" not in done.stderr
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_in_an_inline_scan_leaves_no_job_running_or_queued(system, tmp_path):
+    """Nothing will ever run an inline scan's jobs once it stops: they end as failed,
+    not `running` or `queued` forever in `kat tasks` and in the scan's progress."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    system.catalogue.set_enabled("acme", "hold", True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kat", "scan", "--org", "acme", "--inline", "--boefje", "hold",
+         "IPAddressV4|internet|10.0.0.1", "IPAddressV4|internet|10.0.0.2"],
+        env={**os.environ, **system.env, "BOEFJE_HOLD_DIR": str(tmp_path)},
+        cwd=system.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "10.0.0.1.started").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    jobs = system.store().list_jobs(plugin="hold")
+    assert len(jobs) == 2
+    assert {j["status"] for j in jobs} == {"failed"}, jobs
+    assert all("interrupted" in j["detail"] for j in jobs)

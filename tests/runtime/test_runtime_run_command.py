@@ -169,3 +169,30 @@ def test_settings_read_from_a_remote_katalogus(runtime, tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
+
+
+def test_ctrl_c_fails_the_job_instead_of_leaving_it_running(runtime, tmp_path):
+    """No message will ever bring a `kat run` job back: once the command stops, the
+    job is failed (and its child killed), not `running` forever."""
+    job = {**job_meta("slow"), "id": "0b5e0d6e-4c1a-4d2e-9a49-6c0e5a8f5a10"}
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kat", "run", "--job", str(path), "boefje"],
+        env={**os.environ, **runtime.env, "BOEFJE_SLEEP": "30"},
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while (runtime.store.get_job(job["id"]) or {}).get("status") != "running":
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.5)  # the child is running the plugin
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    done = runtime.store.get_job(job["id"])
+    assert (done["status"], done["reason"]) == ("failed", "killed")
+    assert "interrupted" in done["detail"]
