@@ -270,6 +270,11 @@ def run_normalizer(ctx: Context, meta: NormalizerMeta) -> JobResult:
                 raise JobFailed(
                     FailureReason.CRASHED, f"raw {meta.raw_data.id} is not in the store"
                 )
+            if stored["organization"] != meta.organization:  # its objects would land here
+                raise JobFailed(
+                    FailureReason.CRASHED,
+                    f"raw {meta.raw_data.id} is not a raw of organisation {meta.organization!r}",
+                )
             raw = stored["data"]
             meta.raw_data.mime_types = stored["mime_types"]
         try:

@@ -196,3 +196,18 @@ def test_ctrl_c_fails_the_job_instead_of_leaving_it_running(runtime, tmp_path):
     done = runtime.store.get_job(job["id"])
     assert (done["status"], done["reason"]) == ("failed", "killed")
     assert "interrupted" in done["detail"]
+
+
+def test_a_normalizer_job_cannot_read_another_organisations_raw(runtime, tmp_path):
+    """A raw of acme's, named in a job of another organisation, is not read: its
+    objects would land in that organisation."""
+    first = kat_run(runtime, tmp_path, "boefje", job_meta("noop", ref="Hostname|internet|x.test"))
+    raw_id = first.stdout.splitlines()[1].split(": ")[1]
+    job = {
+        "normalizer": {"id": "hostname-normalizer"},
+        "raw_data": {"id": raw_id, "boefje_meta": job_meta("noop", org="bare")},
+    }
+    done = kat_run(runtime, tmp_path, "normalizer", job)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "failed" in done.stdout and "not a raw of organisation 'bare'" in done.stdout
+    assert runtime.store.objects(org="bare") == []
