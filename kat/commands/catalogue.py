@@ -9,6 +9,7 @@ import os
 import sys
 
 import jsonschema
+from referencing.exceptions import Unresolvable
 
 from kat import config
 from kat.catalogue import Catalogue, CatalogueError, org_text
@@ -133,7 +134,12 @@ def run_check(args: argparse.Namespace) -> int:
             if plugin is None:
                 warnings.append(f"{path}: plugin {plugin_id!r} is not in {settings.plugins_dir}")
             elif plugin.schema:
-                for error in jsonschema.Draft202012Validator(plugin.schema).iter_errors(values):
+                try:
+                    found = list(jsonschema.Draft202012Validator(plugin.schema).iter_errors(values))
+                except Unresolvable as exc:
+                    errors.append(f"{path}: {plugin_id}: its schema.json cannot be used: {exc}")
+                    continue
+                for error in found:
                     if error.validator != "required":  # required ones may come later
                         # The rule, never the value: it may be a secret.
                         where = "/".join(map(str, error.absolute_path)) or "settings"

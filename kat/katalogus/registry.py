@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from referencing.exceptions import Unresolvable
 
-from kat.catalogue import LOCAL, NotFound
+from kat.catalogue import LOCAL, CatalogueError, NotFound
 from kat.plugins import Plugin, discover
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,10 @@ logger = logging.getLogger(__name__)
 
 class UnknownPlugin(NotFound):
     """No plugin with this id in the plugins folder."""
+
+
+class BrokenSchema(CatalogueError):
+    """A plugin's ``schema.json`` that cannot be applied (HTTP 503, like a broken file)."""
 
 
 class InvalidSettings(ValueError):
@@ -65,7 +70,13 @@ class PluginRegistry:
         validator = self._validators.get(plugin_id)
         if validator is None:
             return
-        for error in sorted(validator.iter_errors(settings), key=lambda e: e.path):
+        try:
+            errors = sorted(validator.iter_errors(settings), key=lambda e: e.path)
+        except Unresolvable as exc:  # a $ref to nowhere: the plugin's fault, not the client's
+            raise BrokenSchema(
+                f"plugin {plugin_id!r}: its schema.json cannot be used: {exc}"[:500]
+            ) from None
+        for error in errors:
             if partial and error.validator == "required" and not error.path:
                 continue
             where = "/".join(str(p) for p in error.absolute_path)

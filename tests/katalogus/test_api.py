@@ -311,3 +311,25 @@ def test_a_hand_written_date_or_non_utf8_file_is_503_with_path_and_line(client, 
     (folder / "latin.yaml").write_bytes(b"id: latin\nname: Caf\xe9\n")
     result = client.simulate_get("/v1/organisations/latin")
     assert result.status_code == 503 and "latin.yaml:2: not UTF-8 text" in detail(result)
+
+
+def test_a_plugin_schema_with_a_dangling_ref_is_503_naming_it_not_500(env):
+    import json
+    from pathlib import Path
+
+    folder = Path(env["KAT_PLUGINS_DIR"]) / "kat_dangling"
+    folder.mkdir()
+    (folder / "boefje.json").write_text(json.dumps({"id": "dangling", "consumes": ["Hostname"]}))
+    (folder / "main.py").write_text("def run(boefje_meta):\n    return []\n")
+    (folder / "schema.json").write_text(
+        json.dumps({"type": "object", "properties": {"A": {"$ref": "#/$defs/nope"}}})
+    )
+    client = TestClient(create_app(load(env)))
+    for method, path, body in (
+        ("PUT", f"{ORG}/dangling/settings/A", {"value": "x"}),
+        ("PUT", f"{ORG}/dangling/settings", {"A": "x"}),
+    ):
+        result = client.simulate_request(method, path, json=body)
+        assert result.status_code == 503, (method, path, result.text)
+        assert "'dangling'" in detail(result) and "schema.json" in detail(result)
+    assert "dangling" not in (load(env).catalogue_dir / "organisations" / "_dev.yaml").read_text()

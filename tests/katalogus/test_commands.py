@@ -171,6 +171,21 @@ def test_reseal_with_a_broken_file_changes_nothing_and_says_which(kat, env):
     assert plain.read_text() == "# kept by hand\nid: plain\nname: Plain\n"
 
 
+def test_check_reports_a_plugin_schema_with_a_dangling_ref(kat, env):
+    import json
+    from pathlib import Path
+
+    folder = Path(env["KAT_PLUGINS_DIR"]) / "kat_dangling"
+    folder.mkdir()
+    (folder / "boefje.json").write_text(json.dumps({"id": "dangling", "consumes": ["Hostname"]}))
+    (folder / "main.py").write_text("def run(boefje_meta):\n    return []\n")
+    (folder / "schema.json").write_text(json.dumps({"properties": {"A": {"$ref": "#/nope"}}}))
+    Catalogue(env["KAT_CATALOGUE_DIR"]).put_setting("_dev", "dangling", "A", "x")
+    code, out, err = kat("catalogue", "check")
+    assert code == 1 and "_dev.yaml: dangling: its schema.json cannot be used" in out
+    assert "Traceback" not in out + err
+
+
 def test_python_dash_m_kat_runs_the_same_command():
     result = subprocess.run(
         [sys.executable, "-m", "kat", "keys", "generate"], capture_output=True, text=True
