@@ -44,6 +44,8 @@ from kat.models import FailureReason
 SPAWN_TIMEOUT = 30.0
 #: After the child exits, how long to wait for the outcome pipe to close, in seconds.
 DRAIN_TIMEOUT = 5.0
+#: The longest single wait for the child, in seconds (a longer limit waits again).
+MAX_WAIT = 3600.0
 #: The tail of a failed child's stdout/stderr kept with the job, in bytes.
 OUTPUT_TAIL = 4096
 
@@ -194,6 +196,7 @@ class ForkServer:
                 wait = max(0.0, deadline - now)
             else:
                 wait = SPAWN_TIMEOUT
+            wait = min(wait, MAX_WAIT)  # select() refuses a time past the clock's range
             watched = [status] if wait_status is None else []
             pipes = ([out_r] if out_open else []) + ([log_r] if log_open else [])
             ready, _, _ = select.select(pipes + watched, [], [], wait)
@@ -217,8 +220,9 @@ class ForkServer:
             if not ready and wait_status is None:
                 if timed_out:
                     raise SandboxError(f"job helper did not report the end of child {pid}")
-                killpg(pid)  # the deadline: kill the child and everything it started
-                timed_out = True
+                if time.monotonic() >= deadline:
+                    killpg(pid)  # the deadline: kill the child and everything it started
+                    timed_out = True
         if timed_out:
             return Outcome(
                 False, FailureReason.TIMEOUT, f"killed after the limit of {timeout:g} s", [],

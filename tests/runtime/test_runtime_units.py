@@ -365,3 +365,31 @@ def test_a_setting_no_environment_can_hold_is_invalid_settings_naming_it():
     assert "se\x00cret" not in str(caught.value)
     with pytest.raises(InvalidSettings, match="API_TOKEN: is not valid text"):
         boefje_environment(plugin, {}, {"API_TOKEN": "\ud800", "RETRIES": 3})
+
+
+def test_a_limit_too_large_for_the_clock_means_no_limit_not_an_error():
+    """A manifest's ``"timeout": 1e10`` (or KAT_JOB_TIMEOUT) meant as "no limit" must
+    not make every job an error of the sandbox, retried and given up on."""
+    server = ForkServer()
+    try:
+        for timeout in (1e10, float("inf")):
+            outcome = server.run(_request("noop"), b"", timeout)
+            assert outcome.ok and outcome.raws[0][1] == b"example.com"
+    finally:
+        server.stop()
+
+
+def test_waits_shorter_than_the_limit_neither_kill_early_nor_late(monkeypatch):
+    import kat.sandbox
+
+    monkeypatch.setattr(kat.sandbox, "MAX_WAIT", 0.2)
+    server = ForkServer()
+    try:
+        slow = {**_request("slow"), "env": {"SLEEP": "1"}}
+        assert server.run(slow, b"", 10).ok
+        started = time.monotonic()
+        outcome = server.run({**_request("slow"), "env": {"SLEEP": "30"}}, b"", 0.7)
+        assert outcome.reason is FailureReason.TIMEOUT
+        assert 0.7 <= time.monotonic() - started < 1.5
+    finally:
+        server.stop()
