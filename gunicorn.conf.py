@@ -75,6 +75,10 @@ def child_exit(server, worker):
 
 def on_exit(server):
     """Remove the metrics folder this master made."""
+    _remove_metrics_dir()
+
+
+def _remove_metrics_dir():
     import shutil
 
     if "_metrics_dir" in globals():
@@ -100,4 +104,5 @@ def on_starting(server):
             try:
                 probe.bind((host, port))
             except OSError as exc:
+                _remove_metrics_dir()  # on_exit does not run for a start refused here
                 raise SystemExit(f"KATalogus: cannot listen on {address}: {exc.strerror}") from None

@@ -306,3 +306,19 @@ def test_a_katalogus_that_dies_mid_answer_is_a_catalogue_error(tmp_path):
     with pytest.raises(CatalogueError, match=f"KATALOGUS_API {url}"):
         KatalogusClient(url, timeout=5).organisations()
     thread.join(timeout=5)
+
+
+@pytest.mark.timeout(60)
+def test_a_refused_start_leaves_no_metrics_folder(env, gunicorn, tmp_path):
+    first = gunicorn(env, workers=1)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    log = tmp_path / "refused.log"
+    try:
+        second = Gunicorn({**env, "TMPDIR": str(scratch)}, 1, tmp_path, log, port=first.port)
+    except RuntimeError:
+        pass
+    else:
+        assert second.proc.wait(timeout=20) != 0
+    assert "Address already in use" in log.read_text()
+    assert list(scratch.iterdir()) == []
