@@ -86,11 +86,20 @@ def _remove_metrics_dir():
 
 
 def on_starting(server):
-    """Refuse to start when the address is taken, as gunicorn does without reuse_port
-    (SO_REUSEPORT would otherwise let a second KATalogus share the port silently)."""
+    """Refuse to start, with one line saying why, when the keys are wrong (each worker
+    would otherwise fail to boot with a traceback) or the address is taken, as gunicorn
+    does without reuse_port (SO_REUSEPORT would let a second KATalogus share the port)."""
     import socket
 
     from gunicorn.util import parse_address
+
+    from kat.catalogue import Catalogue, CatalogueError
+
+    try:
+        Catalogue.from_settings(_load_settings())
+    except CatalogueError as exc:  # a malformed key, or a private key of another pair
+        _remove_metrics_dir()
+        raise SystemExit(f"KATalogus: {exc}") from None
 
     # The addresses gunicorn will bind: --bind in GUNICORN_CMD_ARGS or on the command line
     # overrides KATALOGUS_BIND.

@@ -322,3 +322,19 @@ def test_a_refused_start_leaves_no_metrics_folder(env, gunicorn, tmp_path):
         assert second.proc.wait(timeout=20) != 0
     assert "Address already in use" in log.read_text()
     assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.timeout(60)
+def test_keys_of_two_pairs_stop_the_start_with_one_line(env, tmp_path):
+    first, second = generate(), generate()
+    keys = {
+        "BYTES_ENCRYPTION_MIDDLEWARE": "NACL_SEALBOX",
+        "KATALOGUS_PUBLIC_KEY": first[0],
+        "KATALOGUS_PRIVATE_KEY": second[1],
+    }
+    log = tmp_path / "keys.log"
+    with pytest.raises(RuntimeError, match="gunicorn exited"):
+        Gunicorn({**env, **keys}, 1, tmp_path, log)
+    text = log.read_text()
+    assert "KATalogus: KATALOGUS_PRIVATE_KEY does not belong to KATALOGUS_PUBLIC_KEY" in text
+    assert "Traceback" not in text and second[1] not in text
