@@ -189,6 +189,10 @@ def _child(header: dict[str, Any], payload: bytes, out_w: int, log_fd: int) -> N
         # The limit is what the job may map on top of the interpreter it starts as, so
         # the libraries preloaded for the plugins do not eat into a plugin's allowance.
         memory = _address_space() + (int(header["memory"]) << 20)
+        # No more than the worker may grant (its own hard limit, or what the kernel can
+        # hold): asking for more fails, and the child would die before it could report.
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        memory = min(memory, (1 << 63) - 1 if hard == resource.RLIM_INFINITY else hard)
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.environ.clear()
         os.environ.update(header["env"])

@@ -393,3 +393,56 @@ def test_waits_shorter_than_the_limit_neither_kill_early_nor_late(monkeypatch):
         assert 0.7 <= time.monotonic() - started < 1.5
     finally:
         server.stop()
+
+
+HARD_LIMITED_WORKER = """
+import json, sys
+from kat.sandbox import ForkServer
+server = ForkServer()
+outcome = server.run(json.loads(sys.argv[1]), b"", 10)
+server.stop()
+print(json.dumps([outcome.ok, outcome.detail, [raw.decode() for _m, raw in outcome.raws]]))
+"""
+
+
+def _hard_address_limit() -> None:
+    """In the worker: a hard RLIMIT_AS (ulimit -v, systemd's LimitAS=) it cannot raise."""
+    import ctypes
+    import resource
+
+    ctypes.CDLL(None).prctl(24, 24, 0, 0, 0)  # PR_CAPBSET_DROP CAP_SYS_RESOURCE (root)
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+@pytest.mark.parametrize(
+    ("memory", "hard_limit", "expected"),
+    [(512, False, (1 << 29, 1 << 31)), (1 << 50, False, (1 << 62, 1 << 63)),
+     (8192, True, (4 << 30, (4 << 30) + 1))],
+)  # fmt: skip
+def test_a_memory_limit_above_what_the_worker_may_grant_is_capped(
+    tmp_path, memory, hard_limit, expected
+):
+    """A limit the child cannot set killed it while setting up: every job of the plugin
+    "crashed" without a word. The child gets what the worker may grant instead."""
+    plugin = tmp_path / "limits"
+    plugin.mkdir()
+    (plugin / "main.py").write_text(
+        "import resource\n"
+        "def run(meta):\n"
+        "    return [({'text/plain'}, str(resource.getrlimit(resource.RLIMIT_AS)[0]))]\n"
+    )
+    request = {
+        **_request("noop"),
+        "code": str(plugin / "main.py"),
+        "folder": str(plugin),
+        "memory": memory,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", HARD_LIMITED_WORKER, json.dumps(request)],
+        cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=30,
+        preexec_fn=_hard_address_limit if hard_limit else None,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ok, detail, raws = json.loads(done.stdout)
+    assert ok, detail
+    assert expected[0] <= int(raws[0]) < expected[1]
