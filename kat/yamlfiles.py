@@ -56,6 +56,12 @@ def parse(text: str, path: Path | str) -> Any:
         raise FileProblem(path, None, f"invalid YAML: {exc}") from None
     except RecursionError:  # libyaml allows 1,000 levels; Python's stack gives out first
         raise FileProblem(path, None, "invalid YAML: nested too deeply") from None
+    except (ValueError, TypeError, OverflowError):
+        # A scalar its tag or type cannot take (a 13th month, `!!float abc`, an integer of
+        # 5,000 digits). The message is not passed on: it may quote the value.
+        raise FileProblem(
+            path, None, "invalid YAML: a value cannot be read as its type (date, number, !!tag)"
+        ) from None
 
 
 def line_of(text: str, keys: tuple[Any, ...]) -> int | None:

@@ -261,3 +261,16 @@ def test_a_file_nested_too_deep_for_the_parser_is_a_broken_file(tmp_path, depth)
     )
     with pytest.raises(BrokenFile, match="acme.yaml"):
         Catalogue(tmp_path).settings("acme", "p")
+
+
+@pytest.mark.parametrize(
+    "value", ["9" * 5000, "!!timestamp 2024-13-45", "!!float not-a-secret-number", "!!int x"]
+)
+def test_a_value_yaml_cannot_construct_is_a_broken_file_naming_no_value(tmp_path, caplog, value):
+    (tmp_path / "organisations").mkdir()
+    (tmp_path / "organisations" / "acme.yaml").write_text(
+        f"id: acme\nname: Acme\nplugins:\n  p:\n    settings:\n      X: {value}\n"
+    )
+    with caplog.at_level(logging.ERROR), pytest.raises(BrokenFile, match="acme.yaml") as info:
+        Catalogue(tmp_path).settings("acme", "p")
+    assert "not-a-secret" not in str(info.value) and "not-a-secret" not in caplog.text
