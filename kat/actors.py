@@ -26,7 +26,7 @@ from dramatiq.middleware import (
 )
 
 from kat import config, metrics, scan
-from kat.middleware import JobStatusMiddleware, queue, report
+from kat.middleware import JobStatusMiddleware, job_id, queue, report
 from kat.models import (
     BoefjeMeta,
     FailureReason,
@@ -130,7 +130,9 @@ NORMALIZER_QUEUE = f"{settings.queue_prefix}normalizers"
 def boefje(job: dict[str, Any]) -> None:
     """Run one boefje job; queue a normalizer job per matching raw and normalizer."""
     try:
-        meta = parse_boefje_meta(job)
+        if job_id(job) is None:  # a message is recorded by its id; none is made up
+            raise JobError("id: missing")
+        meta = _canonical(job, parse_boefje_meta(job))
     except JobError as exc:
         report(_malformed(job, exc))
         return
@@ -142,7 +144,9 @@ def boefje(job: dict[str, Any]) -> None:
 def normalizer(job: dict[str, Any]) -> None:
     """Run one normalizer job; its objects go to the store."""
     try:
-        meta = _parse_normalizer_meta(job)
+        if job_id(job) is None:  # a message is recorded by its id; none is made up
+            raise JobError("id: missing")
+        meta = _canonical(job, _parse_normalizer_meta(job))
     except JobError as exc:
         report(_malformed(job, exc))
         return
@@ -152,10 +156,22 @@ def normalizer(job: dict[str, Any]) -> None:
     report(result)
 
 
-def _malformed(job: dict[str, Any], exc: JobError) -> JobResult:
-    """A message no retry can fix: the job fails at once, naming the field."""
+def _canonical(job: dict[str, Any], meta: Any) -> Any:
+    """The store knows the job by the message's id: the result must carry the same."""
+    if meta.id != job["id"]:
+        raise JobError(f"id: {job['id']!r} is not a UUID in canonical form ({meta.id})")
+    return meta
+
+
+def _malformed(job: Any, exc: JobError) -> JobResult | None:
+    """A message no retry can fix: the job fails at once, naming the field (a message
+    without a job id is only logged: there is no job to fail)."""
     detail = f"malformed job: {exc}"
-    return JobResult(job["id"], JobStatus.FAILED, FailureReason.CRASHED, detail)
+    ident = job_id(job)
+    if ident is None:
+        logger.error("dropped a message without a job id: %s", detail)
+        return None
+    return JobResult(ident, JobStatus.FAILED, FailureReason.CRASHED, detail)
 
 
 def _send(actor: dramatiq.Actor, job: dict[str, Any]) -> str:

@@ -44,24 +44,43 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def job_id(job: Any) -> str | None:
+    """A message's job id; None when it has none to record (not even malformed)."""
+    return job["id"] if isinstance(job, dict) and isinstance(job.get("id"), str) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def job_fields(actor: str, job: dict[str, Any]) -> dict[str, Any]:
-    """The store's columns for a job message (what :meth:`Store.add_job` takes)."""
+    """The store's columns for a job message (what :meth:`Store.add_job` takes).
+
+    Read leniently: a malformed message is still recorded ("?" where a required column
+    is missing), so the actor can fail it with a reason instead of it being retried."""
     if actor == "boefje":
+        ref = job.get("boefje")
         return {
             "job_type": "boefje",
-            "organization": job["organization"],
-            "plugin_id": job["boefje"]["id"],
-            "plugin_version": job["boefje"].get("version"),
-            "input_ooi": job.get("input_ooi"),
+            "organization": _text(job.get("organization")) or "?",
+            "plugin_id": _text(_dict(ref).get("id") if isinstance(ref, dict) else ref) or "?",
+            "plugin_version": _text(_dict(ref).get("version")),
+            "input_ooi": _text(job.get("input_ooi")),
         }
-    boefje_meta = job["raw_data"]["boefje_meta"]
+    raw_data = _dict(job.get("raw_data"))
+    boefje_meta = _dict(raw_data.get("boefje_meta"))
+    ref = job.get("normalizer")
     return {
         "job_type": "normalizer",
-        "organization": boefje_meta["organization"],
-        "plugin_id": job["normalizer"]["id"],
-        "plugin_version": job["normalizer"].get("version"),
-        "input_ooi": boefje_meta.get("input_ooi"),
-        "raw_id": job["raw_data"].get("id"),
+        "organization": _text(boefje_meta.get("organization")) or "?",
+        "plugin_id": _text(_dict(ref).get("id") if isinstance(ref, dict) else ref) or "?",
+        "plugin_version": _text(_dict(ref).get("version")),
+        "input_ooi": _text(boefje_meta.get("input_ooi")),
+        "raw_id": _text(raw_data.get("id")),
     }
 
 
@@ -105,11 +124,11 @@ def abandon(store: Store, job_ids: list[str], exc: BaseException) -> None:
     that it stopped before they ended. No message will bring them back, so they must
     not stay ``running`` or ``queued``. Best effort: ``exc`` is re-raised by the caller."""
     detail = f"interrupted: the command running it stopped ({type(exc).__name__})"
-    for job_id in job_ids:
+    for ident in job_ids:
         try:
-            end(store, JobResult(job_id, JobStatus.FAILED, FailureReason.KILLED, detail))
+            end(store, JobResult(ident, JobStatus.FAILED, FailureReason.KILLED, detail))
         except Exception:  # the store itself may be what broke
-            logger.warning("job %s: could not be marked failed", job_id)
+            logger.warning("job %s: could not be marked failed", ident)
             return
 
 
@@ -135,29 +154,29 @@ class JobStatusMiddleware(Middleware):
     def before_process_message(self, broker: dramatiq.Broker, message) -> None:
         """Mark the job ``running``; a store failure raises, so the message is retried."""
         _results.value = None
-        if message.actor_name in JOB_ACTORS:
+        if message.actor_name in JOB_ACTORS and job_id(message.args[0]):
             begin(self.store, message.actor_name, message.args[0])
 
     def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
         """Record the outcome. ``Retries`` has run before this hook (see ``actors``)."""
-        if message.actor_name not in JOB_ACTORS:
-            return
-        job_id = message.args[0]["id"]
         outcome: JobResult | None = getattr(_results, "value", None)
         _results.value = None
-        if job_id in RETURNED:
+        if message.actor_name not in JOB_ACTORS:
+            return
+        ident = job_id(message.args[0])
+        if ident is None or ident in RETURNED:
             return
         if exception is None and outcome is not None:
             end(self.store, outcome)
         elif exception is None:
-            end(self.store, JobResult(job_id, JobStatus.COMPLETED))
+            end(self.store, JobResult(ident, JobStatus.COMPLETED))
         elif message.failed:
             detail = f"gave up after retries: {type(exception).__name__}: {exception}"
-            end(self.store, JobResult(job_id, JobStatus.FAILED, FailureReason.CRASHED, detail))
+            end(self.store, JobResult(ident, JobStatus.FAILED, FailureReason.CRASHED, detail))
         else:
-            self.store.mark_queued(job_id, f"retrying: {type(exception).__name__}: {exception}")
+            self.store.mark_queued(ident, f"retrying: {type(exception).__name__}: {exception}")
 
     def after_skip_message(self, broker, message) -> None:
-        if message.actor_name in JOB_ACTORS and message.failed:
-            job_id = message.args[0]["id"]
-            end(self.store, JobResult(job_id, JobStatus.FAILED, FailureReason.CRASHED, "skipped"))
+        ident = job_id(message.args[0]) if message.actor_name in JOB_ACTORS else None
+        if ident and message.failed:
+            end(self.store, JobResult(ident, JobStatus.FAILED, FailureReason.CRASHED, "skipped"))

@@ -23,7 +23,7 @@ import threading
 
 from dramatiq.middleware import Middleware
 
-from kat.middleware import JOB_ACTORS, RETURNED
+from kat.middleware import JOB_ACTORS, RETURNED, job_id
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +59,10 @@ class HandBack(Middleware):
         signal.signal(signal.SIGTERM, first_only)
 
     def before_process_message(self, broker, message) -> None:
-        if message.actor_name in JOB_ACTORS:
+        ident = job_id(message.args[0]) if message.actor_name in JOB_ACTORS else None
+        if ident:
             with self._lock:
-                self._running[message.message_id] = message.args[0]["id"]
+                self._running[message.message_id] = ident
 
     def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
         with self._lock:
@@ -77,6 +78,6 @@ class HandBack(Middleware):
         if not left:
             return
         store = self._store() if callable(self._store) else self._store
-        for job_id in left:
-            store.mark_queued(job_id, DETAIL)
-            logger.warning("job %s: %s", job_id, DETAIL)
+        for ident in left:
+            store.mark_queued(ident, DETAIL)
+            logger.warning("job %s: %s", ident, DETAIL)

@@ -165,3 +165,44 @@ def test_a_malformed_message_fails_at_once_without_retries(runtime, worker):
     done = runtime.wait(job["id"])
     assert (done["status"], done["reason"], done["attempts"]) == ("failed", "crashed", 1)
     assert "malformed job: input_ooi" in done["detail"]
+
+
+def test_a_message_missing_its_organisation_fails_at_once_naming_it(runtime, worker):
+    job = {"id": str(uuid.uuid4()), "boefje": {"id": "noop"}, "input_ooi": REF}
+    runtime.actors.boefje.send(job)
+    done = runtime.wait(job["id"], timeout=10)
+    assert (done["status"], done["reason"], done["attempts"]) == ("failed", "crashed", 1)
+    assert "malformed job: organization: missing" in done["detail"]
+
+
+def test_a_message_in_the_job_file_shorthand_runs(runtime, worker):
+    """``"boefje": "noop"`` is valid job JSON (kat run takes it); so is it as a message."""
+    job = {"id": str(uuid.uuid4()), "boefje": "noop", "organization": "acme", "input_ooi": REF}
+    runtime.actors.boefje.send(job)
+    done = runtime.wait(job["id"], timeout=10)
+    assert (done["status"], done["plugin_id"], done["attempts"]) == ("completed", "noop", 1)
+
+
+def test_a_message_without_a_job_id_is_dropped_not_retried_or_run(runtime, worker):
+    runtime.actors.boefje.send({"boefje": {"id": "noop"}, "organization": "acme",
+                                "input_ooi": "Hostname|internet|no-id.test"})  # fmt: skip
+    deadline = time.monotonic() + 10
+    while "dropped a message without a job id" not in worker.log.read_text():
+        assert time.monotonic() < deadline, worker.log.read_text()[-2000:]
+        time.sleep(0.05)
+    assert not [j for j in runtime.store.list_jobs(limit=10_000)
+                if j["input_ooi"] == "Hostname|internet|no-id.test"]  # fmt: skip
+    assert "Retrying" not in worker.log.read_text()
+
+
+def test_a_message_whose_id_is_not_in_canonical_form_fails_instead_of_running_forever(
+    runtime, worker
+):
+    """The store knows a job by its message's id; a result under the canonical form of
+    it would never end that row."""
+    ident = str(uuid.uuid4()).upper()
+    runtime.actors.boefje.send({"id": ident, "boefje": {"id": "noop"}, "organization": "acme",
+                                "input_ooi": REF})  # fmt: skip
+    done = runtime.wait(ident, timeout=10)
+    assert (done["status"], done["reason"]) == ("failed", "crashed")
+    assert "not a UUID in canonical form" in done["detail"]
