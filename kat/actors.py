@@ -9,9 +9,11 @@ systems (or test runs) can share one RabbitMQ. :func:`enqueue_boefje` and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
@@ -26,7 +28,7 @@ from dramatiq.middleware import (
 )
 
 from kat import config, metrics, scan
-from kat.middleware import JobStatusMiddleware, job_id, queue, report
+from kat.middleware import RETURNED, JobStatusMiddleware, job_id, queue, report
 from kat.models import (
     BoefjeMeta,
     FailureReason,
@@ -137,7 +139,8 @@ def boefje(job: dict[str, Any]) -> None:
         report(_malformed(job, exc))
         return
     ctx = context()
-    report(run_boefje(ctx, meta, send=scan.tracked(ctx.store, meta, _send_normalizer)))
+    with _unless_handed_back(job):
+        report(run_boefje(ctx, meta, send=scan.tracked(ctx.store, meta, _send_normalizer)))
 
 
 @dramatiq.actor(actor_name="normalizer", queue_name=NORMALIZER_QUEUE)
@@ -150,10 +153,11 @@ def normalizer(job: dict[str, Any]) -> None:
     except JobError as exc:
         report(_malformed(job, exc))
         return
-    result = run_normalizer(context(), meta)
-    # A scan's discovery loop: what this job found is scanned next (kat.scan).
-    scan.follow_up(context(), meta, result, _send_scan_boefje)
-    report(result)
+    with _unless_handed_back(job):
+        result = run_normalizer(context(), meta)
+        # A scan's discovery loop: what this job found is scanned next (kat.scan).
+        scan.follow_up(context(), meta, result, _send_scan_boefje)
+        report(result)
 
 
 def _canonical(job: dict[str, Any], meta: Any) -> Any:
@@ -161,6 +165,21 @@ def _canonical(job: dict[str, Any], meta: Any) -> Any:
     if meta.id != job["id"]:
         raise JobError(f"id: {job['id']!r} is not a UUID in canonical form ({meta.id})")
     return meta
+
+
+@contextlib.contextmanager
+def _unless_handed_back(job: dict[str, Any]) -> Iterator[None]:
+    """An error of a job handed back at shutdown (:mod:`kat.shutdown`: its child killed
+    with the job helper) is swallowed: raised, ``Retries`` would send the message again,
+    next to the unacknowledged original RabbitMQ already put back, and the job would run
+    twice. Its consumer is closed by then, so the message is not acknowledged either."""
+    try:
+        yield
+    except Exception:
+        if job["id"] in RETURNED:
+            logger.info("job %s: handed back; its interrupted run is not retried", job["id"])
+            return
+        raise
 
 
 def _malformed(job: Any, exc: JobError) -> JobResult | None:

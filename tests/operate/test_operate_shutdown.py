@@ -45,6 +45,9 @@ def test_sigterm_finishes_what_it_can_and_hands_back_the_rest(system, tmp_path):
     assert jobs["10.0.0.1"]["status"] == "queued"  # neither failed nor left running
     assert jobs["10.0.0.1"]["detail"] == DETAIL and jobs["10.0.0.1"]["reason"] is None
     assert queue_depth(system.settings, "boefjes") == 1  # its message is back
+    # Its run, interrupted by the stop, is not also retried: that would be a second
+    # message for the same job, and the job would run twice.
+    assert "Retrying message" not in workers.logs()
 
     (hold / "10.0.0.1.release").touch()
     system.start_workers(kinds=("boefje",), **env)
