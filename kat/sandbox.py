@@ -22,6 +22,7 @@ forges it can fail its own job but not run code in the worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -69,6 +70,24 @@ class Outcome:
 
 # --- the worker side ----------------------------------------------------------------
 
+#: prctl option: whether the process is "dumpable" (Linux).
+PR_SET_DUMPABLE = 4
+
+
+def hide_environment() -> None:
+    """Close this process's ``/proc/PID/environ`` (and memory) to its jobs.
+
+    A worker's environment holds the host's secrets (``KATALOGUS_PRIVATE_KEY``, the
+    broker's password); a plugin runs as the same user and could read them from
+    ``/proc/<worker>/environ``. A process that is not dumpable can be inspected only by
+    processes with ``CAP_SYS_PTRACE``. Forked processes inherit it; the job helper is a
+    fresh program with an empty environment, so it needs none.
+    """
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
 
 class ForkServer:
     """Runs jobs in children forked by this process's helper; thread-safe, lazy."""
@@ -92,6 +111,7 @@ class ForkServer:
             return self._sock  # type: ignore[return-value]
         if self._sock is not None:
             self._sock.close()
+        hide_environment()
         ours, theirs = socket.socketpair()
         code = "import sys, json; sys.path[:0] = json.loads(sys.argv[2]); " + (
             "from kat.forker import serve; serve(int(sys.argv[1]), json.loads(sys.argv[3]))"

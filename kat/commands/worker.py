@@ -55,6 +55,11 @@ def serve(args: argparse.Namespace, queue: str) -> int:
         raise UsageError("--processes and --threads must be at least 1")
     settings = config.load()
     from kat.catalogue import CatalogueError, open_reader
+    from kat.sandbox import hide_environment
+
+    # Dramatiq's main process holds the same environment as the workers it forks (which
+    # inherit this): a plugin must not read it from /proc/<pid>/environ either.
+    hide_environment()
 
     try:  # a worker that cannot read settings would fail every job: say so now
         open_reader(settings)

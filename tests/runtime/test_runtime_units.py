@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -446,3 +450,61 @@ def test_a_memory_limit_above_what_the_worker_may_grant_is_capped(
     ok, detail, raws = json.loads(done.stdout)
     assert ok, detail
     assert expected[0] <= int(raws[0]) < expected[1]
+
+
+ENVIRON_READER = """
+import os
+from pathlib import Path
+
+def run(meta):
+    found = {}
+    pid = os.getppid()  # the job helper; above it the worker, and so on
+    while pid > 1:
+        try:
+            found[pid] = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+        except OSError as exc:
+            found[pid] = type(exc).__name__
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return [({"text/plain"}, repr(found))]
+"""
+
+
+def _as_a_deployment_runs(worker: str, argument: str, env: dict) -> subprocess.CompletedProcess:
+    """Run ``worker`` as a user without privileges, as a deployment does: root may read
+    any process's /proc/PID/environ whatever it does. As root, that is ``nobody`` with
+    a Python it can run (kat's own modules need only the standard library)."""
+    command = [sys.executable, "-c", worker, argument]
+    run = functools.partial(
+        subprocess.run, capture_output=True, text=True, timeout=30,
+        cwd=Path(__file__).parents[2], env={**env, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )  # fmt: skip
+    if os.geteuid() != 0:
+        return run(command)
+    nobody = functools.partial(run, user=65534, group=65534)
+    for python in (sys.executable, shutil.which("python3"), "/usr/bin/python3"):
+        with contextlib.suppress(OSError):
+            if python and nobody([python, "-c", "import kat.sandbox"]).returncode == 0:
+                return nobody([python, *command[1:]])
+    pytest.skip("no Python that an unprivileged user can run")
+
+
+def test_a_plugin_cannot_read_the_workers_environment_through_proc():
+    """The worker holds the host's secrets (KATALOGUS_PRIVATE_KEY, the broker password)
+    in its environment; a plugin running as the same user must not read them from
+    /proc/<worker>/environ."""
+    plugin = Path(tempfile.mkdtemp(prefix="kat-test-"))
+    try:
+        plugin.chmod(0o755)
+        (plugin / "main.py").write_text(ENVIRON_READER)
+        (plugin / "main.py").chmod(0o644)
+        request = {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin)}
+        done = _as_a_deployment_runs(
+            HARD_LIMITED_WORKER, json.dumps(request), {**os.environ, "HOST_ONLY_SECRET": "no-leak"}
+        )
+    finally:
+        shutil.rmtree(plugin)
+    assert done.returncode == 0, done.stderr
+    ok, detail, raws = json.loads(done.stdout)
+    assert ok, detail
+    assert "no-leak" not in raws[0]
+    assert "PermissionError" in raws[0]  # the worker's environ, refused
