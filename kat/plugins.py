@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +138,27 @@ def _check_run_signature(code: Path, parameters: int) -> None:
     raise PluginError(f"{code}: no top-level run() function")
 
 
+def _refs(node: Any) -> list[str]:
+    """Every ``$ref`` string in a JSON document."""
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def _check_refs(schema: dict[str, Any], path: Path) -> None:
+    """A ``$ref`` that leads nowhere (or off to the network) would break every later
+    validation of the plugin's settings: refuse the schema now, naming the reference."""
+    resolver = Registry().resolver_with_root(DRAFT202012.create_resource(schema))
+    for ref in _refs(schema):
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            raise PluginError(f"{path}: $ref {ref!r} does not resolve in this schema") from None
+
+
 def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -168,6 +192,7 @@ def load_plugin(folder: Path, kind: PluginType, module_root: Path | None = None)
             raise PluginError(f"{schema_path}: not a valid JSON Schema: {exc.message}") from None
         if settings_schema.get("type", "object") != "object":
             raise PluginError(f'{schema_path}: the settings schema must have "type": "object"')
+        _check_refs(settings_schema, schema_path)
 
     produces = manifest.get("produces")
     if kind == "boefje" and not produces:

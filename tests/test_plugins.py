@@ -91,3 +91,34 @@ def test_plugin_code_is_not_executed_by_discovery(tmp_path):
     plugins, _ = discover(tmp_path)
     assert "a" in plugins
     assert not marker.exists()
+
+
+def test_schema_with_a_reference_to_nowhere_is_skipped(tmp_path):
+    write_boefje(tmp_path / "a", {"id": "a", "consumes": ["Hostname"]})
+    (tmp_path / "a" / "schema.json").write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "$defs": {"port": {"type": "integer"}},
+                "properties": {
+                    "PORT": {"$ref": "#/$defs/port"},
+                    "HOST": {"$ref": "#/$defs/missing"},
+                },
+            }
+        )
+    )
+    write_boefje(tmp_path / "b", {"id": "b", "consumes": ["Hostname"]})
+    (tmp_path / "b" / "schema.json").write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {"PORT": {"$ref": "#/$defs/port"}},
+                "$defs": {"port": {"type": "integer"}},
+            }
+        )
+    )
+    plugins, problems = discover(tmp_path)
+    assert list(plugins) == ["b"]
+    assert problems == [
+        f"{tmp_path / 'a' / 'schema.json'}: $ref '#/$defs/missing' does not resolve in this schema"
+    ]

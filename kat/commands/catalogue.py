@@ -102,8 +102,9 @@ def run_check(args: argparse.Namespace) -> int:
         cat = Catalogue.from_settings(settings)
     except CatalogueError as exc:
         raise UsageError(str(exc)) from None
-    plugins, _skipped = discover(settings.plugins_dir)
-    errors, warnings, unopened = [], [], 0
+    plugins, skipped = discover(settings.plugins_dir)
+    # Broken plugin folders are `kat plugins`' to fail on; here they explain a warning.
+    errors, warnings, unopened = [], [f"plugin skipped: {problem}" for problem in skipped], 0
     for kind in (cat.orgs, cat.repos):
         for name in sorted(os.listdir(kind.folder)) if kind.folder.is_dir() else []:
             if not name.endswith(".yaml") or name.startswith("."):
