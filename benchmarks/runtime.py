@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -249,7 +250,9 @@ def main() -> None:
     finally:
         _stop(kat)
         _stop(bare)
-    _delete_queues(env["KAT_QUEUE_PREFIX"])
+        _delete_queues(env["KAT_QUEUE_PREFIX"])
+        store.close()
+        shutil.rmtree(root, ignore_errors=True)  # its store, catalogue and worker logs
     kat_rate, bare_rate = max(kat_rates), max(bare_rates)
 
     lat.sort()
