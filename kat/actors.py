@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dramatiq
@@ -128,15 +128,22 @@ BOEFJE_QUEUE = f"{settings.queue_prefix}boefjes"
 NORMALIZER_QUEUE = f"{settings.queue_prefix}normalizers"
 
 
-@dramatiq.actor(actor_name="boefje", queue_name=BOEFJE_QUEUE)
-def boefje(job: dict[str, Any]) -> None:
-    """Run one boefje job; queue a normalizer job per matching raw and normalizer."""
+def _parsed(job: dict[str, Any], parse: Callable[[Any], Any]) -> Any:
+    """The job's meta, or None once a malformed message has been failed with its reason."""
     try:
         if job_id(job) is None:  # a message is recorded by its id; none is made up
             raise JobError("id: missing")
-        meta = _canonical(job, parse_boefje_meta(job))
+        return _canonical(job, parse(job))
     except JobError as exc:
         report(_malformed(job, exc))
+        return None
+
+
+@dramatiq.actor(actor_name="boefje", queue_name=BOEFJE_QUEUE)
+def boefje(job: dict[str, Any]) -> None:
+    """Run one boefje job; queue a normalizer job per matching raw and normalizer."""
+    meta = _parsed(job, parse_boefje_meta)
+    if meta is None:
         return
     ctx = context()
     with _unless_handed_back(job):
@@ -146,12 +153,8 @@ def boefje(job: dict[str, Any]) -> None:
 @dramatiq.actor(actor_name="normalizer", queue_name=NORMALIZER_QUEUE)
 def normalizer(job: dict[str, Any]) -> None:
     """Run one normalizer job; its objects go to the store."""
-    try:
-        if job_id(job) is None:  # a message is recorded by its id; none is made up
-            raise JobError("id: missing")
-        meta = _canonical(job, _parse_normalizer_meta(job))
-    except JobError as exc:
-        report(_malformed(job, exc))
+    meta = _parsed(job, _parse_normalizer_meta)
+    if meta is None:
         return
     with _unless_handed_back(job):
         result = run_normalizer(context(), meta)
