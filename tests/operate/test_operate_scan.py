@@ -212,13 +212,13 @@ def test_ctrl_c_in_an_inline_scan_leaves_no_job_running_or_queued(system, tmp_pa
     system.catalogue.set_enabled("acme", "hold", True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "kat", "scan", "--org", "acme", "--inline", "--boefje", "hold",
-         "IPAddressV4|internet|10.0.0.1", "IPAddressV4|internet|10.0.0.2"],
+         "IPAddressV4|internet|127.0.0.11", "IPAddressV4|internet|127.0.0.12"],
         env={**os.environ, **system.env, "BOEFJE_HOLD_DIR": str(tmp_path)},
         cwd=system.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        while not (tmp_path / "10.0.0.1.started").exists():
+        while not (tmp_path / "127.0.0.11.started").exists():
             assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)

@@ -27,34 +27,34 @@ def test_sigterm_finishes_what_it_can_and_hands_back_the_rest(system, tmp_path):
     env = {"BOEFJE_HOLD_DIR": str(hold), "KAT_SHUTDOWN_GRACE": str(GRACE)}
     workers = system.start_workers(kinds=("boefje",), **env)
     done = system.kat("scan", "--org", "acme", "--boefje", "hold",
-                      "IPAddressV4|internet|10.0.0.1", "IPAddressV4|internet|10.0.0.2")  # fmt: skip
+                      "IPAddressV4|internet|127.0.0.11", "IPAddressV4|internet|127.0.0.12")  # fmt: skip
     assert done.returncode == 0, done.stderr
-    _wait_for(hold / "10.0.0.1.started")
-    _wait_for(hold / "10.0.0.2.started")
+    _wait_for(hold / "127.0.0.11.started")
+    _wait_for(hold / "127.0.0.12.started")
 
     stopped_at = time.monotonic()
     workers.terminate()
     time.sleep(0.5)
-    (hold / "10.0.0.2.release").touch()  # this one ends within the grace period
+    (hold / "127.0.0.12.release").touch()  # this one ends within the grace period
     workers.procs[0].wait(GRACE + 10)
     assert time.monotonic() - stopped_at < GRACE + 4  # the grace period, then out
 
     store = system.store()
     jobs = {j["input_ooi"].rsplit("|", 1)[1]: j for j in store.list_jobs(plugin="hold")}
-    assert jobs["10.0.0.2"]["status"] == "completed"
-    assert jobs["10.0.0.1"]["status"] == "queued"  # neither failed nor left running
-    assert jobs["10.0.0.1"]["detail"] == DETAIL and jobs["10.0.0.1"]["reason"] is None
+    assert jobs["127.0.0.12"]["status"] == "completed"
+    assert jobs["127.0.0.11"]["status"] == "queued"  # neither failed nor left running
+    assert jobs["127.0.0.11"]["detail"] == DETAIL and jobs["127.0.0.11"]["reason"] is None
     assert queue_depth(system.settings, "boefjes") == 1  # its message is back
     # Its run, interrupted by the stop, is not also retried: that would be a second
     # message for the same job, and the job would run twice.
     assert "Retrying message" not in workers.logs()
 
-    (hold / "10.0.0.1.release").touch()
+    (hold / "127.0.0.11.release").touch()
     system.start_workers(kinds=("boefje",), **env)
     deadline = time.monotonic() + 30
-    while store.get_job(jobs["10.0.0.1"]["id"])["status"] != "completed":
+    while store.get_job(jobs["127.0.0.11"]["id"])["status"] != "completed":
         assert time.monotonic() < deadline, "the handed-back job did not run again"
         time.sleep(0.1)
-    again = store.get_job(jobs["10.0.0.1"]["id"])
+    again = store.get_job(jobs["127.0.0.11"]["id"])
     assert again["attempts"] == 2 and again["reason"] is None
     assert queue_depth(system.settings, "boefjes") == 0
