@@ -26,8 +26,8 @@ def test_sigterm_finishes_what_it_can_and_hands_back_the_rest(system, tmp_path):
     system.catalogue.set_enabled("acme", "hold", True)
     env = {"BOEFJE_HOLD_DIR": str(hold), "KAT_SHUTDOWN_GRACE": str(GRACE)}
     workers = system.start_workers(kinds=("boefje",), **env)
-    done = system.kat("scan", "--org", "acme", "--boefje", "hold",
-                      "IPAddressV4|internet|127.0.0.11", "IPAddressV4|internet|127.0.0.12")  # fmt: skip
+    inputs = ("IPAddressV4|internet|127.0.0.11", "IPAddressV4|internet|127.0.0.12")
+    done = system.kat("scan", "--org", "acme", "--boefje", "hold", *inputs)
     assert done.returncode == 0, done.stderr
     _wait_for(hold / "127.0.0.11.started")
     _wait_for(hold / "127.0.0.12.started")
