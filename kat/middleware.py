@@ -57,28 +57,33 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _plugin_columns(ref: Any) -> dict[str, str | None]:
+    """``plugin_id`` and ``plugin_version`` of ``{"id", "version"}`` or a bare id."""
+    plugin = _dict(ref)
+    return {
+        "plugin_id": _text(plugin.get("id") if plugin else ref) or "?",
+        "plugin_version": _text(plugin.get("version")),
+    }
+
+
 def job_fields(actor: str, job: dict[str, Any]) -> dict[str, Any]:
     """The store's columns for a job message (what :meth:`Store.add_job` takes).
 
     Read leniently: a malformed message is still recorded ("?" where a required column
     is missing), so the actor can fail it with a reason instead of it being retried."""
     if actor == "boefje":
-        ref = job.get("boefje")
         return {
             "job_type": "boefje",
             "organization": _text(job.get("organization")) or "?",
-            "plugin_id": _text(_dict(ref).get("id") if isinstance(ref, dict) else ref) or "?",
-            "plugin_version": _text(_dict(ref).get("version")),
+            **_plugin_columns(job.get("boefje")),
             "input_ooi": _text(job.get("input_ooi")),
         }
     raw_data = _dict(job.get("raw_data"))
     boefje_meta = _dict(raw_data.get("boefje_meta"))
-    ref = job.get("normalizer")
     return {
         "job_type": "normalizer",
         "organization": _text(boefje_meta.get("organization")) or "?",
-        "plugin_id": _text(_dict(ref).get("id") if isinstance(ref, dict) else ref) or "?",
-        "plugin_version": _text(_dict(ref).get("version")),
+        **_plugin_columns(job.get("normalizer")),
         "input_ooi": _text(boefje_meta.get("input_ooi")),
         "raw_id": _text(raw_data.get("id")),
     }
