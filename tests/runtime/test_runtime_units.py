@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from runtime_harness import PLUGINS
@@ -112,6 +113,18 @@ def _request(plugin_id: str) -> dict:
     }
 
 
+def _write_plugin(folder: Path, code: str) -> Path:
+    """A boefje folder of a test's own: ``main.py`` holding ``code``."""
+    folder.mkdir()
+    (folder / "main.py").write_text(code)
+    return folder
+
+
+def _request_for(plugin: Path, **extra: Any) -> dict:
+    """A sandbox request that runs ``plugin/main.py`` (``extra`` overrides fields)."""
+    return {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin), **extra}
+
+
 def test_a_dead_helper_is_replaced_and_the_next_job_runs():
     server = ForkServer()
     try:
@@ -126,9 +139,8 @@ def test_a_dead_helper_is_replaced_and_the_next_job_runs():
 
 
 def test_a_child_that_forges_its_outcome_fails_only_its_job(tmp_path):
-    plugin = tmp_path / "forger"
-    plugin.mkdir()
-    (plugin / "main.py").write_text(
+    plugin = _write_plugin(
+        tmp_path / "forger",
         "import os\n"
         "def run(meta):\n"
         "    for fd in range(3, 64):\n"
@@ -136,9 +148,9 @@ def test_a_child_that_forges_its_outcome_fails_only_its_job(tmp_path):
         "            os.write(fd, b'\\x00\\x00\\x00\\x05junk!')\n"
         "        except OSError:\n"
         "            pass\n"
-        "    os._exit(0)\n"
+        "    os._exit(0)\n",
     )
-    request = {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin)}
+    request = _request_for(plugin)
     server = ForkServer()
     try:
         outcome = server.run(request, b"", 10)
@@ -160,9 +172,8 @@ def test_a_job_whose_message_cannot_be_sent_is_not_left_queued(runtime, monkeypa
 
 
 def test_a_child_streaming_past_its_memory_limit_is_cut_off(tmp_path):
-    plugin = tmp_path / "streamer"
-    plugin.mkdir()
-    (plugin / "main.py").write_text(
+    plugin = _write_plugin(
+        tmp_path / "streamer",
         "import os\n"
         "def run(meta):\n"
         "    block = b'x' * (1 << 20)\n"
@@ -172,14 +183,9 @@ def test_a_child_streaming_past_its_memory_limit_is_cut_off(tmp_path):
         "                os.write(fd, block)\n"
         "        except OSError:\n"
         "            pass\n"
-        "    return []\n"
+        "    return []\n",
     )
-    request = {
-        **_request("noop"),
-        "code": str(plugin / "main.py"),
-        "folder": str(plugin),
-        "memory": 128,
-    }
+    request = _request_for(plugin, memory=128)
     server = ForkServer()
     try:
         outcome = server.run(request, b"", 30)
@@ -191,15 +197,14 @@ def test_a_child_streaming_past_its_memory_limit_is_cut_off(tmp_path):
 
 
 def test_a_child_works_in_a_scratch_folder_that_is_removed_after(tmp_path):
-    plugin = tmp_path / "writer"
-    plugin.mkdir()
-    (plugin / "main.py").write_text(
+    plugin = _write_plugin(
+        tmp_path / "writer",
         "import os\n"
         "def run(meta):\n"
         "    open('left-behind.txt', 'w').write('x')\n"
-        "    return [({'text/plain'}, os.getcwd())]\n"
+        "    return [({'text/plain'}, os.getcwd())]\n",
     )
-    request = {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin)}
+    request = _request_for(plugin)
     server = ForkServer()
     try:
         outcome = server.run(request, b"", 10)
@@ -210,21 +215,15 @@ def test_a_child_works_in_a_scratch_folder_that_is_removed_after(tmp_path):
 
 
 def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_path):
-    plugin = tmp_path / "sleeper"
-    plugin.mkdir()
-    (plugin / "main.py").write_text(
+    plugin = _write_plugin(
+        tmp_path / "sleeper",
         "import os, time\n"
         "def run(meta):\n"
         "    open(os.environ['PIDFILE'], 'w').write(str(os.getpid()))\n"
-        "    time.sleep(30)\n"
+        "    time.sleep(30)\n",
     )
     pidfile = tmp_path / "child.pid"
-    request = {
-        **_request("noop"),
-        "code": str(plugin / "main.py"),
-        "folder": str(plugin),
-        "env": {"PIDFILE": str(pidfile)},
-    }
+    request = _request_for(plugin, env={"PIDFILE": str(pidfile)})
     server = ForkServer()
     server.start()
     threading.Timer(0.5, os.kill, (server._proc.pid, signal.SIGKILL)).start()
@@ -260,9 +259,8 @@ def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_
 def test_a_well_formed_but_forged_outcome_is_bad_output_not_a_worker_error(tmp_path, kind, header):
     """A plugin can write its own outcome to the pipe; whatever it says, the worker
     must not raise (an exception is taken for a broken sandbox and retried)."""
-    plugin = tmp_path / "forger"
-    plugin.mkdir()
-    (plugin / "main.py").write_text(
+    plugin = _write_plugin(
+        tmp_path / "forger",
         "import json, os, struct\n"
         f"HEADER = json.dumps({header!r}).encode()\n"
         "def run(*args):\n"
@@ -271,14 +269,9 @@ def test_a_well_formed_but_forged_outcome_is_bad_output_not_a_worker_error(tmp_p
         "            os.write(fd, struct.pack('!I', len(HEADER)) + HEADER)\n"
         "        except OSError:\n"
         "            pass\n"
-        "    os._exit(0)\n"
+        "    os._exit(0)\n",
     )
-    request = {
-        **_request("noop"),
-        "kind": kind,
-        "code": str(plugin / "main.py"),
-        "folder": str(plugin),
-    }
+    request = _request_for(plugin, kind=kind)
     server = ForkServer()
     try:
         outcome = server.run(request, b"", 10)
@@ -291,9 +284,8 @@ def test_a_well_formed_but_forged_outcome_is_bad_output_not_a_worker_error(tmp_p
 def test_a_childs_output_takes_no_disk_and_its_tail_is_kept(tmp_path):
     """A plugin printing in a loop until its timeout must not fill the disk: only the
     tail of its output is kept, so none of it needs to be written to a file."""
-    plugin = tmp_path / "flood"
-    plugin.mkdir()
-    (plugin / "main.py").write_text(
+    plugin = _write_plugin(
+        tmp_path / "flood",
         "import os, sys\n"
         "def run(meta):\n"
         "    line = 'x' * 1023 + '\\n'\n"
@@ -302,9 +294,9 @@ def test_a_childs_output_takes_no_disk_and_its_tail_is_kept(tmp_path):
         "    sys.stdout.flush()\n"
         "    st = os.fstat(1)\n"
         "    print('the last line')\n"
-        "    raise RuntimeError(f'stdout takes {st.st_blocks * 512} bytes of disk')\n"
+        "    raise RuntimeError(f'stdout takes {st.st_blocks * 512} bytes of disk')\n",
     )
-    request = {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin)}
+    request = _request_for(plugin)
     server = ForkServer()
     try:
         outcome = server.run(request, b"", 30)
@@ -319,22 +311,16 @@ def test_a_childs_output_takes_no_disk_and_its_tail_is_kept(tmp_path):
 def test_a_worker_killed_mid_job_leaves_no_scratch_folder(tmp_path):
     """A worker process that dies (SIGKILL, or stopped past its grace period) never
     reaches its cleanup; the job helper, which kills the job, removes its folder."""
-    plugin = tmp_path / "squatter"
-    plugin.mkdir()
-    (plugin / "main.py").write_text(
+    plugin = _write_plugin(
+        tmp_path / "squatter",
         "import os, time\n"
         "def run(meta):\n"
         "    open('download.bin', 'wb').write(b'x' * 4096)\n"
         "    open(os.environ['CWDFILE'], 'w').write(os.getcwd())\n"
-        "    time.sleep(60)\n"
+        "    time.sleep(60)\n",
     )
     cwdfile = tmp_path / "cwd"
-    request = {
-        **_request("noop"),
-        "code": str(plugin / "main.py"),
-        "folder": str(plugin),
-        "env": {"CWDFILE": str(cwdfile)},
-    }
+    request = _request_for(plugin, env={"CWDFILE": str(cwdfile)})
     worker = subprocess.Popen(
         [sys.executable, "-c", "import json, sys; from kat.sandbox import ForkServer; "
          "ForkServer().run(json.loads(sys.argv[1]), b'', 60)", json.dumps(request)],
@@ -428,19 +414,13 @@ def test_a_memory_limit_above_what_the_worker_may_grant_is_capped(
 ):
     """A limit the child cannot set killed it while setting up: every job of the plugin
     "crashed" without a word. The child gets what the worker may grant instead."""
-    plugin = tmp_path / "limits"
-    plugin.mkdir()
-    (plugin / "main.py").write_text(
+    plugin = _write_plugin(
+        tmp_path / "limits",
         "import resource\n"
         "def run(meta):\n"
-        "    return [({'text/plain'}, str(resource.getrlimit(resource.RLIMIT_AS)[0]))]\n"
+        "    return [({'text/plain'}, str(resource.getrlimit(resource.RLIMIT_AS)[0]))]\n",
     )
-    request = {
-        **_request("noop"),
-        "code": str(plugin / "main.py"),
-        "folder": str(plugin),
-        "memory": memory,
-    }
+    request = _request_for(plugin, memory=memory)
     done = subprocess.run(
         [sys.executable, "-c", HARD_LIMITED_WORKER, json.dumps(request)],
         cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=30,
@@ -455,6 +435,7 @@ def test_a_memory_limit_above_what_the_worker_may_grant_is_capped(
 ENVIRON_READER = """
 import os
 from pathlib import Path
+from typing import Any
 
 def run(meta):
     found = {}
@@ -485,7 +466,7 @@ def _as_a_deployment_runs(worker: str, argument: str, env: dict) -> subprocess.C
         with contextlib.suppress(OSError):
             if python and nobody([python, "-c", "import kat.sandbox"]).returncode == 0:
                 return nobody([python, *command[1:]])
-    pytest.skip("no Python that an unprivileged user can run")
+    pytest.fail("no Python that user nobody can run, so the check cannot be made")
 
 
 def test_a_plugin_cannot_read_the_workers_environment_through_proc():
@@ -497,7 +478,7 @@ def test_a_plugin_cannot_read_the_workers_environment_through_proc():
         plugin.chmod(0o755)
         (plugin / "main.py").write_text(ENVIRON_READER)
         (plugin / "main.py").chmod(0o644)
-        request = {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin)}
+        request = _request_for(plugin)
         done = _as_a_deployment_runs(
             HARD_LIMITED_WORKER, json.dumps(request), {**os.environ, "HOST_ONLY_SECRET": "no-leak"}
         )
