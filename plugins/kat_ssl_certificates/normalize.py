@@ -66,7 +66,12 @@ def certificate(cert: x509.Certificate) -> X509Certificate:
         or _attribute(cert.issuer, NameOID.COMMON_NAME)
         or cert.issuer.rfc4514_string()
     )
-    serial = cert.serial_number.to_bytes(max(20, (cert.serial_number.bit_length() + 7) // 8), "big")
+    serial_int = cert.serial_number
+    # RFC 5280 wants a positive serial, but certificates with a negative one exist: those
+    # are written in two's complement (the bytes the certificate itself holds).
+    signed = serial_int < 0
+    size_bytes = max(20, (serial_int.bit_length() + 7 + signed) // 8)
+    serial = serial_int.to_bytes(size_bytes, "big", signed=signed)
     return X509Certificate(
         subject=_attribute(cert.subject, NameOID.COMMON_NAME),
         issuer=issuer.replace("|", "/"),

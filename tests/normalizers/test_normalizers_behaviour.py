@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from kat.plugins import discover
 from tests.plugins.helpers import PLUGINS_DIR, load_module
 
 PLUGINS, _ = discover(PLUGINS_DIR)
+COMPAT = Path(__file__).parents[1] / "compat" / "openkat"
 
 
 def normalizer(normalizer_id: str):
@@ -230,3 +232,25 @@ def test_manual_ooi_names_the_bad_item():
     module = normalizer("kat_manual_ooi")
     with pytest.raises(ValueError, match="item 1: unknown object_type 'Nope'"):
         list(module.run({}, raw.encode()))
+
+
+def test_a_certificate_with_a_negative_serial_keeps_its_bytes():
+    """RFC 5280 wants positive serials, but negative ones are met in the wild: the
+    normalizer writes the serial's own two's-complement bytes instead of crashing."""
+    import base64
+    import re
+
+    raw = COMPAT / "kat_ssl_certificates_normalize" / "ssl_certificates_normalizer" / "raw"
+    text = raw.read_text()
+    pem = re.search(r"-----BEGIN CERTIFICATE-----\n(.*?)-----END CERTIFICATE-----", text, re.S)
+    der = bytearray(base64.b64decode(pem.group(1)))
+    at = der.index(b"\xa0\x03\x02\x01\x02\x02") + 6  # version v3, then the serial INTEGER
+    length = der[at]
+    der[at + 1] |= 0x80  # the sign bit: now a negative number
+    serial = bytes(der[at + 1 : at + 1 + length])
+    body = base64.encodebytes(bytes(der)).decode()
+    forged = text.replace(pem.group(1), body, 1).replace(pem.group(1), body)
+    website = ooi.input_dict("Website|internet|192.0.2.1|tcp|443|https|internet|mispo.es")
+    objects = list(normalizer("kat_ssl_certificates_normalize").run(website, forged.encode()))
+    serials = {o.serial_number for o in objects if o.object_type == "X509Certificate"}
+    assert "ff" * (20 - length) + serial.hex() in serials
