@@ -450,14 +450,17 @@ def run(meta):
 """
 
 
-def _as_a_deployment_runs(worker: str, argument: str, env: dict) -> subprocess.CompletedProcess:
+def _as_a_deployment_runs(
+    worker: str, argument: str, env: dict, root: Path
+) -> subprocess.CompletedProcess:
     """Run ``worker`` as a user without privileges, as a deployment does: root may read
     any process's /proc/PID/environ whatever it does. As root, that is ``nobody`` with
-    a Python it can run (kat's own modules need only the standard library)."""
+    a Python it can run (kat's own modules need only the standard library), importing
+    kat from ``root``: a copy it can read wherever the repository was cloned."""
     command = [sys.executable, "-c", worker, argument]
     run = functools.partial(
         subprocess.run, capture_output=True, text=True, timeout=30,
-        cwd=Path(__file__).parents[2], env={**env, "PYTHONPATH": str(Path(__file__).parents[2])},
+        cwd=root, env={**env, "PYTHONPATH": str(root)},
     )  # fmt: skip
     if os.geteuid() != 0:
         return run(command)
@@ -473,17 +476,26 @@ def test_a_plugin_cannot_read_the_workers_environment_through_proc():
     """The worker holds the host's secrets (KATALOGUS_PRIVATE_KEY, the broker password)
     in its environment; a plugin running as the same user must not read them from
     /proc/<worker>/environ."""
-    plugin = Path(tempfile.mkdtemp(prefix="kat-test-"))
+    root = Path(tempfile.mkdtemp(prefix="kat-test-"))
     try:
-        plugin.chmod(0o755)
+        shutil.copytree(
+            Path(__file__).parents[2] / "kat", root / "kat",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )  # fmt: skip
+        plugin = root / "plugin"
+        plugin.mkdir()
         (plugin / "main.py").write_text(ENVIRON_READER)
-        (plugin / "main.py").chmod(0o644)
+        for path in (root, *root.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)
         request = _request_for(plugin)
         done = _as_a_deployment_runs(
-            HARD_LIMITED_WORKER, json.dumps(request), {**os.environ, "HOST_ONLY_SECRET": "no-leak"}
+            HARD_LIMITED_WORKER,
+            json.dumps(request),
+            {**os.environ, "HOST_ONLY_SECRET": "no-leak"},
+            root,
         )
     finally:
-        shutil.rmtree(plugin)
+        shutil.rmtree(root)
     assert done.returncode == 0, done.stderr
     ok, detail, raws = json.loads(done.stdout)
     assert ok, detail
