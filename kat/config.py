@@ -1,7 +1,7 @@
 """Every environment variable kat reads, in one place, each with one default.
 
-Call :func:`load` (or use :data:`settings`, loaded at import) rather than reading
-``os.environ`` elsewhere. ``.env.example`` lists the same variables.
+Call :func:`load` rather than reading ``os.environ`` elsewhere; ``.env.example`` lists
+the same variables.
 """
 
 from __future__ import annotations

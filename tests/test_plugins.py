@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kat.plugins import discover, normalizers_for, runnable_hash
+from kat.catalogue.plugins import discover, normalizers_for, runnable_hash
 
 
 def write_boefje(folder: Path, manifest: dict, code: str = "def run(meta):\n    return []\n"):

@@ -13,11 +13,11 @@ from referencing.exceptions import Unresolvable
 
 from kat import config
 from kat.catalogue import Catalogue, CatalogueError, org_text
+from kat.catalogue.plugins import discover
+from kat.catalogue.records import value_problem
+from kat.catalogue.sealing import PRIVATE_VAR, PUBLIC_VAR, Sealer, SealError, generate, is_sealed
+from kat.catalogue.yamlfiles import FileProblem
 from kat.cli import FAILED, OK, UsageError, command
-from kat.crypto import PRIVATE_VAR, PUBLIC_VAR, Sealer, SealError, generate, is_sealed
-from kat.plugins import discover
-from kat.records import value_problem
-from kat.yamlfiles import FileProblem
 
 
 @command

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from kat import config
+from kat.catalogue.plugins import discover
 from kat.cli import FAILED, OK, command
-from kat.plugins import discover
 
 
 @command

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kat import config
 from kat.cli import FAILED, OK, UsageError, command
-from kat.models import (
+from kat.jobs import (
     OUTPUT_MARK,
     JobError,
     JobStatus,
@@ -75,8 +75,8 @@ def _print(kind: str, result, label: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kat.catalogue import CatalogueError
-    from kat.middleware import abandon, begin, end, queue
-    from kat.runner import Context, run_boefje, run_normalizer
+    from kat.runtime.middleware import abandon, begin, end, queue
+    from kat.runtime.runner import Context, run_boefje, run_normalizer
 
     meta = _load(args.job, args.kind)
     try:

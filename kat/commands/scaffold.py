@@ -138,8 +138,8 @@ import pytest
 
 from kat import config
 from kat.catalogue import Catalogue
-from kat.models import JobStatus, parse_boefje_meta
-from kat.runner import Context, run_boefje, run_normalizer
+from kat.jobs import JobStatus, parse_boefje_meta
+from kat.runtime.runner import Context, run_boefje, run_normalizer
 
 HERE = Path(__file__).resolve().parent
 BOEFJE = json.loads((HERE / "boefje.json").read_text())["id"]
@@ -222,7 +222,7 @@ def scaffold(name: str, plugins_dir: Path) -> Path:
             f"plugin name {name!r}: use 2-40 lower-case letters, digits and _, starting "
             "with a letter (it is the folder, the module and the boefje id)"
         )
-    from kat.plugins import discover
+    from kat.catalogue.plugins import discover
 
     folder = plugins_dir / name
     if folder.exists():

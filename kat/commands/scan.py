@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TextIO
 
 from kat import config
-from kat import scan as scans
 from kat.cli import FAILED, OK, UsageError, command
-from kat.models import OUTPUT_MARK
+from kat.jobs import OUTPUT_MARK
+from kat.scheduling import planner as scans
 
 #: How often ``--wait`` reads the store, seconds.
 POLL = 0.2
@@ -190,7 +190,7 @@ def print_summary(result: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
-    from kat.plugins import discover
+    from kat.catalogue.plugins import discover
     from kat.store import Store
 
     if args.depth < 1:
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     )
     progress = Progress()
     if args.inline:
-        from kat.runner import Context
+        from kat.runtime.runner import Context
 
         ctx = Context(settings)
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from kat import config
 from kat.cli import OK, UsageError, command
-from kat.models import OUTPUT_MARK, JobStatus
+from kat.jobs import OUTPUT_MARK, JobStatus
 
 
 def _store():
@@ -81,7 +81,7 @@ def run_tasks(args: argparse.Namespace) -> int:
         raise UsageError(f"--limit {args.limit}: must be at least 1")
     store = _store()
     if args.scan:
-        from kat import scan
+        from kat.scheduling import planner as scan
 
         jobs = [
             j
@@ -217,7 +217,7 @@ def add_objects(sub: argparse._SubParsersAction) -> None:
 def run_objects(args: argparse.Namespace) -> int:
     store = _store()
     if args.scan:
-        from kat import scan
+        from kat.scheduling import planner as scan
 
         keys = {o["primary_key"] for o in scan.objects(store, args.scan)}
     found: dict[str, dict[str, Any]] = {}

@@ -55,7 +55,7 @@ def serve(args: argparse.Namespace, queue: str) -> int:
         raise UsageError("--processes and --threads must be at least 1")
     settings = config.load()
     from kat.catalogue import CatalogueError, open_reader
-    from kat.sandbox import hide_environment
+    from kat.runtime.sandbox import hide_environment
 
     # Dramatiq's main process holds the same environment as the workers it forks (which
     # inherit this): a plugin must not read it from /proc/<pid>/environ either.
@@ -82,7 +82,7 @@ def serve(args: argparse.Namespace, queue: str) -> int:
         str(args.threads),
         "--queues",
         settings.queue_prefix + queue,
-        # SIGTERM: running jobs get this long; kat.shutdown hands back the rest.
+        # SIGTERM: running jobs get this long; kat.runtime.shutdown hands back the rest.
         "--worker-shutdown-timeout",
         str(settings.shutdown_grace * 1000),
     ]

@@ -11,10 +11,10 @@ from kat import config
 from kat.catalogue import Catalogue
 from kat.config import Settings
 from kat.katalogus import resources as r
+from kat.katalogus.metrics import MetricsResource, RequestMetrics
 from kat.katalogus.middleware import JSONBody, TokenAuth, add_error_handlers
 from kat.katalogus.registry import PluginRegistry
 from kat.katalogus.watch import Watcher
-from kat.metrics import MetricsResource, RequestMetrics
 
 logger = logging.getLogger(__name__)
 

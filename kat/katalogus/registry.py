@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from referencing.exceptions import Unresolvable
 
-from kat.catalogue import LOCAL, CatalogueError, NotFound
-from kat.plugins import Plugin, discover
+from kat.catalogue import LOCAL, CatalogueError, NotFound, settings
+from kat.catalogue.plugins import Plugin, discover
+from kat.catalogue.settings import InvalidSettings
+
+__all__ = ["BrokenSchema", "InvalidSettings", "PluginRegistry", "UnknownPlugin"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,10 +25,6 @@ class UnknownPlugin(NotFound):
 
 class BrokenSchema(CatalogueError):
     """A plugin's ``schema.json`` that cannot be applied (HTTP 503, like a broken file)."""
-
-
-class InvalidSettings(ValueError):
-    """Settings that break a plugin's ``schema.json`` (HTTP 422)."""
 
 
 class PluginRegistry:
@@ -45,11 +43,7 @@ class PluginRegistry:
         plugins, problems = discover(self.plugins_dir)
         with self._lock:
             self.plugins, self.problems = plugins, problems
-            self._validators = {
-                p.id: jsonschema.Draft202012Validator(p.schema)
-                for p in plugins.values()
-                if p.schema
-            }
+            self._validators = {p.id: settings.validator(p.schema) for p in plugins.values()}
 
     def get(self, plugin_id: str) -> Plugin:
         plugin = self.plugins.get(plugin_id)
@@ -62,28 +56,15 @@ class PluginRegistry:
             return []  # other repositories are recorded, never downloaded
         return sorted(self.plugins.values(), key=lambda p: p.id)
 
-    def validate(self, plugin_id: str, settings: dict[str, Any], partial: bool = False) -> None:
-        """Raise :class:`InvalidSettings` with the reason when ``settings`` break the schema.
+    def validate(self, plugin_id: str, values: dict[str, Any], partial: bool = False) -> None:
+        """Raise :class:`InvalidSettings` naming what breaks the schema (never a value).
 
         ``partial`` ignores missing required settings, so they can be set one at a time.
         """
-        validator = self._validators.get(plugin_id)
-        if validator is None:
-            return
         try:
-            errors = sorted(validator.iter_errors(settings), key=lambda e: e.path)
-        except Unresolvable as exc:  # a $ref to nowhere: the plugin's fault, not the client's
-            raise BrokenSchema(
-                f"plugin {plugin_id!r}: its schema.json cannot be used: {exc}"[:500]
-            ) from None
-        for error in errors:
-            if partial and error.validator == "required" and not error.path:
-                continue
-            where = "/".join(str(p) for p in error.absolute_path)
-            where = f"setting {where}: " if where else ""
-            raise InvalidSettings(
-                f"settings of {plugin_id!r} break its schema: {where}{error.message}"[:500]
-            )
+            settings.check(plugin_id, self._validators.get(plugin_id), values, partial)
+        except settings.UnusableSchema as exc:  # the plugin's fault, not the client's
+            raise BrokenSchema(f"plugin {plugin_id!r}: {exc}"[:500]) from None
 
 
 def plugin_json(plugin: Plugin, enabled: bool | None) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kat.environment import InvalidSettings, boefje_environment
-from kat.plugins import discover
+from kat.catalogue.plugins import discover
+from kat.runtime.environment import InvalidSettings, boefje_environment
 from tests.plugins.helpers import PLUGINS_DIR, input_ooi
 
 BOEFJES = [

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from kat import ooi
-from kat.plugins import discover
+from kat.catalogue.plugins import discover
 from tests.plugins.helpers import PLUGINS_DIR, load_module
 
 CASES_DIR = Path(__file__).parent / "openkat"

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from e2e_harness import Honcho, delete_queues, environment, kat, messages_waiting
 
-from kat import config, scan
+from kat import config
+from kat.scheduling import planner as scan
 from kat.store import Store
 
 ORG = "e2e"

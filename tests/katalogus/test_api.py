@@ -8,8 +8,8 @@ import pytest
 import yaml
 from falcon.testing import TestClient
 
+from kat.catalogue.sealing import generate
 from kat.config import load
-from kat.crypto import generate
 from kat.katalogus.app import create_app
 
 ORG = "/v1/organisations/_dev"

@@ -20,8 +20,8 @@ from kat.catalogue import (
     UnknownSetting,
     open_reader,
 )
+from kat.catalogue.sealing import Sealer, generate
 from kat.config import load
-from kat.crypto import Sealer, generate
 
 
 def test_reader_gives_explicit_state_and_settings(tmp_path):

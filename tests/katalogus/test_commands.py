@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from kat.catalogue import Catalogue
+from kat.catalogue.sealing import Sealer
 from kat.cli import main
-from kat.crypto import Sealer
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
+from kat.catalogue.sealing import generate
+from kat.catalogue.yamlfiles import write_atomic
 from kat.config import load
-from kat.crypto import generate
-from kat.yamlfiles import write_atomic
 from tests.katalogus.conftest import Gunicorn
 
 
@@ -284,7 +284,7 @@ def test_a_katalogus_that_dies_mid_answer_is_a_catalogue_error(tmp_path):
     message naming KATALOGUS_API, like an unreachable one, not with http.client's error."""
     import socket
 
-    from kat.katalogus.client import KatalogusClient
+    from kat.catalogue.client import KatalogusClient
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kat.catalogue import KEY_RE, Catalogue, InvalidId, InvalidValue
+from kat.catalogue.plugins import ID_PATTERN
+from kat.catalogue.sealing import Sealer, generate
 from kat.config import load
-from kat.crypto import Sealer, generate
 from kat.katalogus.app import create_app
-from kat.plugins import ID_PATTERN
 
 PUBLIC, PRIVATE = generate()
 #: The same examples every run, so a failure is reproducible.

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kat import ooi
-from kat.plugins import discover
+from kat.catalogue.plugins import discover
 from tests.plugins.helpers import PLUGINS_DIR, load_module
 
 COMPAT = Path(__file__).resolve().parents[1] / "compat" / "openkat"

@@ -8,7 +8,7 @@ import sys
 import pytest
 from operate_harness import ROOT
 
-from kat.plugins import discover
+from kat.catalogue.plugins import discover
 
 
 @pytest.mark.timeout(120)

@@ -10,9 +10,9 @@ import os
 import pytest
 from operate_harness import PLUGINS, System
 
-from kat import scan
+from kat.catalogue.plugins import discover
 from kat.commands.scan import Progress
-from kat.plugins import discover
+from kat.scheduling import planner as scan
 from kat.store import Store
 
 INPUT = "Hostname|internet|example.test"
@@ -173,7 +173,7 @@ def test_planning_needs_no_private_key(tmp_path):
     """The workers open sealed settings; `kat scan` only reads which boefjes are on."""
     from operate_harness import make_system
 
-    from kat import crypto
+    from kat.catalogue import sealing as crypto
 
     public, private = crypto.generate()
     keys = {"BYTES_ENCRYPTION_MIDDLEWARE": "NACL_SEALBOX", "KATALOGUS_PUBLIC_KEY": public,

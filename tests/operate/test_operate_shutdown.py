@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from kat.shutdown import DETAIL
+from kat.runtime.shutdown import DETAIL
 from tests.broker import queue_depth
 
 GRACE = 2

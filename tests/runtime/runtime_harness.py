@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kat import config, crypto
+from kat import config
 from kat.catalogue import Catalogue
+from kat.catalogue import sealing as crypto
 from kat.store import Store
 
 PLUGINS = Path(__file__).parent / "plugins"

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from runtime_harness import PLUGINS
 
-from kat.environment import InvalidSettings, boefje_environment
-from kat.models import FailureReason, JobError, JobStatus, parse_boefje_meta
-from kat.plugins import discover
-from kat.sandbox import ForkServer, SandboxError
+from kat.catalogue.plugins import discover
+from kat.jobs import FailureReason, JobError, JobStatus, parse_boefje_meta
+from kat.runtime.environment import InvalidSettings, boefje_environment
+from kat.runtime.sandbox import ForkServer, SandboxError
 from kat.store import Store
 
 pytestmark = pytest.mark.timeout(60)
@@ -322,7 +322,7 @@ def test_a_worker_killed_mid_job_leaves_no_scratch_folder(tmp_path):
     cwdfile = tmp_path / "cwd"
     request = _request_for(plugin, env={"CWDFILE": str(cwdfile)})
     worker = subprocess.Popen(
-        [sys.executable, "-c", "import json, sys; from kat.sandbox import ForkServer; "
+        [sys.executable, "-c", "import json, sys; from kat.runtime.sandbox import ForkServer; "
          "ForkServer().run(json.loads(sys.argv[1]), b'', 60)", json.dumps(request)],
         cwd=Path(__file__).parents[2],
     )  # fmt: skip
@@ -370,9 +370,9 @@ def test_a_limit_too_large_for_the_clock_means_no_limit_not_an_error():
 
 
 def test_waits_shorter_than_the_limit_neither_kill_early_nor_late(monkeypatch):
-    import kat.sandbox
+    import kat.runtime.sandbox
 
-    monkeypatch.setattr(kat.sandbox, "MAX_WAIT", 0.2)
+    monkeypatch.setattr(kat.runtime.sandbox, "MAX_WAIT", 0.2)
     server = ForkServer()
     try:
         slow = {**_request("slow"), "env": {"SLEEP": "1"}}
@@ -387,7 +387,7 @@ def test_waits_shorter_than_the_limit_neither_kill_early_nor_late(monkeypatch):
 
 HARD_LIMITED_WORKER = """
 import json, sys
-from kat.sandbox import ForkServer
+from kat.runtime.sandbox import ForkServer
 server = ForkServer()
 outcome = server.run(json.loads(sys.argv[1]), b"", 10)
 server.stop()
@@ -467,7 +467,7 @@ def _as_a_deployment_runs(
     nobody = functools.partial(run, user=65534, group=65534)
     for python in (sys.executable, shutil.which("python3"), "/usr/bin/python3"):
         with contextlib.suppress(OSError):
-            if python and nobody([python, "-c", "import kat.sandbox"]).returncode == 0:
+            if python and nobody([python, "-c", "import kat.runtime.sandbox"]).returncode == 0:
                 return nobody([python, *command[1:]])
     pytest.fail("no Python that user nobody can run, so the check cannot be made")
 

@@ -23,8 +23,8 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from kat.models import FailureReason, JobStatus
-from kat.runner import JobResult
+from kat.jobs import FailureReason, JobStatus
+from kat.runtime.runner import JobResult
 from kat.store import Store
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ JOB_ACTORS = ("boefje", "normalizer")
 
 _results = threading.local()
 
-#: Jobs handed back to the queue at shutdown (:mod:`kat.shutdown`): their message will
+#: Jobs handed back to the queue at shutdown (:mod:`kat.runtime.shutdown`): their message will
 #: run again, so an outcome reached afterwards (a child killed on the way out) is not
 #: recorded.
 RETURNED: set[str] = set()

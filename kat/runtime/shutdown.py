@@ -23,7 +23,7 @@ import threading
 
 from dramatiq.middleware import Middleware
 
-from kat.middleware import JOB_ACTORS, RETURNED, job_id
+from kat.runtime.middleware import JOB_ACTORS, RETURNED, job_id
 
 logger = logging.getLogger(__name__)
 

@@ -19,78 +19,32 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from kat import records, yamlfiles
+from kat.catalogue import records, yamlfiles
+from kat.catalogue.errors import (
+    BrokenFile,
+    CatalogueError,
+    Exists,
+    Forbidden,
+    InvalidValue,
+    SealedValueError,
+    UnknownOrganisation,
+    UnknownRepository,
+    UnknownSetting,
+    check_id,
+)
+from kat.catalogue.records import KEY_RE
+from kat.catalogue.sealing import Sealer, SealError, from_settings, is_sealed
+from kat.catalogue.yamlfiles import Folder
 from kat.config import Settings
-from kat.crypto import Sealer, SealError, from_settings, is_sealed
-from kat.records import ID_PATTERN, ID_RE, KEY_RE
-from kat.yamlfiles import Folder
 
 logger = logging.getLogger(__name__)
 
 #: The repository that is the plugins folder; it cannot be deleted.
 LOCAL = "LOCAL"
-#: The lock file all writers share (a separate file: see :mod:`kat.yamlfiles`).
+#: The lock file all writers share (a separate file: see :mod:`kat.catalogue.yamlfiles`).
 LOCK_NAME = ".lock"
-
-
-class CatalogueError(Exception):
-    """The catalogue cannot do what was asked; the message says why."""
-
-
-class InvalidId(CatalogueError, ValueError):
-    """An id outside ``[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}``: refused before any path is built."""
-
-
-class InvalidValue(CatalogueError, ValueError):
-    """A setting value or name the catalogue cannot store."""
-
-
-class NotFound(CatalogueError, LookupError):
-    """No such object."""
-
-
-class UnknownOrganisation(NotFound):
-    """No file for this organisation."""
-
-
-class UnknownRepository(NotFound):
-    """No file for this repository."""
-
-
-class UnknownSetting(NotFound):
-    """The plugin has no such setting for this organisation."""
-
-
-class Exists(CatalogueError):
-    """Creating an object that exists."""
-
-
-class Forbidden(CatalogueError):
-    """Deleting the LOCAL repository."""
-
-
-class BrokenFile(CatalogueError):
-    """A file on disk does not parse or validate and has no last good state."""
-
-
-class SealedValueError(CatalogueError):
-    """A sealed value cannot be opened (or sealed); the message names the variable."""
-
-
-def check_id(value: str, what: str = "id") -> str:
-    if not isinstance(value, str) or not ID_RE.fullmatch(value) or ".." in value:
-        raise InvalidId(f"{what} {value!r:.80} does not match {ID_PATTERN}")
-    return value
-
-
-class CatalogueReader(Protocol):
-    """What the workers need: an organisation's plugin state and its decrypted settings."""
-
-    def plugin_state(self, org_id: str, plugin_id: str) -> tuple[bool | None, dict[str, Any]]: ...
-
-    def organisations(self) -> list[str]: ...
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -403,12 +357,3 @@ def _check_key_plugin(plugin_id: str, key: str) -> str:
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         raise InvalidValue(f"setting name {key!r:.80} is not a valid variable name")
     return plugin_id
-
-
-def open_reader(settings: Settings) -> CatalogueReader:
-    """The files under ``KAT_CATALOGUE_DIR``, or the KATalogus at ``KATALOGUS_API``."""
-    if settings.katalogus_api:
-        from kat.katalogus.client import KatalogusClient
-
-        return KatalogusClient(settings.katalogus_api, settings.katalogus_api_token)
-    return Catalogue.from_settings(settings)

@@ -8,14 +8,12 @@ into these classes and raise :class:`JobError` naming the field that is wrong.
 from __future__ import annotations
 
 import enum
-import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-#: Same pattern as plugin and catalogue ids: safe in paths, queues and log lines.
-_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+from kat.ids import ID_PATTERN, is_id
 
 
 class JobStatus(enum.StrEnum):
@@ -136,15 +134,6 @@ class NormalizerMeta:
         }
 
 
-@dataclass
-class RawData:
-    """One raw file a boefje produced: its mime types and its bytes."""
-
-    mime_types: set[str]
-    data: bytes
-    id: str | None = None
-
-
 # --- parsing untrusted job JSON -------------------------------------------------------
 
 
@@ -169,8 +158,8 @@ def _get(obj: Any, key: str, where: str, kind: type | tuple[type, ...], required
 
 
 def _ident(value: str, name: str) -> str:
-    if not _ID.match(value):
-        raise JobError(f"{name}: {value!r} is not a valid id (letters, digits, _ . -)")
+    if not is_id(value):
+        raise JobError(f"{name}: {value!r:.80} is not a valid id ({ID_PATTERN}, no '..')")
     return value
 
 

@@ -8,7 +8,7 @@ they can point at any type. References parse back into nested objects holding on
 key fields; :func:`parse_reference` and ``obj.reference`` are exact inverses.
 
 Import everything from :mod:`kat.ooi`, which adds the type definitions of
-:mod:`kat.ooi_types` (network, DNS) and :mod:`kat.ooi_web` (certificates, web, findings).
+:mod:`kat.ooi.network` (network, DNS) and :mod:`kat.ooi.web` (certificates, web, findings).
 """
 
 from __future__ import annotations
@@ -237,12 +237,6 @@ def _as_ref(value: Any, target: str, owner: OOI, attr: str) -> OOI:
 # -- parsing -------------------------------------------------------------------------
 
 
-def _load_types() -> None:
-    """Make sure every type is registered, whichever module was imported first."""
-    if "Finding" not in TYPES:
-        import kat.ooi  # noqa: F401  (imports the type modules)
-
-
 def parse_reference(reference: str) -> OOI:
     """Rebuild the object a reference string names (key fields only).
 
@@ -250,7 +244,6 @@ def parse_reference(reference: str) -> OOI:
     """
     if not isinstance(reference, str) or not reference:
         raise ValueError(f"not a reference: {reference!r}")
-    _load_types()
     tokens = reference.split("|")
     try:
         obj, end = _parse_typed(tokens, 0, "OOI")
@@ -332,7 +325,6 @@ def from_serialized(data: dict[str, Any]) -> OOI:
     """The object :meth:`OOI.serialize` (or OpenKAT's serialized form) describes."""
     if not isinstance(data, dict):
         raise ValueError(f"expected an object as a dict, got {type(data).__name__}")
-    _load_types()
     name = data.get("object_type")
     if not isinstance(name, str) or name not in TYPES:
         raise ValueError(f"unknown object_type {name!r}")

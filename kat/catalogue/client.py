@@ -10,7 +10,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import quote
 
-from kat.catalogue import CatalogueError, SealedValueError, UnknownOrganisation, check_id
+from kat.catalogue.errors import CatalogueError, SealedValueError, UnknownOrganisation, check_id
 
 #: Seconds to wait for the KATalogus before a job fails.
 TIMEOUT = 10.0

@@ -85,10 +85,6 @@ class Sealer:
         return key_id(self._public) if self._public is not None else None
 
     @property
-    def can_open(self) -> bool:
-        return bool(self._boxes)
-
-    @property
     def can_seal(self) -> bool:
         return self._public is not None
 

@@ -13,13 +13,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
+from kat.catalogue import settings
+from kat.catalogue.plugins import Plugin
+from kat.catalogue.settings import InvalidSettings
 
-from kat.plugins import Plugin
-
-
-class InvalidSettings(ValueError):
-    """The settings break the plugin's schema; the message names the setting, not its value."""
+__all__ = ["InvalidSettings", "boefje_environment"]
 
 
 def _as_string(value: Any) -> str:
@@ -89,18 +87,8 @@ def boefje_environment(
         raise InvalidSettings(f"settings of {plugin.id}: " + "; ".join(unfit))
 
     instance = {k: _typed(v, properties.get(k) or {}) for k, v in env.items()}
-    errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(instance),
-        key=lambda e: list(e.absolute_path),
-    )
-    if errors:
-        problems = []
-        for error in errors:
-            where = "/".join(str(p) for p in error.absolute_path)
-            if error.validator == "required":
-                problems.append(error.message.replace(" is a required property", " is required"))
-            else:
-                # Name the setting and the rule it breaks, never the (possibly secret) value.
-                problems.append(f"{where or '(settings)'}: does not satisfy {error.validator!r}")
-        raise InvalidSettings(f"settings of {plugin.id}: " + "; ".join(problems))
+    try:
+        settings.check(plugin.id, settings.validator(schema), instance)
+    except settings.UnusableSchema as exc:
+        raise InvalidSettings(f"settings of {plugin.id}: {exc}") from None
     return env

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kat.models import JobStatus
+from kat.jobs import JobStatus
 
 #: How long a writer waits for the lock held by another process, in milliseconds.
 BUSY_TIMEOUT_MS = 30_000

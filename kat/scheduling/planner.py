@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kat.catalogue import CatalogueError, CatalogueReader
-from kat.models import BoefjeMeta, JobStatus, NormalizerMeta, PluginRef
-from kat.plugins import Plugin
+from kat.catalogue.plugins import Plugin
+from kat.jobs import BoefjeMeta, JobStatus, NormalizerMeta, PluginRef
 from kat.store import Store, timestamp
 
 _SCHEMA = """
@@ -240,7 +240,7 @@ def follow_up(ctx: Any, meta: NormalizerMeta, result: Any, send: Send) -> list[s
     """After a scan's normalizer job completed: scan what it found, one level down.
 
     Called in the worker before the job is marked completed, so the new jobs are
-    queued before the scan could look finished. ``ctx`` is a :class:`kat.runner.Context`.
+    queued before the scan could look finished. ``ctx`` is a :class:`kat.runtime.runner.Context`.
     """
     scan_ref = _scan_of(meta.raw_data.boefje_meta)
     if scan_ref is None or result.status is not JobStatus.COMPLETED:
@@ -312,9 +312,9 @@ def objects(store: Store, scan_id: str) -> list[dict[str, Any]]:
 def run_inline(ctx: Any, scan: Scan, on_progress: Callable[[], None] | None = None) -> None:
     """Run ``scan`` to the end in this process: same planner, sandbox and store as the
     workers, with a local FIFO queue in place of RabbitMQ. ``ctx``: a runner Context."""
-    from kat.middleware import abandon, begin, end, queue
-    from kat.models import parse_boefje_meta, parse_normalizer_meta
-    from kat.runner import run_boefje, run_normalizer
+    from kat.jobs import parse_boefje_meta, parse_normalizer_meta
+    from kat.runtime.middleware import abandon, begin, end, queue
+    from kat.runtime.runner import run_boefje, run_normalizer
 
     pending: deque[tuple[str, dict[str, Any]]] = deque()
 

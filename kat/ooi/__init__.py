@@ -7,12 +7,12 @@ and SoftwareInstance carry the full reference of what they point at. References 
 back into nested objects holding their key fields: :func:`parse_reference` and
 ``obj.reference`` are exact inverses.
 
-This module is the one to import. The machinery is in :mod:`kat.ooi_base`, the types in
-:mod:`kat.ooi_types` (network, DNS) and :mod:`kat.ooi_web` (certificates, web, findings).
+This module is the one to import. The machinery is in :mod:`kat.ooi.base`, the types in
+:mod:`kat.ooi.network` (network, DNS) and :mod:`kat.ooi.web` (certificates, web, findings).
 """
 
-from kat import ooi_types, ooi_web
-from kat.ooi_base import (
+from kat.ooi import network, web
+from kat.ooi.base import (
     ABSTRACT,
     MEMBERS,
     OOI,
@@ -28,11 +28,11 @@ from kat.ooi_base import (
     parse_reference,
     ref,
 )
-from kat.ooi_types import *  # noqa: F403
-from kat.ooi_web import *  # noqa: F403
+from kat.ooi.network import *  # noqa: F403
+from kat.ooi.web import *  # noqa: F403
 
 __all__ = [
     "ABSTRACT", "MEMBERS", "OOI", "TYPES", "ObservationsWithoutInput", "check_observations",
     "declare", "from_input_dict", "from_serialized", "input_dict", "is_ip_address",
-    "ooi_type", "parse_reference", "ref", *ooi_types.__all__, *ooi_web.__all__,
+    "ooi_type", "parse_reference", "ref", *network.__all__, *web.__all__,
 ]  # fmt: skip

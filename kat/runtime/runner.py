@@ -3,7 +3,7 @@
 Used by the Dramatiq actors and by ``kat run`` alike, so a job file run by hand goes
 through the same checks, sandbox and store as a job from RabbitMQ. The runner never
 sets a job's status: it returns a :class:`JobResult` and the status code in
-:mod:`kat.middleware` records it. Problems of the broker, the store or the sandbox
+:mod:`kat.runtime.middleware` records it. Problems of the broker, the store or the sandbox
 itself raise, so Dramatiq retries the message.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 
 from kat import ooi
 from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
+from kat.catalogue.plugins import Plugin, discover, normalizers_for
 from kat.config import Settings
-from kat.environment import InvalidSettings, boefje_environment
-from kat.models import (
+from kat.jobs import (
     OUTPUT_MARK,
     BoefjeMeta,
     FailureReason,
@@ -33,8 +33,8 @@ from kat.models import (
     now,
     parse_boefje_meta,
 )
-from kat.plugins import Plugin, discover, normalizers_for
-from kat.sandbox import ForkServer
+from kat.runtime.environment import InvalidSettings, boefje_environment
+from kat.runtime.sandbox import ForkServer
 from kat.store import Store
 
 logger = logging.getLogger(__name__)

@@ -22,13 +22,12 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
+from kat.ids import ID_PATTERN
+
 logger = logging.getLogger(__name__)
 
-#: The plugin id pattern (the same as catalogue ids).
-ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
-
 _COMMON = {
-    "id": {"type": "string", "pattern": ID_PATTERN},
+    "id": {"type": "string", "pattern": ID_PATTERN, "not": {"pattern": r"\.\."}},
     "name": {"type": "string"},
     "description": {"type": "string"},
     "version": {"type": ["string", "null"]},

@@ -2,7 +2,7 @@
 
 Import them from :mod:`kat.ooi`. Field values are plain: strings, ints, None, and
 referenced objects (nested OOIs holding at least their key fields; a reference string
-is accepted too and parsed). Web, certificate and finding types: :mod:`kat.ooi_web`.
+is accepted too and parsed). Web, certificate and finding types: :mod:`kat.ooi.web`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 from typing import Any, ClassVar
 
-from kat.ooi_base import ABSTRACT, OOI, ooi_type, ref
+from kat.ooi.base import ABSTRACT, OOI, ooi_type, ref
 
 __all__ = [
     "Network", "Hostname", "IPAddressV4", "IPAddressV6", "IPPort", "Service", "IPService",

@@ -1,6 +1,6 @@
 """Certificate, web, software and finding object types (Octopoes' names and keys).
 
-Import them from :mod:`kat.ooi`; network and DNS types live in :mod:`kat.ooi_types`.
+Import them from :mod:`kat.ooi`; network and DNS types live in :mod:`kat.ooi.network`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import dataclasses
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from kat.ooi_base import ABSTRACT, OOI, is_ip_address, ooi_type, ref
-from kat.ooi_types import Hostname, IPService, Network
+from kat.ooi.base import ABSTRACT, OOI, is_ip_address, ooi_type, ref
+from kat.ooi.network import Hostname, IPService, Network
 
 __all__ = [
     "X509Certificate", "SubjectAlternativeNameHostname", "SubjectAlternativeNameIP",

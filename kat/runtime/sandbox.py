@@ -3,7 +3,7 @@
 Why a helper: a Dramatiq worker process runs several threads and holds a broker
 connection; forking it would copy locks held by other threads and the AMQP socket into
 the child. So each worker process starts one lean, single-threaded helper
-(:mod:`kat.forker`, a fresh interpreter that never imports Dramatiq) and the helper
+(:mod:`kat.runtime.forker`, a fresh interpreter that never imports Dramatiq) and the helper
 forks a child per job.
 
 One job, end to end::
@@ -38,8 +38,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kat.forker import MSG, REQ, killpg
-from kat.models import FailureReason
+from kat.jobs import FailureReason
+from kat.runtime.forker import MSG, REQ, killpg
 
 #: How long the worker waits for the helper to report a child's pid, in seconds.
 SPAWN_TIMEOUT = 30.0
@@ -114,7 +114,7 @@ class ForkServer:
         hide_environment()
         ours, theirs = socket.socketpair()
         code = "import sys, json; sys.path[:0] = json.loads(sys.argv[2]); " + (
-            "from kat.forker import serve; serve(int(sys.argv[1]), json.loads(sys.argv[3]))"
+            "from kat.runtime.forker import serve; serve(int(sys.argv[1]), json.loads(sys.argv[3]))"
         )
         self._proc = subprocess.Popen(
             [

@@ -7,10 +7,9 @@ import math
 import re
 from typing import Any
 
-from kat.plugins import ID_PATTERN
-from kat.yamlfiles import Invalid
+from kat.catalogue.yamlfiles import Invalid
+from kat.ids import ID_PATTERN, ID_RE, is_id  # noqa: F401 (ID_RE: re-exported)
 
-ID_RE = re.compile(ID_PATTERN)
 #: Setting keys become environment variables of a boefje.
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -84,7 +83,7 @@ def validate_org(data: Any, org_id: str) -> dict[str, Any]:
     for key, state in plugins.items():
         pid = _text(key)
         where = ("plugins", key)
-        if not isinstance(pid, str) or not ID_RE.fullmatch(pid):
+        if not is_id(pid):
             raise Invalid(where, f"plugin id {pid!r} does not match {ID_PATTERN}")
         state = state or {}
         if not isinstance(state, dict) or set(state) - {"enabled", "settings"}:

@@ -1,6 +1,6 @@
 """The job helper: a lean, single-threaded process that forks one child per job.
 
-Started by :class:`kat.sandbox.ForkServer` (one per worker process) as a fresh
+Started by :class:`kat.runtime.sandbox.ForkServer` (one per worker process) as a fresh
 interpreter with an empty environment; it imports only the standard library, ``kat.ooi``
 and the libraries the plugins use, never Dramatiq, so a fork copies no threads, locks
 or broker connections. The protocol: the worker sends ``REQ`` (header and payload

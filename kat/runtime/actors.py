@@ -1,0 +1,268 @@
+"""The broker and the two actors: the module ``dramatiq kat.actors`` loads.
+
+``boefje`` (queue ``boefjes``) and ``normalizer`` (queue ``normalizers``) take a job's
+meta as JSON, run it through :mod:`kat.runtime.runner` and hand the result to the status
+middleware. ``KAT_QUEUE_PREFIX`` is put in front of both queue names so separate
+systems (or test runs) can share one RabbitMQ. :func:`enqueue_boefje` and
+:func:`enqueue_normalizer` record a job as ``queued`` and send its message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Middleware,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+)
+
+from kat import config
+from kat.jobs import (
+    BoefjeMeta,
+    FailureReason,
+    JobError,
+    JobStatus,
+    NormalizerMeta,
+    PluginRef,
+    parse_boefje_meta,
+)
+from kat.jobs import parse_normalizer_meta as _parse_normalizer_meta
+from kat.runtime import metrics
+from kat.runtime.middleware import RETURNED, JobStatusMiddleware, job_id, queue, report
+from kat.runtime.runner import Context, JobResult, run_boefje, run_normalizer
+from kat.runtime.shutdown import HandBack
+from kat.scheduling import planner as scan
+
+logger = logging.getLogger(__name__)
+
+#: Retries for errors of the broker, store or sandbox (a plugin's failure is never retried).
+MAX_RETRIES = 3
+#: First retry after this many milliseconds (doubling after that).
+MIN_BACKOFF_MS = 1_000
+
+settings = config.load()
+_context: Context | None = None
+
+
+def context() -> Context:
+    """This process's runner context, made on first use (after Dramatiq forked us)."""
+    global _context
+    if _context is None:
+        _context = Context(settings)
+    return _context
+
+
+class _SandboxBoot(Middleware):
+    """Start the job helper when a worker process boots, not on its first job."""
+
+    def after_worker_boot(self, broker, worker) -> None:
+        context().sandbox.start()
+
+    def after_worker_shutdown(self, broker, worker) -> None:
+        # After the worker threads are joined: jobs still running finish first.
+        if _context is not None:
+            _context.sandbox.stop()
+
+
+def make_broker(url: str) -> RabbitmqBroker:
+    """The RabbitMQ broker with kat's middleware (status transitions, job helper)."""
+    # Dramatiq's TimeLimit is left out on purpose: the sandbox enforces each job's
+    # wall-clock limit by killing the child; interrupting the worker thread would not.
+    broker = RabbitmqBroker(
+        url=url,
+        confirm_delivery=True,
+        middleware=[
+            AgeLimit(),
+            ShutdownNotifications(),
+            Callbacks(),
+            Pipelines(),
+            Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS),
+        ],
+    )
+    # Before Retries, so that after_process_message (run in reverse) sees its verdict.
+    broker.add_middleware(JobStatusMiddleware(lambda: context().store), before=Retries)
+    broker.add_middleware(_SandboxBoot())
+    # After _SandboxBoot: after_* hooks run in reverse, so at shutdown the jobs left are
+    # handed back before the job helper's hook kills their children.
+    broker.add_middleware(HandBack(lambda: context().store))
+    if settings.metrics_port:
+        # kat's job figures, in the same files. Added before Dramatiq's Prometheus:
+        # after_* hooks run in reverse, so Prometheus's after_process_boot points
+        # prometheus_client at the shared folder before JobMetrics first imports it.
+        broker.add_middleware(metrics.JobMetrics())
+        broker.add_middleware(_prometheus(settings))
+    return broker
+
+
+def metrics_environment(settings: config.Settings) -> dict[str, str]:
+    """The variables Dramatiq's Prometheus middleware reads (at import) for
+    ``KAT_METRICS_PORT``; ``kat boefje|normalizer`` sets them before Dramatiq starts, so
+    its exposition process (forked from the main process) serves on that port."""
+    # One folder per port: the boefje and the normalizer worker of one machine each
+    # serve their own processes' figures, so a scrape of both never counts a job twice.
+    folder = (settings.data_dir / f"metrics-{settings.metrics_port}").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"dramatiq_prom_port": str(settings.metrics_port), "dramatiq_prom_db": str(folder)}
+
+
+def _prometheus(settings: config.Settings) -> Middleware:
+    os.environ.update(metrics_environment(settings))
+    from dramatiq.middleware.prometheus import Prometheus
+
+    return Prometheus()
+
+
+broker = make_broker(settings.broker_url)
+dramatiq.set_broker(broker)
+
+BOEFJE_QUEUE = f"{settings.queue_prefix}boefjes"
+NORMALIZER_QUEUE = f"{settings.queue_prefix}normalizers"
+
+
+def _parsed(job: dict[str, Any], parse: Callable[[Any], Any]) -> Any:
+    """The job's meta, or None once a malformed message has been failed with its reason."""
+    try:
+        if job_id(job) is None:  # a message is recorded by its id; none is made up
+            raise JobError("id: missing")
+        return _canonical(job, parse(job))
+    except JobError as exc:
+        report(_malformed(job, exc))
+        return None
+
+
+@dramatiq.actor(actor_name="boefje", queue_name=BOEFJE_QUEUE)
+def boefje(job: dict[str, Any]) -> None:
+    """Run one boefje job; queue a normalizer job per matching raw and normalizer."""
+    meta = _parsed(job, parse_boefje_meta)
+    if meta is None:
+        return
+    ctx = context()
+    with _unless_handed_back(job):
+        report(run_boefje(ctx, meta, send=scan.tracked(ctx.store, meta, _send_normalizer)))
+
+
+@dramatiq.actor(actor_name="normalizer", queue_name=NORMALIZER_QUEUE)
+def normalizer(job: dict[str, Any]) -> None:
+    """Run one normalizer job; its objects go to the store."""
+    meta = _parsed(job, _parse_normalizer_meta)
+    if meta is None:
+        return
+    with _unless_handed_back(job):
+        result = run_normalizer(context(), meta)
+        # A scan's discovery loop: what this job found is scanned next (kat.scheduling.planner).
+        scan.follow_up(context(), meta, result, _send_scan_boefje)
+        report(result)
+
+
+def _canonical(job: dict[str, Any], meta: Any) -> Any:
+    """The store knows the job by the message's id: the result must carry the same."""
+    if meta.id != job["id"]:
+        raise JobError(f"id: {job['id']!r} is not a UUID in canonical form ({meta.id})")
+    return meta
+
+
+@contextlib.contextmanager
+def _unless_handed_back(job: dict[str, Any]) -> Iterator[None]:
+    """An error of a job handed back at shutdown (:mod:`kat.runtime.shutdown`: its child killed
+    with the job helper) is swallowed: raised, ``Retries`` would send the message again,
+    next to the unacknowledged original RabbitMQ already put back, and the job would run
+    twice. Its consumer is closed by then, so the message is not acknowledged either."""
+    try:
+        yield
+    except Exception:
+        if job["id"] in RETURNED:
+            logger.info("job %s: handed back; its interrupted run is not retried", job["id"])
+            return
+        raise
+
+
+def _malformed(job: Any, exc: JobError) -> JobResult | None:
+    """A message no retry can fix: the job fails at once, naming the field (a message
+    without a job id is only logged: there is no job to fail)."""
+    detail = f"malformed job: {exc}"
+    ident = job_id(job)
+    if ident is None:
+        logger.error("dropped a message without a job id: %s", detail)
+        return None
+    return JobResult(ident, JobStatus.FAILED, FailureReason.CRASHED, detail)
+
+
+def _send(actor: dramatiq.Actor, job: dict[str, Any]) -> str:
+    """Record the job as ``queued``, then send it; a job whose message could not be
+    sent is not left ``queued`` forever."""
+    store = context().store
+    queue(store, actor.actor_name, job)
+    try:
+        actor.send(job)
+    except BaseException:
+        store.forget_job(job["id"])
+        raise
+    return job["id"]
+
+
+def _send_scan_boefje(job: dict[str, Any]) -> str:
+    return _send(boefje, job)
+
+
+def _send_normalizer(meta: NormalizerMeta) -> str:
+    return _send(normalizer, meta.to_dict())
+
+
+def enqueue_boefje(
+    organization: str,
+    plugin_id: str,
+    input_ooi: str | None = None,
+    *,
+    arguments: dict[str, Any] | None = None,
+    job_id: str | None = None,
+) -> str:
+    """Record a boefje job as ``queued`` and send it; returns the job id.
+
+    Raises :class:`kat.jobs.JobError` naming the field when the arguments are malformed.
+    """
+    meta = BoefjeMeta(
+        id=job_id or str(uuid.uuid4()),
+        boefje=PluginRef(plugin_id),
+        organization=organization,
+        input_ooi=input_ooi,
+        arguments=arguments or {},
+    )
+    job = parse_boefje_meta(meta.to_dict()).to_dict()  # validates ids and the reference
+    return _send(boefje, job)
+
+
+def enqueue_normalizer(
+    organization: str, plugin_id: str, raw_id: str, *, job_id: str | None = None
+) -> str:
+    """Record a normalizer job on a stored raw as ``queued`` and send it; its id."""
+    store = context().store
+    raw = store.get_raw(raw_id)
+    boefje_job = store.get_job(raw["job_id"]) if raw else None
+    boefje_meta = (boefje_job or {}).get("meta") or {
+        "id": str(uuid.uuid4()),
+        "boefje": {"id": "unknown"},
+        "organization": organization,
+    }
+    job = _parse_normalizer_meta(
+        {
+            "id": job_id or str(uuid.uuid4()),
+            "normalizer": {"id": plugin_id},
+            "raw_data": {
+                "id": raw_id,
+                "boefje_meta": {**boefje_meta, "organization": organization},
+                "mime_types": raw["mime_types"] if raw else [],
+            },
+        }
+    ).to_dict()
+    return _send(normalizer, job)
