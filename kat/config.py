@@ -67,12 +67,25 @@ class Settings:
     #: Seconds a stopping worker gives running jobs to finish before it hands them back
     #: to the queue (below honcho's 5 s, after which honcho kills).
     shutdown_grace: int = 3
+    #: Where the store lives: ``sqlite:///PATH`` or ``postgresql://…``; None: the SQLite
+    #: file ``kat.db`` in :attr:`data_dir`.
+    database_url_setting: str | None = None
+    #: Runs of a job that may end without an outcome (its worker died) before the job
+    #: fails as ``poison`` instead of running again.
+    max_interrupted: int = 1
+    #: Seconds between two sweeps of the dead-letter queues by each worker process.
+    sweep_interval: int = 30
     #: ``BOEFJE_*`` variables of the worker, prefix stripped: plugin setting defaults.
     boefje_defaults: dict[str, str] = field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "kat.db"
+
+    @property
+    def database_url(self) -> str:
+        """The store's URL (``KAT_DATABASE_URL``, else SQLite in the data folder)."""
+        return self.database_url_setting or f"sqlite:///{self.db_path}"
 
 
 def load(env: dict[str, str] | None = None) -> Settings:
@@ -99,6 +112,9 @@ def load(env: dict[str, str] | None = None) -> Settings:
         metrics_port=_int(env, "KAT_METRICS_PORT", Settings.metrics_port, minimum=0),
         queue_prefix=env.get("KAT_QUEUE_PREFIX") or Settings.queue_prefix,
         shutdown_grace=_int(env, "KAT_SHUTDOWN_GRACE", Settings.shutdown_grace, minimum=0),
+        database_url_setting=env.get("KAT_DATABASE_URL") or None,
+        sweep_interval=_int(env, "KAT_SWEEP_INTERVAL", Settings.sweep_interval),
+        max_interrupted=_int(env, "KAT_MAX_INTERRUPTED", Settings.max_interrupted, minimum=0),
         boefje_defaults={
             key[len(BOEFJE_PREFIX) :]: value
             for key, value in env.items()

@@ -48,10 +48,30 @@ class FailureReason(enum.StrEnum):
     DISABLED = "disabled"
     #: The plugin returned something that is not raw data / not OOIs.
     BAD_OUTPUT = "bad-output"
+    #: The store failed while the job was recorded, and retries did not help.
+    STORE_ERROR = "store-error"
+    #: Its runs kept ending without an outcome (the worker died each time).
+    POISON = "poison"
 
 
 #: Separates a failed job's detail (the reason) from the tail of its stdout/stderr.
 OUTPUT_MARK = "\n--- output (tail) ---\n"
+
+
+@dataclass
+class JobResult:
+    """How a job ended: what the runner returns and the lifecycle records."""
+
+    job_id: str
+    status: JobStatus
+    reason: FailureReason | None = None
+    detail: str | None = None
+    raw_ids: list[str] = field(default_factory=list)
+    object_count: int = 0
+    runnable_hash: str | None = None
+    meta: dict[str, Any] | None = None
+    #: Normalizer jobs started for this boefje's raws (ids).
+    followers: list[str] = field(default_factory=list)
 
 
 class JobError(ValueError):

@@ -12,3 +12,16 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop this run's PostgreSQL database, if the run made one."""
+    from tests.database import drop_run_database
+
+    drop_run_database()
+
+
+def pytest_report_header(config):
+    from tests.database import BACKEND
+
+    return f"kat store backend: {BACKEND} (KAT_TEST_STORE)"

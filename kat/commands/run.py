@@ -13,14 +13,7 @@ from pathlib import Path
 
 from kat import config
 from kat.cli import FAILED, OK, UsageError, command
-from kat.jobs import (
-    OUTPUT_MARK,
-    JobError,
-    JobStatus,
-    NormalizerMeta,
-    parse_boefje_meta,
-    parse_normalizer_meta,
-)
+from kat.jobs import OUTPUT_MARK, JobError, JobStatus, parse_boefje_meta, parse_normalizer_meta
 
 
 @command
@@ -75,43 +68,25 @@ def _print(kind: str, result, label: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kat.catalogue import CatalogueError
-    from kat.runtime.middleware import abandon, begin, end, queue
-    from kat.runtime.runner import Context, run_boefje, run_normalizer
+    from kat.runtime.local import LocalExecutor
+    from kat.runtime.runner import Context
 
     meta = _load(args.job, args.kind)
     try:
         ctx = Context(config.load())
     except CatalogueError as exc:
         raise UsageError(str(exc)) from None
-    results = []
-    unfinished: list[str] = []  # recorded here and not ended yet
+    executor = LocalExecutor(ctx, normalize=not args.no_normalize)
+
+    def show(kind: str, job_meta, result) -> None:
+        follower = kind == "normalizer" and job_meta is not meta
+        _print(kind, result, f" {job_meta.normalizer.id}" if follower else "")
+
     try:
-        pending: list[NormalizerMeta] = []
-        queue(ctx.store, args.kind, meta.to_dict())
-        unfinished.append(meta.id)
-        begin(ctx.store, args.kind, meta.to_dict())
-        if args.kind == "boefje":
-            send = None if args.no_normalize else (lambda job: pending.append(job) or job.id)
-            result = run_boefje(ctx, meta, send=send)
-        else:
-            result = run_normalizer(ctx, meta)
-        end(ctx.store, result)
-        unfinished.remove(meta.id)
-        _print(args.kind, result)
-        results.append(result)
-        for job in pending:
-            queue(ctx.store, "normalizer", job.to_dict())
-        unfinished.extend(job.id for job in pending)
-        for job in pending:
-            begin(ctx.store, "normalizer", job.to_dict())
-            follow = run_normalizer(ctx, job)
-            end(ctx.store, follow)
-            unfinished.remove(job.id)
-            _print("normalizer", follow, f" {job.normalizer.id}")
-            results.append(follow)
-    except BaseException as exc:  # Ctrl-C, or the store or sandbox broke
-        abandon(ctx.store, unfinished, exc)
-        raise
+        executor.submit(args.kind, meta.to_dict(), meta)
+        results = executor.run(on_result=show)
     finally:
         ctx.close()
+    if not results:
+        raise UsageError(f"job {meta.id} has ended already; give the job file another id")
     return OK if all(r.status is JobStatus.COMPLETED for r in results) else FAILED

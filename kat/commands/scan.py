@@ -20,8 +20,8 @@ from typing import TextIO
 
 from kat import config
 from kat.cli import FAILED, OK, UsageError, command
-from kat.jobs import OUTPUT_MARK
-from kat.scheduling import planner as scans
+from kat.jobs import OUTPUT_MARK, JobStatus
+from kat.scheduling import planner
 
 #: How often ``--wait`` reads the store, seconds.
 POLL = 0.2
@@ -106,7 +106,7 @@ def read_inputs(values: list[str]) -> list[str]:
 def check_boefjes(plugins, reader, org: str, named: list[str], scan_level: int) -> None:
     """Named boefjes must exist and be enabled for ``org``; else list what is available."""
     boefjes = {p.id: p for p in plugins.values() if p.type == "boefje"}
-    usable = sorted(i for i, p in boefjes.items() if scans.enabled(reader, org, p))
+    usable = sorted(i for i, p in boefjes.items() if planner.enabled(reader, org, p))
     available = ", ".join(usable) or "none"
     for name in named:
         if name not in boefjes:
@@ -147,23 +147,23 @@ class Progress:
 
 
 def summary(store, scan_id: str) -> dict:
-    jobs = scans.jobs(store, scan_id)
-    found = scans.objects(store, scan_id)
+    jobs = [entry.job for entry in store.scan_jobs(scan_id)]
+    found = store.scan_objects(scan_id)
     return {
         "scan": scan_id,
-        "jobs": dict(Counter(j["status"] for j in jobs)),
-        "objects": dict(sorted(Counter(o["object_type"] for o in found).items())),
+        "jobs": dict(Counter(str(j.status) for j in jobs)),
+        "objects": dict(sorted(Counter(object_type for object_type, _key in found).items())),
         "failed": [
             {
-                "id": j["id"],
-                "type": j["type"],
-                "plugin": j["plugin_id"],
-                "input_ooi": j["input_ooi"],
-                "reason": j["reason"],
-                "detail": (j["detail"] or "").split(OUTPUT_MARK)[0].strip().splitlines()[-1:],
+                "id": j.id,
+                "type": j.type,
+                "plugin": j.plugin_id,
+                "input_ooi": j.input_ooi,
+                "reason": j.reason,
+                "detail": (j.detail or "").split(OUTPUT_MARK)[0].strip().splitlines()[-1:],
             }
             for j in jobs
-            if j["status"] == "failed"
+            if j.status is JobStatus.FAILED
         ],
     }
 
@@ -191,7 +191,7 @@ def print_summary(result: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
     from kat.catalogue.plugins import discover
-    from kat.store import Store
+    from kat.store import Scan, open_store
 
     if args.depth < 1:
         raise UsageError(f"--depth {args.depth}: must be at least 1")
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     plugins, _problems = discover(settings.plugins_dir)
     check_boefjes(plugins, reader, args.org, args.boefjes or [], args.scan_level)
-    scan = scans.Scan(
+    scan = Scan(
         id=str(uuid.uuid4()),
         organization=args.org,
         inputs=tuple(inputs),
@@ -222,16 +222,16 @@ def run(args: argparse.Namespace) -> int:
             show = (
                 None
                 if args.json or not args.wait
-                else (lambda: progress.show(scans.progress(ctx.store, scan.id)))
+                else (lambda: progress.show(ctx.store.scan_progress(scan.id)))
             )
-            scans.run_inline(ctx, scan, on_progress=show)
+            run_inline(ctx, scan, show)
             if show:
-                progress.show(scans.progress(ctx.store, scan.id), final=True)
+                progress.show(ctx.store.scan_progress(scan.id), final=True)
             result = summary(ctx.store, scan.id)
         finally:
             ctx.close()
     else:
-        store = Store(settings.db_path)
+        store = open_store(settings.database_url)
         sent = _start_on_broker(store, plugins, reader, scan, settings)
         if not args.wait:
             if args.json:
@@ -241,8 +241,8 @@ def run(args: argparse.Namespace) -> int:
             return OK
         idle_since, hinted = time.monotonic(), False
         while True:
-            counts = scans.progress(store, scan.id)
-            if scans.finished(counts):
+            counts = store.scan_progress(scan.id)
+            if planner.finished(counts):
                 break
             if counts["running"] or counts["completed"] or counts["failed"]:
                 idle_since = time.monotonic()
@@ -270,6 +270,24 @@ def run(args: argparse.Namespace) -> int:
     return FAILED if result["failed"] else OK
 
 
+def run_inline(ctx, scan, on_step) -> None:
+    """Run ``scan`` to the end in this process: the same planner, sandbox and store as
+    the workers, with the local executor's queue in place of RabbitMQ."""
+    from kat.runtime.local import LocalExecutor
+
+    executor = LocalExecutor(ctx)
+    executor.track = lambda meta, send: planner.tracked(ctx.store, meta, send)
+    executor.after_normalizer = lambda meta, result: planner.follow_up(
+        ctx, meta, result, executor.send_boefje
+    )
+    try:
+        planner.start(ctx.store, ctx.plugins(), ctx.catalogue, scan, executor.send_boefje)
+    except BaseException as exc:  # Ctrl-C while the first jobs were being recorded
+        executor.lifecycle.abandon([job["id"] for _kind, job, _meta in executor.pending], exc)
+        raise
+    executor.run(on_step=on_step)
+
+
 def _start_on_broker(store, plugins, reader, scan, settings) -> list[str]:
     """Record the scan and send its first jobs through RabbitMQ."""
     import logging
@@ -289,7 +307,7 @@ def _start_on_broker(store, plugins, reader, scan, settings) -> list[str]:
         )
 
     try:
-        return scans.start(store, plugins, reader, scan, send)
+        return planner.start(store, plugins, reader, scan, send)
     except Exception as exc:  # pika/dramatiq connection errors have many types
         if "Connection" in type(exc).__name__ or "connect" in str(exc).lower():
             where = settings.broker_url.rpartition("@")[2]  # never the password

@@ -17,14 +17,41 @@ from kat import config
 from kat.cli import OK, UsageError, command
 from kat.jobs import OUTPUT_MARK, JobStatus
 
+#: The most rows a view prints (``--limit`` above this is refused).
+MAX_LIMIT = 1_000_000
+
 
 def _store():
-    from kat.store import Store
+    from kat.store import StoreError, open_store, sqlite_path
 
     settings = config.load()
-    if not settings.db_path.is_file():
-        raise UsageError(f"{settings.db_path}: no store yet (KAT_DATA_DIR); nothing has run")
-    return Store(settings.db_path)
+    try:
+        path = sqlite_path(settings.database_url)
+        if path is not None and not path.is_file():
+            raise UsageError(f"{path}: no store yet (KAT_DATA_DIR); nothing has run")
+        return open_store(settings.database_url)
+    except (StoreError, ValueError) as exc:
+        raise UsageError(f"cannot open the store: {exc}") from None
+
+
+def _limit(value: int) -> int:
+    if not 1 <= value <= MAX_LIMIT:
+        raise UsageError(f"--limit {value}: must be between 1 and {MAX_LIMIT:,}")
+    return value
+
+
+def _known_org(store, org: str | None) -> None:
+    """An organisation no catalogue file and no job knows is a typo, not an empty list."""
+    if org is None or org in store.organizations():
+        return
+    from kat.catalogue import CatalogueError, open_reader
+
+    try:
+        known = open_reader(config.load()).organisations()
+    except CatalogueError:
+        known = []
+    if org not in known:
+        raise UsageError(f"organisation {org!r} does not exist (see `kat org list`)")
 
 
 def _reason(job: dict[str, Any]) -> str:
@@ -77,24 +104,22 @@ def add_tasks(sub: argparse._SubParsersAction) -> None:
 
 
 def run_tasks(args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise UsageError(f"--limit {args.limit}: must be at least 1")
+    _limit(args.limit)
     store = _store()
+    _known_org(store, args.org)
     if args.scan:
-        from kat.scheduling import planner as scan
-
         jobs = [
             j
-            for j in reversed(scan.jobs(store, args.scan))
-            if (args.org is None or j["organization"] == args.org)
-            and (args.status is None or j["status"] == args.status)
-            and (args.plugin is None or j["plugin_id"] == args.plugin)
+            for j in reversed([entry.job for entry in store.scan_jobs(args.scan)])
+            if (args.org is None or j.organization == args.org)
+            and (args.status is None or j.status == args.status)
+            and (args.plugin is None or j.plugin_id == args.plugin)
         ][: args.limit]
     else:
         jobs = store.list_jobs(
             org=args.org, status=args.status, plugin=args.plugin, limit=args.limit
         )
-    rows = [_row(j) for j in jobs]
+    rows = [_row(j.to_dict()) for j in jobs]
     if args.json:
         print(json.dumps(rows, indent=2))
         return OK
@@ -126,19 +151,16 @@ def add_task(sub: argparse._SubParsersAction) -> None:
 
 def run_task(args: argparse.Namespace) -> int:
     store = _store()
-    job = store.get_job(args.id)
-    if job is None:
+    record = store.get_job(args.id)
+    if record is None:
         raise UsageError(f"no job {args.id!r} in the store")
-    raws = store.raws_for(job["id"])
-    if job["type"] == "normalizer":
-        raw_id = job["raw_id"]
-        read = [r for r in [store.get_raw(raw_id) if raw_id else None] if r]
-        raws_read = [{k: v for k, v in r.items() if k != "data"} for r in read]
-    else:
-        raws_read = []
+    job = record.to_dict()
+    raws = [r.to_dict() for r in store.raws_for(record.id)]
+    read = store.get_raw(record.raw_id, with_data=False) if record.raw_id else None
+    raws_read = [read.to_dict()] if read is not None and record.type == "normalizer" else []
     found = [
-        {"object_type": o["object_type"], "primary_key": o["primary_key"]}
-        for o in store.objects_for(job["id"])
+        {"object_type": o.object_type, "primary_key": o.primary_key}
+        for o in store.objects_for(record.id)
     ]
     info = {
         **_row(job),
@@ -198,7 +220,7 @@ def run_raw(args: argparse.Namespace) -> int:
     raw = _store().get_raw(args.id)
     if raw is None:
         raise UsageError(f"no raw file {args.id!r} in the store")
-    sys.stdout.buffer.write(raw["data"])
+    sys.stdout.buffer.write(raw.data or b"")
     sys.stdout.buffer.flush()
     return OK
 
@@ -215,16 +237,16 @@ def add_objects(sub: argparse._SubParsersAction) -> None:
 
 
 def run_objects(args: argparse.Namespace) -> int:
+    _limit(args.limit)
     store = _store()
+    _known_org(store, args.org)
     if args.scan:
-        from kat.scheduling import planner as scan
-
-        keys = {o["primary_key"] for o in scan.objects(store, args.scan)}
+        keys = {key for _type, key in store.scan_objects(args.scan)}
     found: dict[str, dict[str, Any]] = {}
-    for obj in store.objects(org=args.org, object_type=args.object_type, limit=1_000_000):
-        if args.scan and obj["primary_key"] not in keys:
+    for obj in store.objects(org=args.org, object_type=args.object_type, limit=MAX_LIMIT):
+        if args.scan and obj.primary_key not in keys:
             continue
-        found.setdefault(obj["primary_key"], obj)  # the first job that found it
+        found.setdefault(obj.primary_key, obj.to_dict())  # the first job that found it
     rows = sorted(found.values(), key=lambda o: (o["object_type"], o["primary_key"]))
     rows = rows[: args.limit]
     if args.json:

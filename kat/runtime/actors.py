@@ -1,9 +1,10 @@
 """The broker and the two actors: the module ``dramatiq kat.actors`` loads.
 
 ``boefje`` (queue ``boefjes``) and ``normalizer`` (queue ``normalizers``) take a job's
-meta as JSON, run it through :mod:`kat.runtime.runner` and hand the result to the status
-middleware. ``KAT_QUEUE_PREFIX`` is put in front of both queue names so separate
-systems (or test runs) can share one RabbitMQ. :func:`enqueue_boefje` and
+meta as JSON, run it through :mod:`kat.runtime.runner` and record the result through
+:mod:`kat.runtime.lifecycle`, inside the actor (so a store failure there is retried).
+``KAT_QUEUE_PREFIX`` is put in front of both queue names so separate systems (or test
+runs) can share one RabbitMQ. :func:`enqueue_boefje` and
 :func:`enqueue_normalizer` record a job as ``queued`` and send its message.
 """
 
@@ -32,6 +33,7 @@ from kat.jobs import (
     BoefjeMeta,
     FailureReason,
     JobError,
+    JobResult,
     JobStatus,
     NormalizerMeta,
     PluginRef,
@@ -39,8 +41,10 @@ from kat.jobs import (
 )
 from kat.jobs import parse_normalizer_meta as _parse_normalizer_meta
 from kat.runtime import metrics
-from kat.runtime.middleware import RETURNED, JobStatusMiddleware, job_id, queue, report
-from kat.runtime.runner import Context, JobResult, run_boefje, run_normalizer
+from kat.runtime.deadletters import Sweeper
+from kat.runtime.lifecycle import Lifecycle, job_id
+from kat.runtime.middleware import JobStatusMiddleware
+from kat.runtime.runner import Context, run_boefje, run_normalizer
 from kat.runtime.shutdown import HandBack
 from kat.scheduling import planner as scan
 
@@ -54,6 +58,9 @@ MIN_BACKOFF_MS = 1_000
 settings = config.load()
 _context: Context | None = None
 
+BOEFJE_QUEUE = f"{settings.queue_prefix}boefjes"
+NORMALIZER_QUEUE = f"{settings.queue_prefix}normalizers"
+
 
 def context() -> Context:
     """This process's runner context, made on first use (after Dramatiq forked us)."""
@@ -63,14 +70,32 @@ def context() -> Context:
     return _context
 
 
-class _SandboxBoot(Middleware):
-    """Start the job helper when a worker process boots, not on its first job."""
+#: Every status change of this process's jobs (:mod:`kat.runtime.lifecycle`).
+lifecycle = Lifecycle(
+    lambda: context().store,
+    max_interrupted=settings.max_interrupted,
+    wait_limit=settings.job_timeout + 60,
+)
 
-    def after_worker_boot(self, broker, worker) -> None:
+
+class _SandboxBoot(Middleware):
+    """Start the job helper (and the dead-letter sweeper) when a worker process boots."""
+
+    def __init__(self) -> None:
+        self.sweeper = Sweeper(
+            lifecycle, settings.broker_url, [BOEFJE_QUEUE, NORMALIZER_QUEUE],
+            settings.sweep_interval,
+        )  # fmt: skip
+
+    def before_worker_boot(self, broker, worker) -> None:
+        # Before Dramatiq starts its consumer and worker threads: no job may arrive
+        # before the helper runs (a job racing the start once ran unrecorded).
         context().sandbox.start()
+        self.sweeper.start()
 
     def after_worker_shutdown(self, broker, worker) -> None:
         # After the worker threads are joined: jobs still running finish first.
+        self.sweeper.stop()
         if _context is not None:
             _context.sandbox.stop()
 
@@ -91,16 +116,17 @@ def make_broker(url: str) -> RabbitmqBroker:
         ],
     )
     # Before Retries, so that after_process_message (run in reverse) sees its verdict.
-    broker.add_middleware(JobStatusMiddleware(lambda: context().store), before=Retries)
+    queues = [BOEFJE_QUEUE, NORMALIZER_QUEUE]
+    broker.add_middleware(JobStatusMiddleware(lifecycle, queues), before=Retries)
     broker.add_middleware(_SandboxBoot())
     # After _SandboxBoot: after_* hooks run in reverse, so at shutdown the jobs left are
     # handed back before the job helper's hook kills their children.
-    broker.add_middleware(HandBack(lambda: context().store))
+    broker.add_middleware(HandBack(lifecycle))
     if settings.metrics_port:
         # kat's job figures, in the same files. Added before Dramatiq's Prometheus:
         # after_* hooks run in reverse, so Prometheus's after_process_boot points
         # prometheus_client at the shared folder before JobMetrics first imports it.
-        broker.add_middleware(metrics.JobMetrics())
+        broker.add_middleware(metrics.JobMetrics(lifecycle))
         broker.add_middleware(_prometheus(settings))
     return broker
 
@@ -126,9 +152,6 @@ def _prometheus(settings: config.Settings) -> Middleware:
 broker = make_broker(settings.broker_url)
 dramatiq.set_broker(broker)
 
-BOEFJE_QUEUE = f"{settings.queue_prefix}boefjes"
-NORMALIZER_QUEUE = f"{settings.queue_prefix}normalizers"
-
 
 def _parsed(job: dict[str, Any], parse: Callable[[Any], Any]) -> Any:
     """The job's meta, or None once a malformed message has been failed with its reason."""
@@ -137,7 +160,9 @@ def _parsed(job: dict[str, Any], parse: Callable[[Any], Any]) -> Any:
             raise JobError("id: missing")
         return _canonical(job, parse(job))
     except JobError as exc:
-        report(_malformed(job, exc))
+        failed = _malformed(job, exc)
+        if failed is not None:
+            lifecycle.end(failed)
         return None
 
 
@@ -149,7 +174,8 @@ def boefje(job: dict[str, Any]) -> None:
         return
     ctx = context()
     with _unless_handed_back(job):
-        report(run_boefje(ctx, meta, send=scan.tracked(ctx.store, meta, _send_normalizer)))
+        result = run_boefje(ctx, meta, send=scan.tracked(ctx.store, meta, _send_normalizer))
+        lifecycle.end(result, "boefje")
 
 
 @dramatiq.actor(actor_name="normalizer", queue_name=NORMALIZER_QUEUE)
@@ -160,9 +186,9 @@ def normalizer(job: dict[str, Any]) -> None:
         return
     with _unless_handed_back(job):
         result = run_normalizer(context(), meta)
-        # A scan's discovery loop: what this job found is scanned next (kat.scheduling.planner).
+        # A scan's discovery loop: what this job found is scanned next (the planner).
         scan.follow_up(context(), meta, result, _send_scan_boefje)
-        report(result)
+        lifecycle.end(result, "normalizer")
 
 
 def _canonical(job: dict[str, Any], meta: Any) -> Any:
@@ -181,7 +207,7 @@ def _unless_handed_back(job: dict[str, Any]) -> Iterator[None]:
     try:
         yield
     except Exception:
-        if job["id"] in RETURNED:
+        if lifecycle.handed_back(job["id"]):
             logger.info("job %s: handed back; its interrupted run is not retried", job["id"])
             return
         raise
@@ -201,12 +227,11 @@ def _malformed(job: Any, exc: JobError) -> JobResult | None:
 def _send(actor: dramatiq.Actor, job: dict[str, Any]) -> str:
     """Record the job as ``queued``, then send it; a job whose message could not be
     sent is not left ``queued`` forever."""
-    store = context().store
-    queue(store, actor.actor_name, job)
+    lifecycle.queue(actor.actor_name, job)
     try:
         actor.send(job)
     except BaseException:
-        store.forget_job(job["id"])
+        lifecycle.forget(job["id"])
         raise
     return job["id"]
 
@@ -247,9 +272,9 @@ def enqueue_normalizer(
 ) -> str:
     """Record a normalizer job on a stored raw as ``queued`` and send it; its id."""
     store = context().store
-    raw = store.get_raw(raw_id)
-    boefje_job = store.get_job(raw["job_id"]) if raw else None
-    boefje_meta = (boefje_job or {}).get("meta") or {
+    raw = store.get_raw(raw_id, with_data=False)
+    boefje_job = store.get_job(raw.job_id) if raw else None
+    boefje_meta = (boefje_job.meta if boefje_job else None) or {
         "id": str(uuid.uuid4()),
         "boefje": {"id": "unknown"},
         "organization": organization,
@@ -261,7 +286,7 @@ def enqueue_normalizer(
             "raw_data": {
                 "id": raw_id,
                 "boefje_meta": {**boefje_meta, "organization": organization},
-                "mime_types": raw["mime_types"] if raw else [],
+                "mime_types": raw.mime_types if raw else [],
             },
         }
     ).to_dict()

@@ -2,8 +2,8 @@
 
 Used by the Dramatiq actors and by ``kat run`` alike, so a job file run by hand goes
 through the same checks, sandbox and store as a job from RabbitMQ. The runner never
-sets a job's status: it returns a :class:`JobResult` and the status code in
-:mod:`kat.runtime.middleware` records it. Problems of the broker, the store or the sandbox
+sets a job's status: it returns a :class:`JobResult` and :mod:`kat.runtime.lifecycle`
+records it. Problems of the broker, the store or the sandbox
 itself raise, so Dramatiq retries the message.
 """
 
@@ -15,7 +15,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from kat import ooi
@@ -26,6 +25,7 @@ from kat.jobs import (
     OUTPUT_MARK,
     BoefjeMeta,
     FailureReason,
+    JobResult,
     JobStatus,
     NormalizerMeta,
     PluginRef,
@@ -35,28 +35,12 @@ from kat.jobs import (
 )
 from kat.runtime.environment import InvalidSettings, boefje_environment
 from kat.runtime.sandbox import ForkServer
-from kat.store import Store
+from kat.store import Store, open_store
 
 logger = logging.getLogger(__name__)
 
 #: How long a worker trusts its view of the plugins folder before looking again, seconds.
 PLUGINS_TTL = 5.0
-
-
-@dataclass
-class JobResult:
-    """How a job ended, for the status middleware and for ``kat run`` to print."""
-
-    job_id: str
-    status: JobStatus
-    reason: FailureReason | None = None
-    detail: str | None = None
-    raw_ids: list[str] = field(default_factory=list)
-    object_count: int = 0
-    runnable_hash: str | None = None
-    meta: dict[str, Any] | None = None
-    #: Normalizer jobs started for this boefje's raws (ids).
-    followers: list[str] = field(default_factory=list)
 
 
 class JobFailed(Exception):
@@ -73,7 +57,7 @@ class Context:
 
     def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
-        self.store = store or Store(settings.db_path)
+        self.store = store or open_store(settings.database_url)
         self.catalogue = open_reader(settings)
         self._plugins, _problems = discover(settings.plugins_dir)
         self._plugins_at = time.monotonic()
@@ -270,13 +254,13 @@ def run_normalizer(ctx: Context, meta: NormalizerMeta) -> JobResult:
                 raise JobFailed(
                     FailureReason.CRASHED, f"raw {meta.raw_data.id} is not in the store"
                 )
-            if stored["organization"] != meta.organization:  # its objects would land here
+            if stored.organization != meta.organization:  # its objects would land here
                 raise JobFailed(
                     FailureReason.CRASHED,
                     f"raw {meta.raw_data.id} is not a raw of organisation {meta.organization!r}",
                 )
-            raw = stored["data"]
-            meta.raw_data.mime_types = stored["mime_types"]
+            raw = stored.data
+            meta.raw_data.mime_types = stored.mime_types
         try:
             input_ooi = ooi.input_dict(meta.input_ooi) if meta.input_ooi else {}
         except ValueError as exc:

@@ -5,9 +5,9 @@ On SIGTERM Dramatiq stops taking messages and waits ``--worker-shutdown-timeout`
 RabbitMQ puts every unacknowledged message back on its queue, and the next worker runs
 it again. What Dramatiq does not know is the store: a job still running when the
 grace period ends would stay ``running`` (or be marked ``failed: killed`` when its child
-dies with the job helper). :class:`HandBack` marks such jobs ``queued`` again, which is
-where their messages are, and tells the status middleware not to record an outcome
-for them afterwards.
+dies with the job helper). :class:`HandBack` hands such jobs back through the
+lifecycle: ``queued`` again, which is where their messages are, with no outcome of
+their interrupted run recorded afterwards.
 
 A process group signal (honcho's ``killpg``, a terminal's Ctrl-C) reaches a Dramatiq
 worker process twice: directly and forwarded by Dramatiq's main process. Dramatiq takes
@@ -23,7 +23,8 @@ import threading
 
 from dramatiq.middleware import Middleware
 
-from kat.runtime.middleware import JOB_ACTORS, RETURNED, job_id
+from kat.runtime.lifecycle import Lifecycle
+from kat.runtime.middleware import message_job
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +37,8 @@ class HandBack(Middleware):
     back on the queue). Must be added after the job helper's middleware: Dramatiq runs
     ``after_*`` hooks in reverse, and the helper's shutdown hook kills the job children."""
 
-    def __init__(self, store):
-        #: The store, or a callable returning it (made lazily in each worker process).
-        self._store = store
+    def __init__(self, lifecycle: Lifecycle):
+        self.lifecycle = lifecycle
         self._lock = threading.Lock()
         self._running: dict[str, str] = {}  # message id -> job id
 
@@ -59,7 +59,7 @@ class HandBack(Middleware):
         signal.signal(signal.SIGTERM, first_only)
 
     def before_process_message(self, broker, message) -> None:
-        ident = job_id(message.args[0]) if message.actor_name in JOB_ACTORS else None
+        ident = message_job(message)
         if ident:
             with self._lock:
                 self._running[message.message_id] = ident
@@ -74,10 +74,5 @@ class HandBack(Middleware):
         """After Dramatiq's grace period; its consumers are closed, messages returned."""
         with self._lock:
             left = list(self._running.values())
-            RETURNED.update(left)
-        if not left:
-            return
-        store = self._store() if callable(self._store) else self._store
-        for ident in left:
-            store.mark_queued(ident, DETAIL)
-            logger.warning("job %s: %s", ident, DETAIL)
+        if left:
+            self.lifecycle.hand_back(left, DETAIL)

@@ -1,5 +1,62 @@
-"""The store: jobs, raws, objects and scans behind one interface."""
+"""The store: jobs, raws, objects, scans and workers behind one interface.
 
-from kat.store.sqlite import Store, timestamp
+:func:`open_store` picks the backend from a URL (``KAT_DATABASE_URL``):
+``sqlite:///path`` (or unset: ``$KAT_DATA_DIR/kat.db``) for the embedded store,
+``postgresql://…`` for a database several machines share. Both speak
+:class:`~kat.store.base.Store` and migrate their schema forward when opened.
+"""
 
-__all__ = ["Store", "timestamp"]
+from __future__ import annotations
+
+from pathlib import Path
+
+from kat.store.base import (
+    Job,
+    Raw,
+    Scan,
+    ScanJob,
+    Store,
+    StoredObject,
+    StoreError,
+    Worker,
+    timestamp,
+)
+
+__all__ = [
+    "Job", "Raw", "Scan", "ScanJob", "Store", "StoreError", "StoredObject", "Worker",
+    "open_store", "sqlite_path", "timestamp",
+]  # fmt: skip
+
+#: URL schemes of the backends.
+SQLITE, POSTGRES = ("sqlite",), ("postgresql", "postgres")
+
+
+class BadDatabaseURL(ValueError):
+    """A database URL kat cannot use; the message says what it expects."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` URL; None for any other backend."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise BadDatabaseURL("the store's URL is sqlite:///PATH or postgresql://…")
+    if scheme not in SQLITE:
+        return None
+    if not rest.startswith("/") or rest == "/":
+        raise BadDatabaseURL(f"{url!r}: a SQLite URL is sqlite:///PATH (three slashes)")
+    return Path(rest[1:])
+
+
+def open_store(url: str, migrate: bool = True) -> Store:
+    """The store at ``url``: ``sqlite:///relative/or//absolute/path`` or ``postgresql://…``."""
+    path = sqlite_path(url)
+    scheme = url.partition("://")[0]
+    if path is not None:
+        from kat.store.sqlite import SQLiteStore
+
+        return SQLiteStore(path, migrate=migrate)
+    if scheme in POSTGRES:
+        from kat.store.postgres import PostgresStore
+
+        return PostgresStore(url, migrate=migrate)
+    raise BadDatabaseURL(f"scheme {scheme!r}: the store's URL is sqlite:///… or postgresql://…")

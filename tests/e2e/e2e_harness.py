@@ -20,6 +20,7 @@ import httpx
 
 from kat import config
 from tests import broker
+from tests.database import store_url
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
@@ -54,6 +55,7 @@ def environment(root: Path) -> dict[str, str]:
         "KAT_CATALOGUE_DIR": str(root / "catalogue"),
         "KAT_PLUGINS_DIR": str(ROOT / "plugins"),
         "KAT_DATA_DIR": str(root / "data"),
+        "KAT_DATABASE_URL": store_url(root),
         "KAT_QUEUE_PREFIX": f"kat-e2e-{uuid.uuid4().hex[:8]}-",
         "KAT_JOB_TIMEOUT": "30",
         "KATALOGUS_BIND": f"127.0.0.1:{free_port()}",

@@ -12,8 +12,9 @@ import pytest
 from e2e_harness import Honcho, delete_queues, environment, kat, messages_waiting
 
 from kat import config
+from kat.jobs import JobStatus
 from kat.scheduling import planner as scan
-from kat.store import Store
+from kat.store import open_store
 
 ORG = "e2e"
 #: A setting value that must never be stored in plaintext.
@@ -60,11 +61,10 @@ def _keys(env, scan_id: str) -> list[str]:
 
 
 def _settled(env: dict[str, str]) -> dict[str, int]:
-    store = Store(config.load(env).db_path)
-    rows = store.connection().execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
-    counts = {r["status"]: r["n"] for r in rows}
+    store = open_store(config.load(env).database_url)
+    counts = {str(s): store.count_jobs(status=str(s)) for s in JobStatus}
     store.close()
-    return counts
+    return {status: n for status, n in counts.items() if n}
 
 
 @pytest.mark.e2e
@@ -127,14 +127,14 @@ def test_the_system_under_honcho(tmp_path, dns_server, https_server, ssh_server)
         assert counts.get("queued", 0) > 0, "nothing left to show a restart picks up"
 
         system = Honcho(tmp_path, env, "honcho-2.log")
-        store = Store(config.load(env).db_path)
+        store = open_store(config.load(env).database_url)
         deadline = time.monotonic() + 120
-        while not scan.finished(progress := scan.progress(store, big)):
+        while not scan.finished(progress := store.scan_progress(big)):
             assert time.monotonic() < deadline, progress
             time.sleep(0.2)
         assert progress["completed"] + progress["failed"] == 400  # 200 boefjes + normalizers
-        for job in scan.jobs(store, big):
-            assert job["status"] == "completed" or job["reason"], job
+        for entry in store.scan_jobs(big):
+            assert entry.job.status == "completed" or entry.job.reason, entry.job
         store.close()
         assert messages_waiting(env) == 0
         system.sigterm()

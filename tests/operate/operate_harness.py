@@ -19,8 +19,9 @@ from pathlib import Path
 
 from kat import config
 from kat.catalogue import Catalogue
-from kat.store import Store
+from kat.store import Store, open_store
 from tests.broker import delete_queues
+from tests.database import store_url
 
 ROOT = Path(__file__).parents[2]
 PLUGINS = Path(__file__).parent / "plugins"
@@ -38,7 +39,7 @@ class System:
         return config.load(self.env)
 
     def store(self) -> Store:
-        return Store(self.settings.db_path)
+        return open_store(self.settings.database_url)
 
     def kat(self, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
         """Run ``python -m kat ARGS`` with this system's environment."""
@@ -72,6 +73,7 @@ def make_system(root: Path, plugins: Path = PLUGINS, **extra: str) -> System:
         "KAT_PLUGINS_DIR": str(plugins),
         "KAT_CATALOGUE_DIR": str(root / "catalogue"),
         "KAT_DATA_DIR": str(root / "data"),
+        "KAT_DATABASE_URL": store_url(root),
         "KAT_QUEUE_PREFIX": f"kat-op-{uuid.uuid4().hex[:8]}-",
         "KAT_JOB_TIMEOUT": "60",
         "KAT_SHUTDOWN_GRACE": "1",  # idle workers of a test stop sooner

@@ -13,7 +13,7 @@ from operate_harness import PLUGINS, System
 from kat.catalogue.plugins import discover
 from kat.commands.scan import Progress
 from kat.scheduling import planner as scan
-from kat.store import Store
+from kat.store import Scan, open_store
 
 INPUT = "Hostname|internet|example.test"
 #: depth -> (jobs, distinct Hostnames) for the `chain` plugin, which finds a. and b. of
@@ -133,21 +133,21 @@ def test_progress_rewrites_one_line_on_a_terminal():
                                    "3 completed, 1 failed\n")  # fmt: skip
 
 
-def _claim_all(path, scan_id, results):
-    store = Store(path)
-    s = scan.get(store, scan_id)
-    results.put(sum(scan.claim(store, s, "chain", f"Hostname|internet|{i}.test", 1) is not None
-                    for i in range(50)))  # fmt: skip
+def _claim_all(url, scan_id, results):
+    store = open_store(url)
+    results.put(sum(store.claim_pair(scan_id, "chain", f"Hostname|internet|{i}.test", 1)
+                    is not None for i in range(50)))  # fmt: skip
 
 
 @pytest.mark.timeout(60)
 def test_racing_workers_claim_each_pair_once(system):
     store = system.store()
-    s = scan.create(store, scan.Scan("race", "acme", (INPUT,), depth=2))
+    s = Scan("race", "acme", (INPUT,), depth=2)
+    store.add_scan(s)
     results = multiprocessing.get_context("fork").Queue()
     procs = [
         multiprocessing.get_context("fork").Process(
-            target=_claim_all, args=(store.path, s.id, results)
+            target=_claim_all, args=(system.settings.database_url, s.id, results)
         )
         for _ in range(4)
     ]
@@ -228,5 +228,5 @@ def test_ctrl_c_in_an_inline_scan_leaves_no_job_running_or_queued(system, tmp_pa
     assert proc.returncode == 130, err
     jobs = system.store().list_jobs(plugin="hold")
     assert len(jobs) == 2
-    assert {j["status"] for j in jobs} == {"failed"}, jobs
-    assert all("interrupted" in j["detail"] for j in jobs)
+    assert {j.status for j in jobs} == {"failed"}, jobs
+    assert all("interrupted" in j.detail for j in jobs)

@@ -40,7 +40,7 @@ def test_sigterm_finishes_what_it_can_and_hands_back_the_rest(system, tmp_path):
     assert time.monotonic() - stopped_at < GRACE + 4  # the grace period, then out
 
     store = system.store()
-    jobs = {j["input_ooi"].rsplit("|", 1)[1]: j for j in store.list_jobs(plugin="hold")}
+    jobs = {j.input_ooi.rsplit("|", 1)[1]: j.to_dict() for j in store.list_jobs(plugin="hold")}
     assert jobs["127.0.0.12"]["status"] == "completed"
     assert jobs["127.0.0.11"]["status"] == "queued"  # neither failed nor left running
     assert jobs["127.0.0.11"]["detail"] == DETAIL and jobs["127.0.0.11"]["reason"] is None
@@ -52,9 +52,9 @@ def test_sigterm_finishes_what_it_can_and_hands_back_the_rest(system, tmp_path):
     (hold / "127.0.0.11.release").touch()
     system.start_workers(kinds=("boefje",), **env)
     deadline = time.monotonic() + 30
-    while store.get_job(jobs["127.0.0.11"]["id"])["status"] != "completed":
+    while store.get_job(jobs["127.0.0.11"]["id"]).status != "completed":
         assert time.monotonic() < deadline, "the handed-back job did not run again"
         time.sleep(0.1)
     again = store.get_job(jobs["127.0.0.11"]["id"])
-    assert again["attempts"] == 2 and again["reason"] is None
+    assert again.attempts == 2 and again.reason is None and again.interrupted == 0
     assert queue_depth(system.settings, "boefjes") == 0

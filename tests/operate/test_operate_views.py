@@ -30,6 +30,7 @@ def test_tasks_filter_by_status_plugin_org_and_limit(scanned):
     normalizers = system.kat_json("tasks", "--plugin", "chain_normalize")
     assert {t["type"] for t in normalizers} == {"normalizer"} and len(normalizers) == 4
     assert len(system.kat_json("tasks", "--limit", "3")) == 3
+    system.catalogue.create_organisation("other", "Other, without jobs")
     assert system.kat_json("tasks", "--org", "other") == []
     assert len(system.kat_json("tasks", "--scan", scan_id, "--limit", "1000")) == 12
     table = system.kat("tasks", "--status", "failed").stdout.splitlines()
@@ -80,7 +81,9 @@ def test_objects_by_type_and_scan(scanned):
     [
         (["task", "no-such-job"], "no job 'no-such-job' in the store"),
         (["raw", "no-such-raw"], "no raw file 'no-such-raw' in the store"),
-        (["tasks", "--limit", "0"], "--limit 0: must be at least 1"),
+        (["tasks", "--limit", "0"], "--limit 0: must be between 1 and 1,000,000"),
+        (["tasks", "--limit", str(10**21)], "must be between 1 and 1,000,000"),
+        (["tasks", "--org", "nope"], "organisation 'nope' does not exist"),
         (["tasks", "--status", "lost"], "invalid choice: 'lost'"),
     ],
 )

@@ -8,7 +8,7 @@ import pytest
 from runtime_harness import Runtime, _catalogue, _environment
 
 from kat import config
-from kat.store import Store
+from kat.store import open_store
 from tests.broker import delete_queues
 from tests.plugins.helpers import environment
 
@@ -23,7 +23,7 @@ def runtime(tmp_path_factory) -> Runtime:
         import kat.actors
 
         actors = importlib.reload(kat.actors)
-    yield Runtime(env, settings, Store(settings.db_path), catalogue, actors)
+    yield Runtime(env, settings, open_store(settings.database_url), catalogue, actors)
     if actors._context is not None:
         actors._context.close()
     delete_queues(settings)

@@ -21,6 +21,7 @@ from kat import config
 from kat.catalogue import Catalogue
 from kat.catalogue import sealing as crypto
 from kat.store import Store
+from tests.database import store_url
 
 PLUGINS = Path(__file__).parent / "plugins"
 ROOT = Path(__file__).parents[2]
@@ -37,12 +38,13 @@ class Runtime:
     actors: Any  # the kat.actors module, configured for this session
 
     def wait(self, job_id: str, timeout: float = 30.0) -> dict[str, Any]:
-        """The job once it is completed or failed (fails the test after ``timeout`` s)."""
+        """The job (its JSON form) once it is completed or failed (fails the test after
+        ``timeout`` s)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             job = self.store.get_job(job_id)
-            if job and job["status"] in ("completed", "failed"):
-                return job
+            if job and job.ended:
+                return job.to_dict()
             time.sleep(0.05)
         raise AssertionError(f"job {job_id} did not end within {timeout} s: {job}")
 
@@ -53,6 +55,7 @@ def _environment(root: Path) -> dict[str, str]:
         "KAT_PLUGINS_DIR": str(PLUGINS),
         "KAT_CATALOGUE_DIR": str(root / "catalogue"),
         "KAT_DATA_DIR": str(root / "data"),
+        "KAT_DATABASE_URL": store_url(root),
         "KAT_QUEUE_PREFIX": f"kat-test-{uuid.uuid4().hex[:8]}-",
         "KAT_JOB_TIMEOUT": "30",
         "BYTES_ENCRYPTION_MIDDLEWARE": "NACL_SEALBOX",

@@ -25,8 +25,8 @@ def _wait_running(runtime, job_id: str, timeout: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = runtime.store.get_job(job_id)
-        if job["status"] == "running":
-            return job
+        if job and job.status == "running":
+            return job.to_dict()
         time.sleep(0.02)
     raise AssertionError(f"job {job_id} never started: {job}")
 
@@ -48,7 +48,7 @@ def test_killed_worker_job_is_redelivered_and_completes(runtime, tmp_path):
         assert job["attempts"] == 2
         assert int(job["worker"].rsplit(":", 1)[1]) != victim
         (raw,) = runtime.store.raws_for(job_id)
-        assert runtime.store.get_raw(raw["id"])["data"] == b"slept"
+        assert runtime.store.get_raw(raw.id).data == b"slept"
     finally:
         first.stop()
         second.stop()

@@ -38,8 +38,8 @@ def test_boefje_then_normalizer_inline_ends_with_objects(runtime, tmp_path):
     assert lines[1].startswith("  raw ids: ")
     assert "normalizer hostname-normalizer job" in done.stdout and "objects: 2" in done.stdout
     job_id = lines[0].split()[2].rstrip(":")
-    assert runtime.store.get_job(job_id)["status"] == "completed"
-    keys = {o["primary_key"] for o in runtime.store.objects(org="acme", object_type="Hostname")}
+    assert runtime.store.get_job(job_id).status == "completed"
+    keys = {o.primary_key for o in runtime.store.objects(org="acme", object_type="Hostname")}
     assert {"Hostname|internet|run.test", "Hostname|internet|www.run.test"} <= keys
 
 
@@ -69,7 +69,7 @@ def test_a_normalizer_job_file_with_the_raw_inline(runtime, tmp_path):
     }
     done = kat_run(runtime, tmp_path, "normalizer", job)
     assert done.returncode == 0, done.stderr
-    keys = {o["primary_key"] for o in runtime.store.objects(org="acme", object_type="Hostname")}
+    keys = {o.primary_key for o in runtime.store.objects(org="acme", object_type="Hostname")}
     assert "Hostname|internet|www.inline.test" in keys
 
 
@@ -104,7 +104,7 @@ def test_a_failed_job_prints_its_reason_not_the_plugins_output(runtime, tmp_path
     assert "detail: ValueError: loud-raiser gives up" in done.stdout
     assert secret not in done.stdout + done.stderr
     job_id = done.stdout.split()[2].rstrip(":")
-    assert "token is " + secret in runtime.store.get_job(job_id)["detail"]  # kept for debugging
+    assert "token is " + secret in runtime.store.get_job(job_id).detail  # kept for debugging
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,7 @@ def test_settings_read_from_a_remote_katalogus(runtime, tmp_path):
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
         raw_id = done.stdout.splitlines()[1].split(": ")[1]
-        environ = json.loads(runtime.store.get_raw(raw_id)["data"])
+        environ = json.loads(runtime.store.get_raw(raw_id).data)
         assert environ["API_TOKEN"] == TOKEN
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -184,7 +184,7 @@ def test_ctrl_c_fails_the_job_instead_of_leaving_it_running(runtime, tmp_path):
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        while (runtime.store.get_job(job["id"]) or {}).get("status") != "running":
+        while getattr(runtime.store.get_job(job["id"]), "status", None) != "running":
             assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
             time.sleep(0.05)
         time.sleep(0.5)  # the child is running the plugin
@@ -193,7 +193,7 @@ def test_ctrl_c_fails_the_job_instead_of_leaving_it_running(runtime, tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    done = runtime.store.get_job(job["id"])
+    done = runtime.store.get_job(job["id"]).to_dict()
     assert (done["status"], done["reason"]) == ("failed", "killed")
     assert "interrupted" in done["detail"]
 

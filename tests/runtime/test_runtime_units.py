@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import multiprocessing
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,10 +20,9 @@ import pytest
 from runtime_harness import PLUGINS
 
 from kat.catalogue.plugins import discover
-from kat.jobs import FailureReason, JobError, JobStatus, parse_boefje_meta
+from kat.jobs import FailureReason, JobError, parse_boefje_meta
 from kat.runtime.environment import InvalidSettings, boefje_environment
 from kat.runtime.sandbox import ForkServer, SandboxError
-from kat.store import Store
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -70,34 +67,6 @@ def test_environment_is_validated_without_echoing_values():
     assert "many-secret" not in str(caught.value)
     with pytest.raises(InvalidSettings, match="'API_TOKEN' is required"):
         boefje_environment(plugin, {}, {})
-
-
-def _writer(path, worker: int, count: int) -> None:
-    store = Store(path)
-    for i in range(count):
-        job_id = f"{worker}-{i}"
-        store.add_job(job_id, "boefje", "acme", "noop", {"id": job_id})
-        store.mark_running(job_id, f"w{worker}")
-        store.replace_raws(job_id, "acme", [({"text/plain"}, b"x" * 1000)])
-        store.finish(job_id, JobStatus.COMPLETED)
-
-
-def test_store_takes_writes_from_several_processes_at_once(tmp_path):
-    path = tmp_path / "kat.db"
-    Store(path).close()  # no connection may be open across the fork (see kat.store)
-    context = multiprocessing.get_context("fork")
-    procs = [context.Process(target=_writer, args=(path, w, 50)) for w in range(4)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(60)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
-    store = Store(path)
-    jobs = store.list_jobs(status="completed", limit=1000)
-    assert len(jobs) == 200
-    assert len(store.raws_for("3-49")) == 1
-    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
 
 
 def _request(plugin_id: str) -> dict:

@@ -41,7 +41,7 @@ def _seconds(job, start="started_at", end="ended_at") -> float:
 
 def _raw_text(runtime, job) -> str:
     (raw,) = runtime.store.raws_for(job["id"])
-    return runtime.store.get_raw(raw["id"])["data"].decode()
+    return runtime.store.get_raw(raw.id).data.decode()
 
 
 def test_past_its_timeout_a_job_is_killed_promptly(outcomes):
@@ -65,8 +65,8 @@ def test_an_exception_is_crashed_with_the_traceback_stored_as_error_raw(runtime,
     job = outcomes["raiser"]
     assert (job["status"], job["reason"]) == ("failed", "crashed")
     (raw,) = runtime.store.raws_for(job["id"])
-    assert "error/boefje" in raw["mime_types"]
-    text = runtime.store.get_raw(raw["id"])["data"].decode()
+    assert "error/boefje" in raw.mime_types
+    text = runtime.store.get_raw(raw.id).data.decode()
     assert "Traceback" in text and "the raiser boefje always fails" in text
 
 
@@ -129,19 +129,19 @@ def test_boefje_to_normalizer_chain_ends_with_objects(runtime, worker):
     job = runtime.wait(runtime.actors.enqueue_boefje("acme", "noop", "Hostname|internet|kat.test"))
     assert job["status"] == "completed"
     (raw,) = runtime.store.raws_for(job["id"])
-    assert set(raw["mime_types"]) == {"text/plain", "boefje/noop"}
+    assert set(raw.mime_types) == {"text/plain", "boefje/noop"}
     normalizers = [
-        j for j in runtime.store.list_jobs(job_type="normalizer") if j["raw_id"] == raw["id"]
+        j.to_dict() for j in runtime.store.list_jobs(job_type="normalizer") if j.raw_id == raw.id
     ]
     assert [j["plugin_id"] for j in normalizers] == ["hostname-normalizer"]
     done = runtime.wait(normalizers[0]["id"])
     assert done["status"] == "completed"
-    keys = sorted(o["primary_key"] for o in runtime.store.objects_for(done["id"]))
+    keys = sorted(o.primary_key for o in runtime.store.objects_for(done["id"]))
     assert keys == ["Hostname|internet|kat.test", "Hostname|internet|www.kat.test"]
     linked = {
-        o["primary_key"]
+        o.primary_key
         for o in runtime.store.objects(org="acme", object_type="Hostname")
-        if o["_job_id"] == done["id"]
+        if o.job_id == done["id"]
     }
     assert linked == set(keys)
 
@@ -149,7 +149,7 @@ def test_boefje_to_normalizer_chain_ends_with_objects(runtime, worker):
 def test_a_normalizer_yielding_non_oois_fails_as_bad_output(runtime, worker):
     job = runtime.wait(runtime.actors.enqueue_boefje("acme", "noop", REF))
     (raw,) = runtime.store.raws_for(job["id"])
-    bad = runtime.wait(runtime.actors.enqueue_normalizer("acme", "bad-normalizer", raw["id"]))
+    bad = runtime.wait(runtime.actors.enqueue_normalizer("acme", "bad-normalizer", raw.id))
     assert (bad["status"], bad["reason"]) == ("failed", "bad-output")
     assert "not an OOI" in bad["detail"]
 
@@ -191,7 +191,7 @@ def test_a_message_without_a_job_id_is_dropped_not_retried_or_run(runtime, worke
         assert time.monotonic() < deadline, worker.log.read_text()[-2000:]
         time.sleep(0.05)
     assert not [j for j in runtime.store.list_jobs(limit=10_000)
-                if j["input_ooi"] == "Hostname|internet|no-id.test"]  # fmt: skip
+                if j.input_ooi == "Hostname|internet|no-id.test"]  # fmt: skip
     assert "Retrying" not in worker.log.read_text()
 
 

@@ -1,0 +1,318 @@
+"""A job's life, in one place: ``queued → running → completed | failed`` (with a reason).
+
+Every status change after a job is created goes through :class:`Lifecycle`; the
+Dramatiq status middleware, the actors, the shutdown hand-back, the dead-letter
+sweeper, the metrics and the local executor (``kat run``, ``kat scan --inline``) only
+call it. The rules it keeps:
+
+- A job that has ended never runs again: a redelivered message for it (a broker cut,
+  a lost acknowledgement) is acknowledged without running.
+- A job found ``running`` was begun by a worker that may still be at it: if that
+  worker is alive, wait for it (bounded); if it died, run the job again, counting the
+  interrupted run. Past ``KAT_MAX_INTERRUPTED`` such runs the job fails as ``poison``
+  instead (a plugin that kills its worker every time does not do so forever).
+- A plugin's failure is a result, recorded at once. A failure of the store or the
+  sandbox is retried (the job goes back to ``queued``); when the retries run out the
+  job fails as ``store-error`` or ``crashed``. If even that cannot be written, the
+  message is dead-lettered and :mod:`kat.runtime.deadletters` records it later.
+- A job handed back at shutdown is ``queued`` again and no later outcome of its
+  interrupted run is recorded: its message runs it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kat.jobs import FailureReason, JobResult, JobStatus
+from kat.store import Job, Store, StoreError
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two looks at a job another live worker is running.
+WAIT_STEP = 0.25
+#: A worker on another machine that has not been seen for this long is dead, seconds.
+WORKER_STALE = 20.0
+
+
+def worker_name() -> str:
+    """This process as the store names workers: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def job_id(job: Any) -> str | None:
+    """A message's job id; None when it has none to record."""
+    return job["id"] if isinstance(job, dict) and isinstance(job.get("id"), str) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _plugin_columns(ref: Any) -> dict[str, str | None]:
+    """``plugin_id`` and ``plugin_version`` of ``{"id", "version"}`` or a bare id."""
+    plugin = _dict(ref)
+    return {
+        "plugin_id": _text(plugin.get("id") if plugin else ref) or "?",
+        "plugin_version": _text(plugin.get("version")),
+    }
+
+
+def job_fields(kind: str, job: dict[str, Any]) -> dict[str, Any]:
+    """The store's columns for a job message (what :meth:`Store.add_job` takes).
+
+    Read leniently: a malformed message is still recorded ("?" where a required column
+    is missing), so the actor can fail it with a reason instead of it being retried."""
+    if kind == "boefje":
+        return {
+            "job_type": "boefje",
+            "organization": _text(job.get("organization")) or "?",
+            **_plugin_columns(job.get("boefje")),
+            "input_ooi": _text(job.get("input_ooi")),
+        }
+    raw_data = _dict(job.get("raw_data"))
+    boefje_meta = _dict(raw_data.get("boefje_meta"))
+    return {
+        "job_type": "normalizer",
+        "organization": _text(boefje_meta.get("organization")) or "?",
+        **_plugin_columns(job.get("normalizer")),
+        "input_ooi": _text(boefje_meta.get("input_ooi")),
+        "raw_id": _text(raw_data.get("id")),
+    }
+
+
+@dataclass(frozen=True)
+class Ending:
+    """What listeners (metrics) hear when a job ends."""
+
+    job_id: str
+    kind: str
+    plugin_id: str
+    status: JobStatus
+    reason: str | None
+    duration: float | None  #: seconds since this process began it, if it did
+
+
+def _age(stamp: str | None) -> float:
+    """Seconds since an ISO timestamp of the store (infinite when there is none)."""
+    try:
+        then = datetime.fromisoformat(stamp or "")
+    except ValueError:
+        return float("inf")
+    return (datetime.now(UTC) - then).total_seconds()
+
+
+class Lifecycle:
+    """Owns every status change of the jobs this process handles."""
+
+    def __init__(
+        self,
+        store: Store | Callable[[], Store],
+        *,
+        max_interrupted: int = 1,
+        wait_limit: float = 600.0,
+    ) -> None:
+        #: The store, or a callable making it (lazily, after Dramatiq forked us).
+        self._store = store
+        self.max_interrupted = max_interrupted
+        #: The longest a delivery waits for another live worker's run of the same job.
+        self.wait_limit = wait_limit
+        self._lock = threading.Lock()
+        self._handed_back: set[str] = set()
+        self._begun: dict[str, tuple[str, str, float]] = {}  # id -> kind, plugin, t0
+        self._listeners: list[Callable[[Ending], None]] = []
+
+    @property
+    def store(self) -> Store:
+        if callable(self._store) and not hasattr(self._store, "get_job"):
+            self._store = self._store()
+        return self._store  # type: ignore[return-value]
+
+    def on_end(self, listener: Callable[[Ending], None]) -> None:
+        """Call ``listener`` with an :class:`Ending` each time a job ends here."""
+        self._listeners.append(listener)
+
+    # --- before a run ----------------------------------------------------------------
+
+    def queue(self, kind: str, job: dict[str, Any], retry_of: str | None = None) -> None:
+        """``queued``: record a job before its message is sent."""
+        self.store.add_job(job["id"], meta=job, retry_of=retry_of, **job_fields(kind, job))
+
+    def forget(self, ident: str) -> None:
+        """A job whose message could not be sent: it was never queued."""
+        self.store.forget_job(ident)
+
+    def begin(self, kind: str, job: dict[str, Any]) -> Job | None:
+        """``running``: this worker takes the job. None: do not run it (it has ended,
+        or it failed just now as ``poison``); acknowledge its message."""
+        ident = job["id"]
+        self.store.add_job(ident, meta=job, **job_fields(kind, job))  # sent by someone else
+        current = self._settled(self.store.get_job(ident))
+        if current is None or current.ended:
+            logger.info("job %s has ended already: not run again", ident)
+            return None
+        interrupted = current.status is JobStatus.RUNNING
+        if interrupted and current.interrupted >= self.max_interrupted:
+            detail = (
+                f"its last {current.interrupted + 1} runs never ended (the worker running it"
+                " died each time): not run again"
+            )
+            self._record(JobResult(ident, JobStatus.FAILED, FailureReason.POISON, detail), kind)
+            return None
+        started = self.store.begin_job(ident, worker_name(), interrupted)
+        if started is None:
+            return None
+        if interrupted:
+            logger.warning(
+                "job %s: attempt %d (the run of %s never ended)",
+                ident, started.attempts, current.worker,
+            )  # fmt: skip
+        with self._lock:
+            self._handed_back.discard(ident)
+            self._begun[ident] = (kind, started.plugin_id, time.monotonic())
+        return started
+
+    def _settled(self, job: Job | None) -> Job | None:
+        """The job once no live worker is running it (waits, at most ``wait_limit``)."""
+        deadline = time.monotonic() + self.wait_limit
+        while (
+            job is not None
+            and job.status is JobStatus.RUNNING
+            and self._alive(job)
+            and time.monotonic() < deadline
+        ):
+            time.sleep(WAIT_STEP)
+            job = self.store.get_job(job.id)
+        return job
+
+    def _alive(self, job: Job) -> bool:
+        """Whether the worker that began ``job`` may still be running it."""
+        worker = job.worker
+        if not worker or ":" not in worker:
+            return False
+        host, _, pid = worker.rpartition(":")
+        if host == socket.gethostname() and pid.isdigit():
+            if int(pid) == os.getpid():  # redelivered to us: is a thread of ours at it?
+                with self._lock:
+                    return job.id in self._begun
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                return True
+            return True
+        seen = {w.name: w.seen_at for w in self.store.workers()}
+        return _age(seen.get(worker)) < WORKER_STALE
+
+    # --- after a run -----------------------------------------------------------------
+
+    def end(self, result: JobResult, kind: str = "") -> None:
+        """``completed`` or ``failed`` with a reason; raises :class:`StoreError` when the
+        store cannot record it (the message is then retried)."""
+        if self.handed_back(result.job_id):
+            logger.info("job %s: handed back; the outcome of its run is dropped", result.job_id)
+            return
+        self._record(result, kind)
+
+    def _record(self, result: JobResult, kind: str = "") -> None:
+        changed = self.store.end_job(
+            result.job_id,
+            result.status,
+            result.reason,
+            result.detail,
+            runnable_hash=result.runnable_hash,
+            meta=result.meta,
+        )
+        with self._lock:
+            begun = self._begun.pop(result.job_id, None)
+        if not changed:
+            return
+        if result.status is JobStatus.FAILED:
+            logger.info("job %s failed: %s", result.job_id, result.reason)
+        else:
+            logger.info(
+                "job %s completed: %d raws, %d objects",
+                result.job_id, len(result.raw_ids), result.object_count,
+            )  # fmt: skip
+        ending = Ending(
+            result.job_id,
+            begun[0] if begun else kind,
+            begun[1] if begun else "?",
+            result.status,
+            result.reason and str(result.reason),
+            time.monotonic() - begun[2] if begun else None,
+        )
+        for listener in self._listeners:
+            with contextlib.suppress(Exception):
+                listener(ending)
+
+    def retry_later(self, ident: str, exc: BaseException) -> None:
+        """Back to ``queued``: the run broke (store, sandbox), a retry is coming."""
+        with self._lock:
+            self._begun.pop(ident, None)
+        if self.handed_back(ident):
+            return
+        try:
+            self.store.requeue_job(ident, f"retrying: {type(exc).__name__}: {exc}"[:2000])
+        except StoreError as error:  # the retry's begin() will find it running
+            logger.warning("job %s: could not be marked queued for its retry: %s", ident, error)
+
+    def give_up(self, ident: str, exc: BaseException | str, kind: str = "") -> bool:
+        """``failed`` after the retries: ``store-error`` when the store broke, else
+        ``crashed``. False when the store still cannot record it."""
+        if self.handed_back(ident):
+            return True
+        store_failed = isinstance(exc, StoreError) or (isinstance(exc, str) and "StoreError" in exc)
+        reason = FailureReason.STORE_ERROR if store_failed else FailureReason.CRASHED
+        text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        detail = f"gave up after retries: {text}"[:4000]
+        try:
+            self._record(JobResult(ident, JobStatus.FAILED, reason, detail), kind)
+        except StoreError as error:
+            logger.error(
+                "job %s: could not be marked failed (%s): left to the sweeper", ident, error
+            )
+            return False
+        return True
+
+    def hand_back(self, idents: list[str], detail: str) -> None:
+        """``queued`` again: their messages are back on the queue (worker shutdown)."""
+        with self._lock:
+            self._handed_back.update(idents)
+            for ident in idents:
+                self._begun.pop(ident, None)
+        for ident in idents:
+            try:
+                self.store.requeue_job(ident, detail)
+                logger.warning("job %s: %s", ident, detail)
+            except StoreError as error:
+                logger.error("job %s: could not be handed back: %s", ident, error)
+
+    def handed_back(self, ident: str) -> bool:
+        with self._lock:
+            return ident in self._handed_back
+
+    def abandon(self, idents: list[str], exc: BaseException) -> None:
+        """``failed`` (killed): jobs of a local run (``kat run``, ``kat scan --inline``)
+        stopped before they ended. No message will bring them back. Best effort: the
+        caller re-raises ``exc``."""
+        detail = f"interrupted: the command running it stopped ({type(exc).__name__})"
+        for ident in idents:
+            try:
+                self._record(JobResult(ident, JobStatus.FAILED, FailureReason.KILLED, detail))
+            except Exception:  # the store itself may be what broke
+                logger.warning("job %s: could not be marked failed", ident)
+                return

@@ -1,0 +1,437 @@
+"""The store in SQL, written once for both backends.
+
+:class:`SQLStore` implements :class:`kat.store.base.Store` with SQL that SQLite and
+PostgreSQL both accept (``?`` placeholders, ``ON CONFLICT``, ISO timestamps as text,
+JSON as text). A backend supplies connections and transactions (:meth:`_transaction`,
+:meth:`_rows`), turns its driver's errors into :class:`StoreError`, and names its
+dialect for the migrations. Every write is one short transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from kat.jobs import JobStatus
+from kat.store import migrations
+from kat.store.base import TABLES, Job, Raw, Scan, ScanJob, StoredObject, Worker, timestamp
+
+_ENDED = (str(JobStatus.COMPLETED), str(JobStatus.FAILED))
+_NOT_ENDED = f"status NOT IN ('{_ENDED[0]}', '{_ENDED[1]}')"
+
+#: Rows per statement batch when ``kat store copy`` imports a table.
+IMPORT_BATCH = 500
+
+#: The key each exported table is ordered by (a stable copy, raws in their order).
+_ORDER = {
+    "jobs": "queued_at, id",
+    "raws": "created_at, position, id",
+    "objects": "id",
+    "scans": "created_at, id",
+    "scan_jobs": "job_id",
+}
+
+
+def _job(row: Mapping[str, Any]) -> Job:
+    return Job(
+        id=row["id"], type=row["type"], organization=row["organization"],
+        plugin_id=row["plugin_id"], status=JobStatus(row["status"]),
+        meta=json.loads(row["meta"]), queued_at=row["queued_at"],
+        plugin_version=row["plugin_version"], input_ooi=row["input_ooi"],
+        raw_id=row["raw_id"], reason=row["reason"], detail=row["detail"],
+        runnable_hash=row["runnable_hash"], worker=row["worker"],
+        attempts=row["attempts"], interrupted=row["interrupted"],
+        started_at=row["started_at"], ended_at=row["ended_at"], retry_of=row["retry_of"],
+    )  # fmt: skip
+
+
+def _raw(row: Mapping[str, Any]) -> Raw:
+    data = row["data"] if "data" in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
+    return Raw(
+        id=row["id"], job_id=row["job_id"], organization=row["organization"],
+        mime_types=json.loads(row["mime_types"]), size=row["size"],
+        created_at=row["created_at"], data=bytes(data) if data is not None else None,
+    )  # fmt: skip
+
+
+def _object(row: Mapping[str, Any]) -> StoredObject:
+    return StoredObject(
+        row["job_id"], row["organization"], row["object_type"], row["primary_key"],
+        json.loads(row["data"]),
+    )  # fmt: skip
+
+
+def _where(filters: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    parts, args = [], []
+    for column, value in filters:
+        if value is not None:
+            parts.append(f"{column} = ?")
+            args.append(str(value))
+    return (" WHERE " + " AND ".join(parts) if parts else ""), args
+
+
+class SQLStore:
+    """Jobs, raws, objects, scans and workers in SQL (see the module docstring)."""
+
+    #: ``sqlite`` or ``postgres`` (the migrations' dialect).
+    dialect = ""
+
+    # --- what a backend provides -----------------------------------------------------
+
+    def _transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """``with self._transaction() as tx: tx.execute(sql, args)`` — one transaction."""
+        raise NotImplementedError
+
+    def _rows(self, sql: str, args: tuple | list = ()) -> list[Mapping[str, Any]]:
+        """The rows of one read (columns by name)."""
+        raise NotImplementedError
+
+    def _stream(self, sql: str) -> Iterator[Mapping[str, Any]]:
+        """The rows of one read, fetched as they are consumed (a whole table)."""
+        raise NotImplementedError
+
+    def _lock_schema(self, tx: Any) -> None:
+        """Keep other processes out of the migrations until this transaction ends."""
+
+    def _tables(self, tx: Any) -> set[str]:
+        raise NotImplementedError
+
+    def _after_import(self, table: str) -> None:
+        """Fix up what an import with explicit ids leaves behind (sequences)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # --- schema ----------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply every migration not applied yet; the versions applied now."""
+        applied = []
+        for migration in migrations.migrations():
+            with self._transaction() as tx:
+                self._lock_schema(tx)
+                if "schema_version" not in self._tables(tx):
+                    tx.execute(
+                        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
+                        " name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                    )
+                done = tx.execute(
+                    "SELECT 1 FROM schema_version WHERE version = ?", (migration.version,)
+                ).fetchone()
+                if done:
+                    continue
+                for statement in migration.statements(self.dialect):
+                    tx.execute(statement)
+                tx.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, timestamp()),
+                )
+                applied.append(migration.version)
+        return applied
+
+    def schema_version(self) -> int:
+        rows = self._rows("SELECT MAX(version) AS v FROM schema_version")
+        return rows[0]["v"] or 0
+
+    # --- jobs ------------------------------------------------------------------------
+
+    def add_job(
+        self,
+        job_id: str,
+        job_type: str,
+        organization: str,
+        plugin_id: str,
+        meta: dict[str, Any],
+        *,
+        plugin_version: str | None = None,
+        input_ooi: str | None = None,
+        raw_id: str | None = None,
+        retry_of: str | None = None,
+    ) -> bool:
+        with self._transaction() as tx:
+            cursor = tx.execute(
+                "INSERT INTO jobs (id, type, organization, plugin_id, plugin_version,"
+                " input_ooi, raw_id, status, meta, queued_at, retry_of)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (
+                    job_id, job_type, organization, plugin_id, plugin_version, input_ooi,
+                    raw_id, str(JobStatus.QUEUED), json.dumps(meta), timestamp(), retry_of,
+                ),
+            )  # fmt: skip
+            return cursor.rowcount == 1
+
+    def forget_job(self, job_id: str) -> None:
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM jobs WHERE id = ? AND status = ?", (job_id, "queued"))
+
+    def begin_job(self, job_id: str, worker: str, interrupted: bool) -> Job | None:
+        with self._transaction() as tx:
+            cursor = tx.execute(
+                "UPDATE jobs SET status = ?, reason = NULL, detail = NULL, worker = ?,"
+                " attempts = attempts + 1, interrupted = interrupted + ?, started_at = ?,"
+                f" ended_at = NULL WHERE id = ? AND {_NOT_ENDED}",
+                (str(JobStatus.RUNNING), worker, int(interrupted), timestamp(), job_id),
+            )
+            if cursor.rowcount != 1:
+                return None
+            return _job(tx.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
+
+    def requeue_job(self, job_id: str, detail: str | None) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                f"UPDATE jobs SET status = ?, detail = ? WHERE id = ? AND {_NOT_ENDED}",
+                (str(JobStatus.QUEUED), detail, job_id),
+            )
+
+    def end_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        reason: str | None = None,
+        detail: str | None = None,
+        *,
+        runnable_hash: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> bool:
+        with self._transaction() as tx:
+            cursor = tx.execute(
+                "UPDATE jobs SET status = ?, reason = ?, detail = ?, ended_at = ?,"
+                " runnable_hash = COALESCE(?, runnable_hash), meta = COALESCE(?, meta)"
+                f" WHERE id = ? AND {_NOT_ENDED}",
+                (
+                    str(status), reason and str(reason), detail, timestamp(), runnable_hash,
+                    json.dumps(meta) if meta is not None else None, job_id,
+                ),
+            )  # fmt: skip
+            return cursor.rowcount == 1
+
+    def get_job(self, job_id: str) -> Job | None:
+        rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _job(rows[0]) if rows else None
+
+    def list_jobs(
+        self,
+        org: str | None = None,
+        status: str | None = None,
+        plugin: str | None = None,
+        job_type: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
+        where, args = _where(
+            (("organization", org), ("status", status), ("plugin_id", plugin), ("type", job_type))
+        )
+        sql = f"SELECT * FROM jobs{where} ORDER BY queued_at DESC, id LIMIT ? OFFSET ?"
+        return [_job(r) for r in self._rows(sql, (*args, limit, offset))]
+
+    def count_jobs(self, org: str | None = None, status: str | None = None) -> int:
+        where, args = _where((("organization", org), ("status", status)))
+        return self._rows(f"SELECT COUNT(*) AS n FROM jobs{where}", args)[0]["n"]
+
+    def organizations(self) -> list[str]:
+        rows = self._rows("SELECT DISTINCT organization FROM jobs ORDER BY organization")
+        return [r["organization"] for r in rows]
+
+    # --- raws ------------------------------------------------------------------------
+
+    def replace_raws(
+        self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]]
+    ) -> list[str]:
+        ids = []
+        created = timestamp()
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM raws WHERE job_id = ?", (job_id,))
+            for position, (mime_types, data) in enumerate(raws):
+                raw_id = str(uuid.uuid4())
+                tx.execute(
+                    "INSERT INTO raws (id, job_id, organization, mime_types, size, data,"
+                    " created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        raw_id, job_id, organization, json.dumps(sorted(mime_types)),
+                        len(data), bytes(data), created, position,
+                    ),
+                )  # fmt: skip
+                ids.append(raw_id)
+        return ids
+
+    def raws_for(self, job_id: str) -> list[Raw]:
+        rows = self._rows(
+            "SELECT id, job_id, organization, mime_types, size, created_at FROM raws"
+            " WHERE job_id = ? ORDER BY position, created_at, id",
+            (job_id,),
+        )
+        return [_raw(r) for r in rows]
+
+    def get_raw(self, raw_id: str, with_data: bool = True) -> Raw | None:
+        columns = "*" if with_data else "id, job_id, organization, mime_types, size, created_at"
+        rows = self._rows(f"SELECT {columns} FROM raws WHERE id = ?", (raw_id,))
+        return _raw(rows[0]) if rows else None
+
+    # --- objects ---------------------------------------------------------------------
+
+    def replace_objects(
+        self, job_id: str, organization: str, objects: Iterable[dict[str, Any]]
+    ) -> int:
+        rows = [
+            (job_id, organization, o["object_type"], o["primary_key"], json.dumps(o))
+            for o in objects
+        ]
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM objects WHERE job_id = ?", (job_id,))
+            if rows:
+                tx.executemany(
+                    "INSERT INTO objects (job_id, organization, object_type, primary_key, data)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+        return len(rows)
+
+    def objects(
+        self, org: str | None = None, object_type: str | None = None, limit: int = 1000
+    ) -> list[StoredObject]:
+        where, args = _where((("organization", org), ("object_type", object_type)))
+        sql = f"SELECT * FROM objects{where} ORDER BY id LIMIT ?"
+        return [_object(r) for r in self._rows(sql, (*args, limit))]
+
+    def objects_for(self, job_id: str) -> list[StoredObject]:
+        rows = self._rows("SELECT * FROM objects WHERE job_id = ? ORDER BY id", (job_id,))
+        return [_object(r) for r in rows]
+
+    # --- scans -----------------------------------------------------------------------
+
+    def add_scan(self, scan: Scan) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO scans (id, organization, inputs, depth, scan_level, boefjes,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    scan.id, scan.organization, json.dumps(list(scan.inputs)), scan.depth,
+                    scan.scan_level,
+                    json.dumps(list(scan.boefjes)) if scan.boefjes is not None else None,
+                    scan.created_at,
+                ),
+            )  # fmt: skip
+
+    def get_scan(self, scan_id: str) -> Scan | None:
+        rows = self._rows("SELECT * FROM scans WHERE id = ?", (scan_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        boefjes = json.loads(row["boefjes"]) if row["boefjes"] is not None else None
+        return Scan(
+            row["id"], row["organization"], tuple(json.loads(row["inputs"])), row["depth"],
+            row["scan_level"], tuple(boefjes) if boefjes is not None else None,
+            row["created_at"],
+        )  # fmt: skip
+
+    def claim_pair(self, scan_id: str, boefje_id: str, input_ooi: str, level: int) -> str | None:
+        job_id = str(uuid.uuid4())
+        with self._transaction() as tx:
+            cursor = tx.execute(
+                "INSERT INTO scan_jobs (job_id, scan_id, level, boefje_id, input_ooi)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (job_id, scan_id, level, boefje_id, input_ooi),
+            )
+            return job_id if cursor.rowcount == 1 else None
+
+    def release_pair(self, job_id: str) -> None:
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM scan_jobs WHERE job_id = ?", (job_id,))
+
+    def add_scan_job(self, scan_id: str, job_id: str, level: int) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO scan_jobs (job_id, scan_id, level) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (job_id, scan_id, level),
+            )
+
+    def scan_progress(self, scan_id: str) -> dict[str, int]:
+        rows = self._rows(
+            "SELECT COALESCE(j.status, 'queued') AS status, COUNT(*) AS n FROM scan_jobs s"
+            " LEFT JOIN jobs j ON j.id = s.job_id WHERE s.scan_id = ?"
+            " GROUP BY COALESCE(j.status, 'queued')",
+            (scan_id,),
+        )
+        counts = {str(s): 0 for s in JobStatus}
+        for row in rows:
+            counts[row["status"]] = row["n"]
+        return counts
+
+    def scan_jobs(self, scan_id: str) -> list[ScanJob]:
+        rows = self._rows(
+            "SELECT j.*, s.level AS scan_level FROM scan_jobs s JOIN jobs j ON j.id = s.job_id"
+            " WHERE s.scan_id = ? ORDER BY j.queued_at, j.id",
+            (scan_id,),
+        )
+        return [ScanJob(_job(r), r["scan_level"]) for r in rows]
+
+    def scan_objects(self, scan_id: str) -> list[tuple[str, str]]:
+        rows = self._rows(
+            "SELECT DISTINCT o.object_type, o.primary_key FROM objects o"
+            " JOIN scan_jobs s ON s.job_id = o.job_id WHERE s.scan_id = ?"
+            " ORDER BY o.object_type, o.primary_key",
+            (scan_id,),
+        )
+        return [(r["object_type"], r["primary_key"]) for r in rows]
+
+    # --- workers ---------------------------------------------------------------------
+
+    def heartbeat(self, name: str, queues: list[str]) -> None:
+        now = timestamp()
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO workers (name, started_at, seen_at, queues) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at,"
+                " queues = excluded.queues",
+                (name, now, now, json.dumps(queues)),
+            )
+
+    def workers(self) -> list[Worker]:
+        rows = self._rows("SELECT * FROM workers ORDER BY name")
+        return [
+            Worker(r["name"], r["started_at"], r["seen_at"], json.loads(r["queues"])) for r in rows
+        ]
+
+    def remove_worker(self, name: str) -> None:
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM workers WHERE name = ?", (name,))
+
+    # --- whole store -----------------------------------------------------------------
+
+    def export_rows(self, table: str) -> Iterator[dict[str, Any]]:
+        if table not in TABLES:
+            raise ValueError(f"no table {table!r}")
+        for row in self._stream(f"SELECT * FROM {table} ORDER BY {_ORDER[table]}"):
+            item = dict(row)
+            if "data" in item and isinstance(item["data"], memoryview):
+                item["data"] = bytes(item["data"])
+            yield item
+
+    def import_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
+        if table not in TABLES:
+            raise ValueError(f"no table {table!r}")
+        count, batch, columns = 0, [], None
+        for row in rows:
+            columns = columns or list(row)
+            batch.append(tuple(row[c] for c in columns))
+            if len(batch) >= IMPORT_BATCH:
+                count += self._insert(table, columns, batch)
+                batch = []
+        if batch:
+            count += self._insert(table, columns, batch)
+        self._after_import(table)
+        return count
+
+    def _insert(self, table: str, columns: list[str], batch: list[tuple]) -> int:
+        marks = ", ".join("?" for _ in columns)
+        with self._transaction() as tx:
+            tx.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+                " ON CONFLICT DO NOTHING",
+                batch,
+            )
+        return len(batch)

@@ -1,0 +1,208 @@
+"""The Store interface, the same on SQLite and PostgreSQL: what every part of kat
+relies on when it records a job, its raws, its objects and a scan."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+
+import pytest
+
+from kat.jobs import JobStatus
+from kat.store import Scan, StoreError, open_store
+from kat.store.migrations import LATEST
+
+
+def _job(store, job_id=None, org="acme", plugin="noop", kind="boefje"):
+    job_id = job_id or str(uuid.uuid4())
+    assert store.add_job(
+        job_id, kind, org, plugin, {"id": job_id, "x": 1}, input_ooi="Hostname|internet|a.test"
+    )
+    return job_id
+
+
+def test_a_new_store_is_at_the_latest_schema_version(store):
+    assert store.schema_version() == LATEST
+    assert store.migrate() == []  # a second migration applies nothing
+
+
+def test_a_job_is_recorded_once_and_reads_back_typed(store):
+    job_id = _job(store)
+    assert not store.add_job(job_id, "boefje", "acme", "other", {"id": job_id})  # exists
+    job = store.get_job(job_id)
+    assert (job.status, job.plugin_id, job.meta, job.attempts) == (
+        JobStatus.QUEUED,
+        "noop",
+        {"id": job_id, "x": 1},
+        0,
+    )
+    assert job.to_dict()["status"] == "queued"
+    assert store.get_job("no-such-job") is None
+
+
+def test_an_ended_job_cannot_begin_or_end_again(store):
+    job_id = _job(store)
+    first = store.begin_job(job_id, "host:1", interrupted=False)
+    assert (first.status, first.attempts, first.worker) == (JobStatus.RUNNING, 1, "host:1")
+    assert store.end_job(job_id, JobStatus.COMPLETED, meta={"done": True})
+    assert not store.end_job(job_id, JobStatus.FAILED, "crashed", "late")  # no second ending
+    assert store.begin_job(job_id, "host:2", interrupted=True) is None  # never runs again
+    store.requeue_job(job_id, "a late hand-back")
+    job = store.get_job(job_id)
+    assert (job.status, job.reason, job.meta, job.attempts) == (
+        JobStatus.COMPLETED,
+        None,
+        {"done": True},
+        1,
+    )
+
+
+def test_an_interrupted_run_is_counted(store):
+    job_id = _job(store)
+    store.begin_job(job_id, "host:1", interrupted=False)
+    again = store.begin_job(job_id, "host:2", interrupted=True)
+    assert (again.attempts, again.interrupted, again.worker) == (2, 1, "host:2")
+
+
+def test_jobs_list_filter_count_and_page(store):
+    ids = [_job(store, org="acme" if i % 2 else "other", plugin=f"p{i % 3}") for i in range(9)]
+    store.end_job(ids[0], JobStatus.FAILED, "crashed", "boom")
+    assert {j.id for j in store.list_jobs(limit=100)} == set(ids)
+    assert [j.id for j in store.list_jobs(status="failed")] == [ids[0]]
+    assert len(store.list_jobs(org="acme")) == 4 == store.count_jobs(org="acme")
+    pages = (
+        store.list_jobs(limit=4)
+        + store.list_jobs(limit=4, offset=4)
+        + store.list_jobs(limit=4, offset=8)
+    )
+    assert [j.id for j in pages] == [j.id for j in store.list_jobs(limit=100)]
+    assert store.organizations() == ["acme", "other"]
+
+
+def test_raws_keep_their_order_bytes_and_mime_types(store):
+    job_id = _job(store)
+    blobs = [({"text/plain", "boefje/noop"}, b"first"), ({"application/json"}, b"\x00\xff" * 1000)]
+    ids = store.replace_raws(job_id, "acme", blobs)
+    listed = store.raws_for(job_id)
+    assert [r.id for r in listed] == ids and all(r.data is None for r in listed)
+    assert listed[0].mime_types == ["boefje/noop", "text/plain"]
+    raw = store.get_raw(ids[1])
+    assert (raw.data, raw.size, raw.organization) == (b"\x00\xff" * 1000, 2000, "acme")
+    assert store.get_raw(ids[1], with_data=False).data is None
+    # A second attempt replaces the first attempt's raws.
+    (again,) = store.replace_raws(job_id, "acme", [({"text/plain"}, b"again")])
+    assert [r.id for r in store.raws_for(job_id)] == [again] and store.get_raw(ids[0]) is None
+
+
+def test_objects_of_a_job_replace_an_earlier_attempt(store):
+    job_id = _job(store, kind="normalizer")
+    objects = [
+        {"object_type": "Hostname", "primary_key": f"Hostname|internet|{n}.test", "name": n}
+        for n in "ab"
+    ]
+    assert store.replace_objects(job_id, "acme", objects) == 2
+    assert store.replace_objects(job_id, "acme", objects[:1]) == 1
+    (found,) = store.objects_for(job_id)
+    assert (found.primary_key, found.data["name"], found.to_dict()["_job_id"]) == (
+        "Hostname|internet|a.test",
+        "a",
+        job_id,
+    )
+    assert store.objects(org="acme", object_type="Hostname") == [found]
+    assert store.objects(org="other") == []
+
+
+def test_a_scan_claims_each_pair_once_and_counts_its_jobs(store):
+    scan = Scan("scan-1", "acme", ("Hostname|internet|a.test",), depth=2, boefjes=("noop",))
+    store.add_scan(scan)
+    assert store.get_scan("scan-1") == scan
+    first = store.claim_pair("scan-1", "noop", "Hostname|internet|a.test", 1)
+    assert first and store.claim_pair("scan-1", "noop", "Hostname|internet|a.test", 1) is None
+    assert store.scan_progress("scan-1")["queued"] == 1  # claimed, not recorded yet
+    _job(store, first)
+    store.begin_job(first, "h:1", False)
+    follower = _job(store, kind="normalizer")
+    store.add_scan_job("scan-1", follower, 1)
+    store.add_scan_job("scan-1", follower, 1)  # counted once
+    assert store.scan_progress("scan-1") == {"queued": 1, "running": 1, "completed": 0, "failed": 0}
+    store.replace_objects(
+        follower, "acme", [{"object_type": "Hostname", "primary_key": "Hostname|internet|b.test"}]
+    )
+    assert store.scan_objects("scan-1") == [("Hostname", "Hostname|internet|b.test")]
+    assert [(e.job.id, e.level) for e in store.scan_jobs("scan-1")] == [(first, 1), (follower, 1)]
+    second = store.claim_pair("scan-1", "noop", "Hostname|internet|b.test", 2)
+    store.release_pair(second)  # its job could not be sent: the pair is free again
+    assert store.claim_pair("scan-1", "noop", "Hostname|internet|b.test", 2)
+
+
+def test_workers_say_they_are_alive(store):
+    store.heartbeat("host:1", ["boefjes"])
+    first = store.workers()[0].seen_at
+    store.heartbeat("host:1", ["boefjes", "normalizers"])
+    (worker,) = store.workers()
+    assert worker.queues == ["boefjes", "normalizers"] and worker.seen_at >= first
+    store.remove_worker("host:1")
+    assert store.workers() == []
+
+
+def _writer(url, worker: int, count: int) -> None:
+    store = open_store(url)
+    for i in range(count):
+        job_id = f"{worker}-{i}"
+        store.add_job(job_id, "boefje", "acme", "noop", {"id": job_id})
+        store.begin_job(job_id, f"w{worker}", False)
+        store.replace_raws(job_id, "acme", [({"text/plain"}, b"x" * 1000)])
+        store.end_job(job_id, JobStatus.COMPLETED)
+    store.close()
+
+
+@pytest.mark.timeout(120)
+def test_several_processes_write_at_once(url):
+    open_store(url).close()  # migrated; no connection is open across the fork
+    context = multiprocessing.get_context("fork")
+    procs = [context.Process(target=_writer, args=(url, w, 40)) for w in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(90)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    store = open_store(url)
+    assert store.count_jobs(status="completed") == 160
+    assert len(store.raws_for("3-39")) == 1
+
+
+def _migrate(url) -> None:
+    open_store(url).close()
+
+
+@pytest.mark.timeout(60)
+def test_processes_migrating_at_once_agree(url):
+    context = multiprocessing.get_context("fork")
+    procs = [context.Process(target=_migrate, args=(url,)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(30)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert open_store(url).schema_version() == LATEST
+
+
+def test_a_broken_store_raises_store_error_naming_the_backend(tmp_path):
+    (tmp_path / "kat.db").write_bytes(b"this is not a database, " * 100)
+    with pytest.raises(StoreError, match="SQLite: file is not a database"):
+        open_store(f"sqlite:///{tmp_path}/kat.db")
+    with pytest.raises(StoreError, match="PostgreSQL"):
+        open_store("postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1")
+
+
+def test_store_urls_are_checked():
+    from kat.store import BadDatabaseURL
+
+    for bad in ("kat.db", "sqlite://kat.db", "mysql://x/y"):
+        with pytest.raises(BadDatabaseURL):
+            open_store(bad)
+
+
+def test_the_sqlite_file_is_private(tmp_path):
+    open_store(f"sqlite:///{tmp_path}/kat.db").close()
+    assert (tmp_path / "kat.db").stat().st_mode & 0o777 == 0o600
