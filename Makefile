@@ -7,15 +7,21 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT := $(wildcard kat plugins tests benchmarks)
 
-.PHONY: run test lint format venv install rabbitmq bench clean
+.PHONY: run test test-fast lint format venv install rabbitmq postgres bench clean
 
 run: install rabbitmq
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
 
-test: install rabbitmq
+# The whole suite twice: every test system's store on SQLite, then on PostgreSQL.
+test: install rabbitmq postgres
 	$(BIN)/ruff check $(LINT)
 	$(BIN)/ruff format --check $(LINT)
-	$(BIN)/pytest
+	KAT_TEST_STORE=sqlite $(BIN)/pytest
+	KAT_TEST_STORE=postgres $(BIN)/pytest
+
+# The fast tier: no RabbitMQ, PostgreSQL, gunicorn or worker processes.
+test-fast: install
+	$(BIN)/pytest -m "not e2e"
 
 lint: install
 	$(BIN)/ruff check $(LINT)
@@ -41,7 +47,10 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 rabbitmq:
 	@scripts/ensure-rabbitmq.sh
 
-bench: install rabbitmq
+postgres:
+	@scripts/ensure-postgres.sh
+
+bench: install rabbitmq postgres
 	$(BIN)/python benchmarks/katalogus.py
 	$(BIN)/python benchmarks/runtime.py
 

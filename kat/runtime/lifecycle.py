@@ -7,10 +7,12 @@ call it. The rules it keeps:
 
 - A job that has ended never runs again: a redelivered message for it (a broker cut,
   a lost acknowledgement) is acknowledged without running.
-- A job found ``running`` was begun by a worker that may still be at it: if that
-  worker is alive, wait for it (bounded); if it died, run the job again, counting the
-  interrupted run. Past ``KAT_MAX_INTERRUPTED`` such runs the job fails as ``poison``
-  instead (a plugin that kills its worker every time does not do so forever).
+- A redelivered message (RabbitMQ gives a message back when the worker holding it died
+  or lost its connection) whose job is ``running``: if the worker that began it is
+  alive it may still be at it, so wait for it (bounded); if it died, run the job again,
+  counting the interrupted run. Past ``KAT_MAX_INTERRUPTED`` such runs the job fails
+  as ``poison`` instead (a plugin that kills its worker every time does not do so
+  forever). A retry (a new message after an error) is not an interrupted run.
 - A plugin's failure is a result, recorded at once. A failure of the store or the
   sandbox is retried (the job goes back to ``queued``); when the retries run out the
   job fails as ``store-error`` or ``crashed``. If even that cannot be written, the
@@ -154,16 +156,18 @@ class Lifecycle:
         """A job whose message could not be sent: it was never queued."""
         self.store.forget_job(ident)
 
-    def begin(self, kind: str, job: dict[str, Any]) -> Job | None:
+    def begin(self, kind: str, job: dict[str, Any], redelivered: bool = False) -> Job | None:
         """``running``: this worker takes the job. None: do not run it (it has ended,
         or it failed just now as ``poison``); acknowledge its message."""
         ident = job["id"]
         self.store.add_job(ident, meta=job, **job_fields(kind, job))  # sent by someone else
-        current = self._settled(self.store.get_job(ident))
+        current = self.store.get_job(ident)
+        if redelivered:
+            current = self._settled(current)
         if current is None or current.ended:
             logger.info("job %s has ended already: not run again", ident)
             return None
-        interrupted = current.status is JobStatus.RUNNING
+        interrupted = redelivered and current.status is JobStatus.RUNNING
         if interrupted and current.interrupted >= self.max_interrupted:
             detail = (
                 f"its last {current.interrupted + 1} runs never ended (the worker running it"

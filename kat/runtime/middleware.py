@@ -46,7 +46,8 @@ class JobStatusMiddleware(Middleware):
         retried)."""
         if not message_job(message):
             return
-        if self.lifecycle.begin(message.actor_name, message.args[0]) is None:
+        redelivered = bool(getattr(message, "redelivered", False))  # RabbitMQ's flag
+        if self.lifecycle.begin(message.actor_name, message.args[0], redelivered) is None:
             raise SkipMessage("the job has ended")
 
     def after_process_message(self, broker, message, *, result=None, exception=None) -> None:

@@ -13,6 +13,9 @@ import pytest
 from kat import config
 from kat.katalogus.app import create_app
 
+#: Starts real processes (workers on RabbitMQ, or kat commands that fork jobs).
+pytestmark = pytest.mark.e2e
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -10,6 +10,9 @@ from operate_harness import ROOT
 
 from kat.catalogue.plugins import discover
 
+#: Starts real processes (workers on RabbitMQ, or kat commands that fork jobs).
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.timeout(120)
 def test_the_generated_plugin_passes_its_own_test(system, tmp_path):

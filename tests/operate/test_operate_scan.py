@@ -47,6 +47,7 @@ def test_the_plan_takes_enabled_boefjes_that_consume_the_type_within_the_level(s
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("depth", sorted(TREE))
+@pytest.mark.e2e
 def test_inline_depth_scans_what_was_found_each_pair_once(system, depth):
     code, result = _scan(system, "--inline", depth=depth)
     jobs, hostnames = TREE[depth]
@@ -60,6 +61,7 @@ def test_inline_depth_scans_what_was_found_each_pair_once(system, depth):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.e2e
 def test_broker_scan_finds_the_same_objects_as_inline(running):
     code, broker = _scan(running, depth=3)
     assert code == 0
@@ -73,6 +75,7 @@ def test_broker_scan_finds_the_same_objects_as_inline(running):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.e2e
 def test_a_failed_job_is_reported_with_its_reason_and_exit_1(system):
     system.catalogue.set_enabled("acme", "crash", True)
     done = system.kat("scan", "--org", "acme", "--inline", "--wait", INPUT)
@@ -140,6 +143,7 @@ def _claim_all(url, scan_id, results):
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.e2e
 def test_racing_workers_claim_each_pair_once(system):
     store = system.store()
     s = Scan("race", "acme", (INPUT,), depth=2)
@@ -201,6 +205,7 @@ def test_an_unreachable_broker_is_one_clear_line(system):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.e2e
 def test_ctrl_c_in_an_inline_scan_leaves_no_job_running_or_queued(system, tmp_path):
     """Nothing will ever run an inline scan's jobs once it stops: they end as failed,
     not `running` or `queued` forever in `kat tasks` and in the scan's progress."""

@@ -9,6 +9,9 @@ import pytest
 from kat.runtime.shutdown import DETAIL
 from tests.broker import queue_depth
 
+#: Starts real processes (workers on RabbitMQ, or kat commands that fork jobs).
+pytestmark = pytest.mark.e2e
+
 GRACE = 2
 
 

@@ -7,6 +7,9 @@ import json
 import pytest
 from operate_harness import System
 
+#: Starts real processes (workers on RabbitMQ, or kat commands that fork jobs).
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory) -> tuple[System, str]:

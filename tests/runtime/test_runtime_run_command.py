@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 from runtime_harness import ROOT, TOKEN, job_meta
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 
 def kat_run(runtime, tmp_path, kind: str, job, **env) -> subprocess.CompletedProcess:
