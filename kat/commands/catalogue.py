@@ -18,6 +18,7 @@ from kat.catalogue.records import value_problem
 from kat.catalogue.sealing import PRIVATE_VAR, PUBLIC_VAR, Sealer, SealError, generate, is_sealed
 from kat.catalogue.yamlfiles import FileProblem
 from kat.cli import FAILED, OK, UsageError, command
+from kat.commands.reading import STDIN_LIMIT, read_text
 
 
 @command
@@ -79,7 +80,7 @@ def run_seal(args: argparse.Namespace) -> int:
     public = config.load().public_key
     if not public:
         raise UsageError(f"{PUBLIC_VAR} is not set: `kat keys generate` makes a key pair")
-    text = sys.stdin.read().rstrip("\n") if args.value == "-" else args.value
+    text = read_text("-", STDIN_LIMIT, "value").rstrip("\n") if args.value == "-" else args.value
     try:
         value = json.loads(text) if args.json else text
     except (ValueError, RecursionError) as exc:

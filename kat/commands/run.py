@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kat import config
 from kat.cli import FAILED, OK, UsageError, command
+from kat.commands.reading import read_text
 from kat.jobs import OUTPUT_MARK, JobError, JobStatus, parse_boefje_meta, parse_normalizer_meta
 
 
@@ -36,14 +37,13 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def _load(path: Path, kind: str):
+    text = read_text(path, what="job file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: nested too deeply to be a job") from None
     try:
         return parse_boefje_meta(data) if kind == "boefje" else parse_normalizer_meta(data)
     except JobError as exc:

@@ -10,16 +10,18 @@ Exit codes: 0 done (or queued), 1 a job failed, 2 a usage error.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import re
 import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import TextIO
 
 from kat import config
 from kat.cli import FAILED, OK, UsageError, command
+from kat.commands.reading import read_text
 from kat.jobs import OUTPUT_MARK, JobStatus
 from kat.scheduling import planner
 
@@ -84,10 +86,7 @@ def read_inputs(values: list[str]) -> list[str]:
     refs: list[str] = []
     for value in values:
         if value.startswith("@"):
-            try:
-                lines = Path(value[1:]).read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise UsageError(f"{value[1:]}: cannot read: {exc}") from None
+            lines = read_text(value[1:], what="inputs file").splitlines()
             found = [(f"{value[1:]}:{n}", ln.strip()) for n, ln in enumerate(lines, 1)]
         else:
             found = [("input", value)]
@@ -97,10 +96,35 @@ def read_inputs(values: list[str]) -> list[str]:
             try:
                 refs.append(parse_reference(ref).reference)
             except ValueError as exc:
-                raise UsageError(f"{where}: {ref!r} is not an object reference: {exc}") from None
+                bare = _bare_reference(ref)
+                if bare is None:
+                    raise UsageError(
+                        f"{where}: {ref!r} is not an object reference (Type|network|…), an IP "
+                        f"address or a host name: {exc}"
+                    ) from None
+                print(f"kat: {ref} is {bare}", file=sys.stderr)
+                refs.append(bare)
     if not refs:
         raise UsageError("no inputs to scan")
     return list(dict.fromkeys(refs))
+
+
+#: A host name: dot-separated labels of letters, digits and hyphens.
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*"
+                       r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?$")  # fmt: skip
+
+
+def _bare_reference(text: str) -> str | None:
+    """The reference a bare IP address or host name stands for (network ``internet``)."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        address = None
+    if address is not None:
+        return f"IPAddressV{address.version}|internet|{address}"
+    if "|" not in text and _HOSTNAME.match(text) and not text.replace(".", "").isdigit():
+        return f"Hostname|internet|{text.rstrip('.').lower()}"
+    return None
 
 
 def check_boefjes(plugins, reader, org: str, named: list[str], scan_level: int) -> None:
@@ -118,6 +142,32 @@ def check_boefjes(plugins, reader, org: str, named: list[str], scan_level: int) 
                 f"--boefje {name}: its scan level {boefjes[name].scan_level} is above "
                 f"--scan-level {scan_level}"
             )
+
+
+def why_nothing(plugins, reader, scan) -> str:
+    """Why a scan planned no job: no boefje for the inputs' types, none enabled, or
+    none within the scan level."""
+    from kat.ooi import parse_reference
+
+    types = sorted({parse_reference(ref).object_type for ref in scan.inputs})
+    consumers = [
+        p for p in plugins.values()
+        if p.type == "boefje" and set(p.consumes) & set(types)
+        and (scan.boefjes is None or p.id in scan.boefjes)
+    ]  # fmt: skip
+    names = ", ".join(types)
+    if not consumers:
+        return f"no boefje consumes {names}"
+    enabled = [p for p in consumers if planner.enabled(reader, scan.organization, p)]
+    if not enabled:
+        listed = ", ".join(sorted(p.id for p in consumers))
+        return (
+            f"none of the boefjes that consume {names} ({listed}) is enabled for "
+            f"{scan.organization}; enable one with `kat plugin enable --org "
+            f"{scan.organization} ID`"
+        )
+    levels = ", ".join(sorted(f"{p.id}: level {p.scan_level}" for p in enabled))
+    return f"the boefjes enabled for {names} ({levels}) are above --scan-level {scan.scan_level}"
 
 
 class Progress:
@@ -257,12 +307,10 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             progress.show(counts, final=True)
         result = summary(store, scan.id)
-    if not sum(result["jobs"].values()) and not args.json:
-        print(
-            f"nothing to scan: no boefje enabled for {args.org} consumes the inputs' "
-            f"types within scan level {args.scan_level}",
-            file=sys.stderr,
-        )
+    if not sum(result["jobs"].values()):
+        result["note"] = "nothing to scan: " + why_nothing(plugins, reader, scan)
+        if not args.json:
+            print(result["note"], file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -133,6 +133,19 @@ def preload_modules(plugins: dict[str, Plugin]) -> list[str]:
     return keep
 
 
+#: Setting values shorter than this are not redacted (``3`` or ``true`` would blank out
+#: every digit and word of a traceback); secrets are longer.
+REDACT_MIN = 4
+
+
+def redact(text: str, settings: dict[str, str]) -> str:
+    """``text`` with every setting value of the job replaced by ``***``."""
+    for value in sorted(settings.values(), key=len, reverse=True):
+        if len(value) >= REDACT_MIN:
+            text = text.replace(value, "***")
+    return text
+
+
 def _limits(ctx: Context, plugin: Plugin) -> tuple[float, int]:
     return (
         plugin.timeout or ctx.settings.job_timeout,
@@ -192,11 +205,14 @@ def run_boefje(
     if plugin.version:
         tags.add(f"boefje/{plugin.id}-{plugin.version}")
     if not outcome.ok:
-        detail = outcome.detail
+        # The traceback and the output tail may quote a setting (a token in a URL, an
+        # echoed variable): neither the job's detail nor its error raw keeps one.
+        reason = redact(outcome.detail, env)
+        detail = reason
         if outcome.output:
-            detail += OUTPUT_MARK + outcome.output.decode(errors="replace")
+            detail += OUTPUT_MARK + redact(outcome.output.decode(errors="replace"), env)
         raw_ids = ctx.store.replace_raws(
-            meta.id, meta.organization, [(tags | {"error/boefje"}, outcome.detail.encode())]
+            meta.id, meta.organization, [(tags | {"error/boefje"}, reason.encode())]
         )
         return JobResult(
             meta.id, JobStatus.FAILED, outcome.reason, detail, raw_ids,

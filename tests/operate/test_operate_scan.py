@@ -117,9 +117,32 @@ def test_inputs_from_a_file(system, tmp_path):
     listing.write_text("# two inputs\nHostname|internet|one.test\n\nHostname|internet|two.test\n")
     done = system.kat("scan", "--org", "acme", "--inline", "--json", f"@{listing}")
     assert json.loads(done.stdout)["jobs"] == {"completed": 4}
-    listing.write_text("Hostname|internet|one.test\nnot-a-reference\n")
+    listing.write_text("Hostname|internet|one.test\nnot a reference!\n")
     done = system.kat("scan", "--org", "acme", "--inline", f"@{listing}")
-    assert done.returncode == 2 and f"{listing}:2: 'not-a-reference'" in done.stderr
+    assert done.returncode == 2 and f"{listing}:2: 'not a reference!'" in done.stderr
+
+
+def test_a_bare_address_or_host_name_is_taken_and_named(system):
+    done = system.kat("scan", "--org", "acme", "--inline", "--json", "one.test", "127.0.0.1")
+    assert done.returncode in (0, 1), done.stderr
+    assert "kat: one.test is Hostname|internet|one.test" in done.stderr
+    assert "kat: 127.0.0.1 is IPAddressV4|internet|127.0.0.1" in done.stderr
+    assert json.loads(done.stdout)["jobs"]  # the hostname was scanned
+
+
+def test_a_scan_that_plans_nothing_says_why(system):
+    def note(ref: str) -> str:
+        done = system.kat("scan", "--org", "acme", "--inline", "--json", ref)
+        return json.loads(done.stdout)["note"]
+
+    assert note("DNSZone|internet|one.test") == "nothing to scan: no boefje consumes DNSZone"
+    assert note("IPAddressV4|internet|192.0.2.1").startswith(
+        "nothing to scan: none of the boefjes that consume IPAddressV4 (hold) is enabled for acme"
+    )
+    system.catalogue.set_enabled("acme", "chain", False)
+    assert note("Hostname|internet|one.test") == (
+        "nothing to scan: the boefjes enabled for Hostname (deep: level 3) are above --scan-level 2"
+    )
 
 
 def test_progress_rewrites_one_line_on_a_terminal():
