@@ -1,14 +1,17 @@
 """Benchmark of the job runtime on this machine, in one run, against the real RabbitMQ.
 
-Prints:
+Prints, for each store backend (SQLite, the embedded default, and PostgreSQL, the
+shared one) side by side with the same ceiling:
   * throughput of N no-op boefje -> normalizer chains through kat (jobs/s, each chain is
     two jobs) and of a bare Dramatiq actor that forks a child per message (the ceiling),
-    both with ``--processes 2``, in alternating rounds, and the ratio of the best rounds;
+    all with ``--processes 2``, in alternating rounds, and the ratio of the best rounds;
   * enqueue -> completed latency (p50/p99) of single boefje jobs on an idle worker,
     from the store's own timestamps;
   * resident memory of every worker process and of its job helper.
 
-Usage: ``python benchmarks/runtime.py [--chains 300] [--rounds 3] [--singles 200]``.
+Usage: ``python benchmarks/runtime.py [--chains 300] [--rounds 3] [--singles 200]
+[--backends sqlite,postgres]``. PostgreSQL is reached at ``KAT_TEST_DATABASE_URL``
+(default: the local server); the benchmark makes a database of its own and drops it.
 When Dramatiq imports this file as a module (``dramatiq runtime``), it only declares
 the bare actor.
 """
@@ -90,12 +93,31 @@ def _environment(root: Path) -> dict[str, str]:
     _write_plugins(plugins)
     (root / "catalogue" / "organisations").mkdir(parents=True)
     (root / "catalogue" / "organisations" / "bench.yaml").write_text("id: bench\nname: Bench\n")
+    (root / "data").mkdir()
     return {
         "KAT_PLUGINS_DIR": str(plugins),
         "KAT_CATALOGUE_DIR": str(root / "catalogue"),
         "KAT_DATA_DIR": str(root / "data"),
         "KAT_QUEUE_PREFIX": f"kat-bench-{uuid.uuid4().hex[:8]}-",
     }
+
+
+#: The PostgreSQL server the benchmark makes its database on.
+SERVER_URL = os.environ.get(
+    "KAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _postgres_database(create: bool, name: str) -> str:
+    """Create (or drop) the benchmark's own database; its URL."""
+    import psycopg
+
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        if create:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        else:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return SERVER_URL.partition("?")[0].rsplit("/", 1)[0] + "/" + name
 
 
 def _start(args: list[str], env: dict[str, str], log: Path, processes: int) -> subprocess.Popen:
@@ -151,12 +173,11 @@ def _progress(label: str, done: int, total: int, started: float) -> None:
 # --- the measurements ------------------------------------------------------------------
 
 
-def kat_throughput(actors, store, chains: int) -> float:
+def kat_throughput(actors, store, chains: int, label: str = "kat") -> float:
     """Jobs per second for ``chains`` boefje -> normalizer chains (2 jobs each)."""
 
     def finished() -> int:
-        sql = "SELECT COUNT(*) FROM jobs WHERE status IN ('completed', 'failed')"
-        return store.connection().execute(sql).fetchone()[0]
+        return store.count_jobs(status="completed") + store.count_jobs(status="failed")
 
     before = finished()
     started = time.monotonic()
@@ -165,14 +186,14 @@ def kat_throughput(actors, store, chains: int) -> float:
     total = 2 * chains
     while True:
         done = finished() - before
-        _progress("kat", done, total, started)
+        _progress(label, done, total, started)
         if done >= total:
             break
         time.sleep(0.1)
     elapsed = time.monotonic() - started
     failed = store.list_jobs(status="failed", limit=5)
     if failed:
-        raise SystemExit(f"jobs failed: {[(j['plugin_id'], j['reason']) for j in failed]}")
+        raise SystemExit(f"jobs failed: {[(j.plugin_id, j.reason, j.detail) for j in failed]}")
     return total / elapsed
 
 
@@ -198,14 +219,19 @@ def latencies(actors, store, singles: int) -> list[float]:
     result = []
     for number in range(singles):
         job_id = actors.enqueue_boefje("bench", "bench-lone", "Hostname|internet|bench.test")
-        while (job := store.get_job(job_id))["status"] not in ("completed", "failed"):
+        while not (job := store.get_job(job_id)).ended:
             time.sleep(0.001)
-        queued = datetime.fromisoformat(job["queued_at"])
-        result.append((datetime.fromisoformat(job["ended_at"]) - queued).total_seconds() * 1000)
+        queued = datetime.fromisoformat(job.queued_at)
+        result.append((datetime.fromisoformat(job.ended_at) - queued).total_seconds() * 1000)
         if number % 20 == 19 or number + 1 == singles:
             _show(f"latency: {number + 1}/{singles} jobs", number + 1 == singles)
         time.sleep(0.02)  # idle between jobs
     return result
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    values = sorted(values)
+    return statistics.median(values), values[min(len(values) - 1, int(len(values) * 0.99))]
 
 
 def main() -> None:
@@ -215,63 +241,87 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3, help="alternating throughput rounds")
+    parser.add_argument("--backends", default="sqlite,postgres", help="store backends to run")
     args = parser.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
     root = Path(tempfile.mkdtemp(prefix="kat-bench-"))
     env = _environment(root)
     os.environ.update(env)
-    import kat.actors as actors  # reads the environment just set
-    from kat.store import Store
+    import importlib
 
-    store = Store(Path(env["KAT_DATA_DIR"]) / "kat.db")
+    import kat.actors as actors
+    from kat.store import open_store
+
+    database = f"kat_bench_{uuid.uuid4().hex[:8]}"
+    urls = {"sqlite": f"sqlite:///{root / 'data' / 'kat.db'}"}
+    if "postgres" in backends:
+        urls["postgres"] = _postgres_database(True, database)
     worker_args = ["--processes", str(args.processes), "--threads", str(args.threads)]
     print(f"kat runtime benchmark: {args.processes} processes x {args.threads} threads")
 
-    # Both sets of workers stay up and the rounds alternate, so a burst of load from
-    # elsewhere on the machine hits both; the best round of each is compared.
-    kat = _start(["kat.actors", *worker_args], env, root / "kat.log", args.processes)
-    bare = _start(
-        ["runtime", "--path", str(ROOT / "benchmarks"), *worker_args],
-        env,
-        root / "bare.log",
-        args.processes,
-    )
-    done_file = Path(env["KAT_DATA_DIR"]) / "bare.done"
+    # Every set of workers stays up and the rounds alternate, so a burst of load from
+    # elsewhere on the machine hits all of them; the best round of each is compared.
+    systems, procs = {}, []
     try:
+        for backend in backends:
+            own = {**env, "KAT_DATABASE_URL": urls[backend],
+                   "KAT_QUEUE_PREFIX": f"{env['KAT_QUEUE_PREFIX']}{backend}-"}  # fmt: skip
+            proc = _start(["kat.actors", *worker_args], own, root / f"{backend}.log",
+                          args.processes)  # fmt: skip
+            procs.append(proc)
+            systems[backend] = (own, proc, open_store(urls[backend]))
+        bare = _start(
+            ["runtime", "--path", str(ROOT / "benchmarks"), *worker_args],
+            env, root / "bare.log", args.processes,
+        )  # fmt: skip
+        procs.append(bare)
+        done_file = Path(env["KAT_DATA_DIR"]) / "bare.done"
         _broker, actor = declare(config.load())
-        kat_rates, bare_rates = [], []
+        rates: dict[str, list[float]] = {name: [] for name in [*backends, "bare"]}
+        lat, rss = {}, {}
         for number in range(args.rounds):
             print(f"round {number + 1} of {args.rounds}")
-            kat_rates.append(kat_throughput(actors, store, args.chains))
-            bare_rates.append(bare_throughput(actor, 2 * args.chains, done_file))
-        lat = latencies(actors, store, args.singles)
-        workers = _children(kat.pid)
-        rss = [(_rss_mib(w), sum(_rss_mib(h) for h in _children(w))) for w in workers]
+            for backend, (own, _proc, store) in systems.items():
+                os.environ.update(own)  # the actors module sends to this system's queues
+                importlib.reload(actors)
+                rates[backend].append(kat_throughput(actors, store, args.chains, backend))
+            rates["bare"].append(bare_throughput(actor, 2 * args.chains, done_file))
+        for backend, (own, proc, store) in systems.items():
+            os.environ.update(own)
+            importlib.reload(actors)
+            lat[backend] = _percentiles(latencies(actors, store, args.singles))
+            workers = _children(proc.pid)
+            rss[backend] = [(_rss_mib(w), sum(_rss_mib(h) for h in _children(w))) for w in workers]
     finally:
-        _stop(kat)
-        _stop(bare)
+        for proc in procs:
+            _stop(proc)
+        for own, _proc, store in systems.values():
+            _delete_queues(own["KAT_QUEUE_PREFIX"])
+            store.close()
         _delete_queues(env["KAT_QUEUE_PREFIX"])
-        store.close()
+        if "postgres" in urls:
+            _postgres_database(False, database)
         shutil.rmtree(root, ignore_errors=True)  # its store, catalogue and worker logs
-    kat_rate, bare_rate = max(kat_rates), max(bare_rates)
 
-    lat.sort()
-    p50 = statistics.median(lat)
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    ceiling = max(rates["bare"])
     print()
-    rounds = ", ".join(f"{r:.0f}" for r in kat_rates)
-    print(f"kat chains (boefje + normalizer): {kat_rate:7.1f} jobs/s  (rounds: {rounds})")
-    rounds = ", ".join(f"{r:.0f}" for r in bare_rates)
-    print(f"bare fork-per-message actor:      {bare_rate:7.1f} jobs/s  (rounds: {rounds})")
-    print(f"ratio kat / bare:                 {kat_rate / bare_rate:7.0%}   (target >= 40%)")
-    print(
-        f"latency enqueue->completed:       p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p50 <= 20)"
-    )
-    for number, (worker_rss, helper_rss) in enumerate(rss):
-        print(
-            f"worker process {number}: {worker_rss:.0f} MiB RSS, its job helper "
-            f"{helper_rss:.0f} MiB (target <= 100 MB per worker process)"
-        )
+    print(f"{'':32}{'jobs/s':>9}{'x ceiling':>11}{'p50 ms':>9}{'p99 ms':>9}   rounds")
+    targets = {"sqlite": "target >= 0.8x, p50 <= 10 ms", "postgres": "target >= 0.6x"}
+    for backend in backends:
+        best = max(rates[backend])
+        p50, p99 = lat[backend]
+        rounds = ", ".join(f"{r:.0f}" for r in rates[backend])
+        print(f"{'kat chains on ' + backend:32}{best:9.1f}{best / ceiling:10.2f}x{p50:9.1f}"
+              f"{p99:9.1f}   {rounds}  ({targets.get(backend, '')})")  # fmt: skip
+    rounds = ", ".join(f"{r:.0f}" for r in rates["bare"])
+    print(f"{'bare fork-per-message actor':32}{ceiling:9.1f}{1:10.2f}x{'':18}   {rounds}")
+    for backend in backends:
+        for number, (worker_rss, helper_rss) in enumerate(rss[backend]):
+            print(
+                f"{backend} worker process {number}: {worker_rss:.0f} MiB RSS, its job helper "
+                f"{helper_rss:.0f} MiB (target <= 100 MB per worker process)"
+            )
 
 
 def _delete_queues(prefix: str) -> None:

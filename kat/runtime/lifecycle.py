@@ -160,14 +160,20 @@ class Lifecycle:
         """``running``: this worker takes the job. None: do not run it (it has ended,
         or it failed just now as ``poison``); acknowledge its message."""
         ident = job["id"]
-        self.store.add_job(ident, meta=job, **job_fields(kind, job))  # sent by someone else
-        current = self.store.get_job(ident)
-        if redelivered:
-            current = self._settled(current)
+        create = {"meta": job, **job_fields(kind, job)}  # when it was sent by someone else
+        if not redelivered:  # the common case: one write
+            started = self.store.begin_job(ident, worker_name(), False, create)
+            if started is None:
+                logger.info("job %s has ended already: not run again", ident)
+            else:
+                self._track(ident, kind, started)
+            return started
+        self.store.add_job(ident, **create)
+        current = self._settled(self.store.get_job(ident))
         if current is None or current.ended:
             logger.info("job %s has ended already: not run again", ident)
             return None
-        interrupted = redelivered and current.status is JobStatus.RUNNING
+        interrupted = current.status is JobStatus.RUNNING
         if interrupted and current.interrupted >= self.max_interrupted:
             detail = (
                 f"its last {current.interrupted + 1} runs never ended (the worker running it"
@@ -183,10 +189,13 @@ class Lifecycle:
                 "job %s: attempt %d (the run of %s never ended)",
                 ident, started.attempts, current.worker,
             )  # fmt: skip
+        self._track(ident, kind, started)
+        return started
+
+    def _track(self, ident: str, kind: str, started: Job) -> None:
         with self._lock:
             self._handed_back.discard(ident)
             self._begun[ident] = (kind, started.plugin_id, time.monotonic())
-        return started
 
     def _settled(self, job: Job | None) -> Job | None:
         """The job once no live worker is running it (waits, at most ``wait_limit``)."""

@@ -166,9 +166,12 @@ class Store(Protocol):
     def forget_job(self, job_id: str) -> None:
         """Remove a ``queued`` job that never reached the broker."""
 
-    def begin_job(self, job_id: str, worker: str, interrupted: bool) -> Job | None:
+    def begin_job(
+        self, job_id: str, worker: str, interrupted: bool, create: dict[str, Any] | None = None
+    ) -> Job | None:
         """``running`` unless it has ended; the job after the change, or None if ended
-        (or unknown). ``interrupted``: an earlier run never ended (counted)."""
+        (or unknown). ``interrupted``: an earlier run never ended (counted). ``create``:
+        :meth:`add_job`'s arguments, to record the job first if it is not there yet."""
 
     def requeue_job(self, job_id: str, detail: str | None) -> None:
         """Back to ``queued`` unless it has ended (a retry or a hand-back is coming)."""

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -77,12 +78,16 @@ class PostgresStore(SQLStore):
             if self._pool is None or self._owner != os.getpid():
                 with _errors():  # fail at once on a wrong URL (a pool retries for long)
                     psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT).close()
+                # Commits do not wait for the disk unless a transaction asks to
+                # (durable=True: a job's end), which flushes every earlier one with it.
+                options = conninfo_to_dict(self.url).get("options") or ""
+                options = f"{options} -c synchronous_commit=off".strip()
                 self._pool = ConnectionPool(
                     self.url,
                     min_size=1,
                     max_size=POOL_MAX,
                     timeout=POOL_TIMEOUT,
-                    kwargs={"row_factory": dict_row, "autocommit": True},
+                    kwargs={"row_factory": dict_row, "autocommit": True, "options": options},
                     open=False,
                     name="kat-store",
                 )
@@ -92,9 +97,12 @@ class PostgresStore(SQLStore):
             return self._pool
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[_Tx]:
+    def _transaction(self, durable: bool = True) -> Iterator[_Tx]:
         with _errors(), self.pool().connection() as conn, conn.transaction():
-            yield _Tx(conn.cursor())
+            tx = _Tx(conn.cursor())
+            if durable:  # see SQLStore._transaction
+                tx.execute("SET LOCAL synchronous_commit TO on")
+            yield tx
 
     def _rows(self, sql: str, args: tuple | list = ()) -> list[Mapping[str, Any]]:
         with _errors(), self.pool().connection() as conn:

@@ -64,6 +64,30 @@ def _object(row: Mapping[str, Any]) -> StoredObject:
     )  # fmt: skip
 
 
+def _insert_job(
+    tx: Any,
+    job_id: str,
+    job_type: str,
+    organization: str,
+    plugin_id: str,
+    meta: dict[str, Any],
+    plugin_version: str | None = None,
+    input_ooi: str | None = None,
+    raw_id: str | None = None,
+    retry_of: str | None = None,
+) -> bool:
+    cursor = tx.execute(
+        "INSERT INTO jobs (id, type, organization, plugin_id, plugin_version,"
+        " input_ooi, raw_id, status, meta, queued_at, retry_of)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        (
+            job_id, job_type, organization, plugin_id, plugin_version, input_ooi,
+            raw_id, str(JobStatus.QUEUED), json.dumps(meta), timestamp(), retry_of,
+        ),
+    )  # fmt: skip
+    return cursor.rowcount == 1
+
+
 def _where(filters: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
     parts, args = [], []
     for column, value in filters:
@@ -81,8 +105,13 @@ class SQLStore:
 
     # --- what a backend provides -----------------------------------------------------
 
-    def _transaction(self) -> contextlib.AbstractContextManager[Any]:
-        """``with self._transaction() as tx: tx.execute(sql, args)`` — one transaction."""
+    def _transaction(self, durable: bool = True) -> contextlib.AbstractContextManager[Any]:
+        """``with self._transaction() as tx: tx.execute(sql, args)`` — one transaction.
+
+        ``durable=False``: the commit may return before it is on disk (PostgreSQL's
+        ``synchronous_commit = off``). Used for the steps before a job's end: the end
+        is committed durably, and that flushes every earlier commit with it, so a
+        crash of the database loses nothing a broker acknowledgement relied on."""
         raise NotImplementedError
 
     def _rows(self, sql: str, args: tuple | list = ()) -> list[Mapping[str, Any]]:
@@ -151,24 +180,22 @@ class SQLStore:
         raw_id: str | None = None,
         retry_of: str | None = None,
     ) -> bool:
-        with self._transaction() as tx:
-            cursor = tx.execute(
-                "INSERT INTO jobs (id, type, organization, plugin_id, plugin_version,"
-                " input_ooi, raw_id, status, meta, queued_at, retry_of)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                (
-                    job_id, job_type, organization, plugin_id, plugin_version, input_ooi,
-                    raw_id, str(JobStatus.QUEUED), json.dumps(meta), timestamp(), retry_of,
-                ),
+        with self._transaction(durable=False) as tx:
+            return _insert_job(
+                tx, job_id, job_type, organization, plugin_id, meta, plugin_version,
+                input_ooi, raw_id, retry_of,
             )  # fmt: skip
-            return cursor.rowcount == 1
 
     def forget_job(self, job_id: str) -> None:
         with self._transaction() as tx:
             tx.execute("DELETE FROM jobs WHERE id = ? AND status = ?", (job_id, "queued"))
 
-    def begin_job(self, job_id: str, worker: str, interrupted: bool) -> Job | None:
-        with self._transaction() as tx:
+    def begin_job(
+        self, job_id: str, worker: str, interrupted: bool, create: dict[str, Any] | None = None
+    ) -> Job | None:
+        with self._transaction(durable=False) as tx:
+            if create is not None:  # a job sent by someone else: recorded here first
+                _insert_job(tx, job_id, **create)
             cursor = tx.execute(
                 "UPDATE jobs SET status = ?, reason = NULL, detail = NULL, worker = ?,"
                 " attempts = attempts + 1, interrupted = interrupted + ?, started_at = ?,"
@@ -242,7 +269,7 @@ class SQLStore:
     ) -> list[str]:
         ids = []
         created = timestamp()
-        with self._transaction() as tx:
+        with self._transaction(durable=False) as tx:
             tx.execute("DELETE FROM raws WHERE job_id = ?", (job_id,))
             for position, (mime_types, data) in enumerate(raws):
                 raw_id = str(uuid.uuid4())
@@ -279,7 +306,7 @@ class SQLStore:
             (job_id, organization, o["object_type"], o["primary_key"], json.dumps(o))
             for o in objects
         ]
-        with self._transaction() as tx:
+        with self._transaction(durable=False) as tx:
             tx.execute("DELETE FROM objects WHERE job_id = ?", (job_id,))
             if rows:
                 tx.executemany(
@@ -329,7 +356,7 @@ class SQLStore:
 
     def claim_pair(self, scan_id: str, boefje_id: str, input_ooi: str, level: int) -> str | None:
         job_id = str(uuid.uuid4())
-        with self._transaction() as tx:
+        with self._transaction(durable=False) as tx:
             cursor = tx.execute(
                 "INSERT INTO scan_jobs (job_id, scan_id, level, boefje_id, input_ooi)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -342,7 +369,7 @@ class SQLStore:
             tx.execute("DELETE FROM scan_jobs WHERE job_id = ?", (job_id,))
 
     def add_scan_job(self, scan_id: str, job_id: str, level: int) -> None:
-        with self._transaction() as tx:
+        with self._transaction(durable=False) as tx:
             tx.execute(
                 "INSERT INTO scan_jobs (job_id, scan_id, level) VALUES (?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
@@ -382,7 +409,7 @@ class SQLStore:
 
     def heartbeat(self, name: str, queues: list[str]) -> None:
         now = timestamp()
-        with self._transaction() as tx:
+        with self._transaction(durable=False) as tx:
             tx.execute(
                 "INSERT INTO workers (name, started_at, seen_at, queues) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at,"

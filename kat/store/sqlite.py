@@ -76,7 +76,8 @@ class SQLiteStore(SQLStore):
         return db
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        # WAL with synchronous=NORMAL: every commit is as durable as SQLite makes it.
         db = self.connection()
         with _errors():
             # IMMEDIATE takes the write lock up front, so two writers never deadlock
