@@ -9,8 +9,9 @@ LINT := $(wildcard kat plugins tests benchmarks)
 
 .PHONY: run test lint format venv install rabbitmq bench clean
 
+# Ctrl-C stops honcho with status 130: that is how `make run` is meant to end.
 run: install rabbitmq
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start || [ $$? -eq 130 ]
 
 test: install rabbitmq
 	$(BIN)/ruff check $(LINT)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kat import config
-from kat.cli import FAILED, OK, UsageError, command
+from kat.cli import FAILED, OK, CommandFailed, UsageError, command, require_organisation
 from kat.jobs import OUTPUT_MARK
 from kat.scheduling import planner as scans
 
@@ -189,7 +189,7 @@ def print_summary(result: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
+    from kat.catalogue import CatalogueError, open_reader
     from kat.catalogue.plugins import discover
     from kat.store import Store
 
@@ -199,8 +199,7 @@ def run(args: argparse.Namespace) -> int:
     settings = config.load()
     try:
         reader = open_reader(settings)
-        if args.org not in reader.organisations():
-            raise UnknownOrganisation(f"organisation {args.org!r} does not exist")
+        require_organisation(reader, args.org)
     except CatalogueError as exc:
         raise UsageError(str(exc)) from None
     plugins, _problems = discover(settings.plugins_dir)
@@ -293,10 +292,7 @@ def _start_on_broker(store, plugins, reader, scan, settings) -> list[str]:
     except Exception as exc:  # pika/dramatiq connection errors have many types
         if "Connection" in type(exc).__name__ or "connect" in str(exc).lower():
             where = settings.broker_url.rpartition("@")[2]  # never the password
-            print(
-                f"kat: error: cannot reach RabbitMQ at {where} ({exc}); "
-                "start it, or scan with --inline",
-                file=sys.stderr,
-            )
-            raise SystemExit(FAILED) from None
+            raise CommandFailed(
+                f"cannot reach RabbitMQ at {where} ({exc}); start it, or scan with --inline"
+            ) from None
         raise
