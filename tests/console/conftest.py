@@ -50,9 +50,7 @@ class Browser:
         if csrf:
             items.append(("csrf", self.csrf or ""))
         body = urlencode(items)
-        return self._keep(
-            self.client.simulate_post(path, body=body, headers=self._headers(FORM))
-        )
+        return self._keep(self.client.simulate_post(path, body=body, headers=self._headers(FORM)))
 
     def login(self, name: str, password: str = PASSWORD):
         self.get("/console/login")
