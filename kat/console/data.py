@@ -58,20 +58,6 @@ def tasks(
     return [dict(r) for r in rows], total
 
 
-def task_filters(db: Store) -> dict[str, list[str]]:
-    """The values the task filters offer: plugins and reasons seen in the store."""
-    conn = db.connection()
-    return {
-        "plugin": [r[0] for r in conn.execute("SELECT DISTINCT plugin_id FROM jobs ORDER BY 1")],
-        "reason": [
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT reason FROM jobs WHERE reason IS NOT NULL ORDER BY 1"
-            )
-        ],
-    }
-
-
 def task(db: Store, job_id: str) -> dict[str, Any] | None:
     return db.get_job(job_id)
 

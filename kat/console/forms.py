@@ -35,6 +35,7 @@ class Field:
     error: str = ""
     minimum: Any = None
     maximum: Any = None
+    long: bool = False  # a text that may span lines (maxLength over 2000): a textarea
 
 
 def _kind(prop: dict[str, Any]) -> str:
@@ -71,6 +72,7 @@ def fields(
             secret=is_secret(name, prop),
             minimum=prop.get("minimum"),
             maximum=prop.get("maximum"),
+            long=_kind(prop) == "string" and int(prop.get("maxLength") or 0) > 2000,
         )
         if name in current:
             f.is_set, f.source, shown = True, "organisation", current[name]
@@ -116,6 +118,8 @@ def parse(
     new = {k: v for k, v in current.items() if k not in known}
     for f in the_fields:
         text = str(form.get(f"s_{f.name}", "")).strip()
+        if f.long:
+            text = text.replace("\r\n", "\n")
         if f.secret and not text:
             if f.name in current and not form.get(f"clear_{f.name}"):
                 new[f.name] = current[f.name]  # an empty secret field keeps the value

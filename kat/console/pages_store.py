@@ -50,7 +50,7 @@ class Tasks(Page):
                 filters=filters,
                 statuses=[str(s) for s in JobStatus],
                 reasons=[str(r) for r in FailureReason],
-                plugins=data.task_filters(db)["plugin"],
+                plugins=sorted(self.ctx.registry.plugins),
                 pages=_pages(total, page_number(req)),
             ),
         )

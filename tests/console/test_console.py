@@ -197,3 +197,30 @@ def test_api_docs_are_swagger_ui_served_from_the_package(browser):
     body = spec.json["paths"]["/v1/organisations/{org}/plugins/{plugin}"]["patch"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["properties"]["enabled"]
     assert "$ref" not in spec.text
+
+
+def test_secret_fields_are_never_shown_and_an_empty_one_keeps_its_value():
+    from kat.console import forms
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "API_KEY": {"type": "string", "description": "the service's key"},
+            "ANCHOR": {"type": "string", "maxLength": 5000},
+            "RETRIES": {"type": "integer", "default": 3},
+        },
+    }
+    current = {"API_KEY": "s3cret-value", "ANCHOR": "a\nb"}
+    shown = {f.name: f for f in forms.fields(schema, current, {"RETRIES": "4"})}
+    assert shown["API_KEY"].secret and shown["API_KEY"].value is None
+    assert shown["API_KEY"].is_set and shown["API_KEY"].source == "organisation"
+    assert shown["ANCHOR"].long and shown["ANCHOR"].value == "a\nb"
+    assert shown["RETRIES"].source == "BOEFJE_RETRIES" and shown["RETRIES"].value == "4"
+    kept, _ = forms.parse(schema, {"s_API_KEY": "", "s_ANCHOR": "x\r\ny"}, current)
+    assert kept == {"API_KEY": "s3cret-value", "ANCHOR": "x\ny"}
+    cleared, _ = forms.parse(schema, {"s_API_KEY": "", "clear_API_KEY": "1"}, current)
+    assert "API_KEY" not in cleared
+    replaced, _ = forms.parse(schema, {"s_API_KEY": "new", "s_RETRIES": "x"}, current)
+    assert replaced["API_KEY"] == "new"
+    _, with_error = forms.parse(schema, {"s_RETRIES": "x"}, current)
+    assert [f.error for f in with_error if f.name == "RETRIES"] == ["must be a whole number"]
