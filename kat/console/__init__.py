@@ -82,6 +82,7 @@ def register(
         settings.katalogus_api_token,
     )
     app.add_middleware(auth.ConsoleAuth(sessions))
+    app.add_error_handler(auth.Refused, auth.show_refusal)
     ctx = Context(settings, catalogue, registry)
     p, o = auth.PREFIX, f"{auth.PREFIX}/o/{{org}}"
     app.add_route("/", _Home())

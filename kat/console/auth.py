@@ -60,6 +60,18 @@ def secret_key(data_dir: Path) -> bytes:
     return path.read_bytes().strip()
 
 
+#: Largest console form accepted, in bytes.
+MAX_FORM = 256 * 1024
+
+
+class Refused(Exception):
+    """A console request that is not allowed; shown as an HTML page with ``status``."""
+
+    def __init__(self, status: str, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
 class Sessions:
     def __init__(self, key: bytes, users: Users, api_token: str | None) -> None:
         self.serializer = URLSafeTimedSerializer(key, salt="kat-console-session")
@@ -118,13 +130,18 @@ class ConsoleAuth:
         req.context.session = session
         req.context.user = self.sessions.user(session)
         if req.method == "POST":
-            form = req.get_media() if req.content_length else {}
+            if (req.content_length or 0) > MAX_FORM:
+                raise Refused(
+                    falcon.HTTP_413, "Form too large", f"forms are at most {MAX_FORM} bytes"
+                )
+            form = req.get_media(default_when_empty={}) if req.content_length else {}
             req.context.form = form if isinstance(form, dict) else {}
             given = str(req.context.form.get("csrf", ""))
             if not hmac.compare_digest(given.encode(), session["csrf"].encode()):
-                raise falcon.HTTPForbidden(
-                    title="Form refused",
-                    description="the form's CSRF token is missing or stale; reload the page",
+                raise Refused(
+                    falcon.HTTP_403,
+                    "Form refused",
+                    "the form's CSRF token is missing or stale; reload the page and try again",
                 )
         public = any(req.path.startswith(p) for p in PUBLIC)
         if req.context.user is None and not public:
@@ -145,7 +162,14 @@ class ConsoleAuth:
 def require_operator(req: falcon.Request) -> User:
     user = req.context.user
     if user is None or not user.operator:
-        raise falcon.HTTPForbidden(
-            title="Read only", description="viewers cannot change anything; ask an operator"
+        raise Refused(
+            falcon.HTTP_403, "Read only", "viewers cannot change anything; ask an operator"
         )
     return user
+
+
+def show_refusal(req: falcon.Request, resp: falcon.Response, exc: Refused, params) -> None:
+    """Falcon error handler: the refusal as a console page (the API's errors stay JSON)."""
+    from kat.console import render
+
+    render.page(req, resp, "error.html", status=exc.status, message=exc.message, flash=None)

@@ -125,6 +125,12 @@ def chrome():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        assert Path(binary).exists(), (
+            f"{binary} is missing: run scripts/ensure-chromium.sh "
+            "(apt-get install chromium chromium-driver)"
+        )
+
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",

@@ -62,6 +62,7 @@ def test_login_refuses_a_wrong_password_and_accepts_the_api_token(browser):
 def test_a_form_without_the_csrf_token_is_refused(operator, env):
     refused = operator.post("/console", {"id": "forged", "name": "F"}, csrf=False)
     assert refused.status_code == 403 and "CSRF" in refused.text
+    assert refused.headers["content-type"].startswith("text/html")  # a page, not JSON
     stale = operator.post("/console", {"id": "forged", "csrf": "guessed"}, csrf=False)
     assert stale.status_code == 403
     assert "forged" not in Catalogue(env["KAT_CATALOGUE_DIR"]).organisations()
