@@ -7,6 +7,7 @@ session middleware and its static files. Pages read the catalogue through
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import falcon
@@ -48,7 +49,7 @@ class Login:
             )  # fmt: skip
         session = req.context.session
         session.clear()
-        session.update(user=user.name, role=user.role, csrf=_new_token())
+        session.update(user=user.name, role=user.role, csrf=_new_token(), since=int(time.time()))
         raise falcon.HTTPSeeOther("/console")
 
 

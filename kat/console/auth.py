@@ -16,6 +16,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from time import time as now
 from typing import Any
 
 import falcon
@@ -104,6 +105,8 @@ class Sessions:
         name = session.get("user")
         if name is None:
             return None
+        if now() - float(session.get("since", 0)) > MAX_AGE:
+            return None  # 12 hours after login, however active the session was
         if name == "token" and self.api_token and session.get("role") == "operator":
             return User("token", "operator")
         found = self.users.get(name)

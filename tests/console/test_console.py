@@ -225,3 +225,14 @@ def test_secret_fields_are_never_shown_and_an_empty_one_keeps_its_value():
     assert replaced["API_KEY"] == "new"
     _, with_error = forms.parse(schema, {"s_RETRIES": "x"}, current)
     assert [f.error for f in with_error if f.name == "RETRIES"] == ["must be a whole number"]
+
+
+def test_a_session_ends_twelve_hours_after_login_however_active(operator, monkeypatch):
+    import time
+
+    from kat.console import auth
+
+    assert operator.get("/console").status_code == 200
+    later = time.time() + auth.MAX_AGE + 60
+    monkeypatch.setattr(auth, "now", lambda: later)  # the cookie's signature is still fresh
+    assert operator.get("/console").status_code == 303
