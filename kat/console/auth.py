@@ -15,6 +15,7 @@ import hmac
 import os
 import secrets
 import tempfile
+import threading
 from pathlib import Path
 from time import time as now
 from typing import Any
@@ -61,6 +62,8 @@ def secret_key(data_dir: Path) -> bytes:
     return path.read_bytes().strip()
 
 
+#: Wrong passwords for one name within LOCKOUT seconds before that name is refused.
+MAX_FAILURES, LOCKOUT = 10, 15 * 60
 #: Largest console form accepted, in bytes.
 MAX_FORM = 256 * 1024
 
@@ -77,6 +80,8 @@ class Sessions:
     def __init__(self, key: bytes, users: Users, api_token: str | None) -> None:
         self.serializer = URLSafeTimedSerializer(key, salt="kat-console-session")
         self.users, self.api_token = users, api_token
+        self._lock = threading.Lock()
+        self._failures: dict[str, list[float]] = {}
 
     def load(self, req: falcon.Request) -> dict[str, Any]:
         raw = req.cookies.get(COOKIE)
@@ -113,6 +118,26 @@ class Sessions:
         return found if found and found.role == session.get("role") else None
 
     def login(self, name: str, password: str) -> User | None:
+        """The user these credentials name, or None. After :data:`MAX_FAILURES` wrong
+        passwords for one name within :data:`LOCKOUT` seconds, that name is refused
+        until the window ends (per server process), even with the right password."""
+        key = name or "token"
+        with self._lock:
+            failures = [t for t in self._failures.get(key, []) if now() - t < LOCKOUT]
+            self._failures[key] = failures
+            if len(failures) >= MAX_FAILURES:
+                raise Refused(
+                    "429 Too Many Requests",
+                    "Too many attempts",
+                    f"too many wrong passwords for this name; try again in {LOCKOUT // 60} minutes",
+                )
+        user = self._check(name, password)
+        if user is None:
+            with self._lock:
+                self._failures.setdefault(key, []).append(now())
+        return user
+
+    def _check(self, name: str, password: str) -> User | None:
         if not name and self.api_token:
             if hmac.compare_digest(password.encode(), self.api_token.encode()):
                 return User("token", "operator")

@@ -236,3 +236,11 @@ def test_a_session_ends_twelve_hours_after_login_however_active(operator, monkey
     later = time.time() + auth.MAX_AGE + 60
     monkeypatch.setattr(auth, "now", lambda: later)  # the cookie's signature is still fresh
     assert operator.get("/console").status_code == 303
+
+
+def test_ten_wrong_passwords_lock_the_name_for_a_while(browser):
+    for _ in range(10):
+        assert browser.login("alice", "a wrong password").status_code == 401
+    locked = browser.login("alice")  # now even the right password is refused
+    assert locked.status_code == 429 and "too many wrong passwords" in locked.text
+    assert browser.login("victor").status_code == 303  # other names are not affected
