@@ -11,6 +11,7 @@ from kat.catalogue import CatalogueError
 from kat.console import data, render
 from kat.console.base import Page, error_page, page_number, values
 from kat.jobs import FailureReason, JobStatus
+from kat.ooi import parse_reference
 
 #: Bytes of a raw file shown on its page (the download has all of it).
 SHOWN_BYTES = 64 * 1024
@@ -164,9 +165,15 @@ class Object(Page):
             return error_page(req, resp, exc)
         db = self.ctx.store()
         found = data.find_object(db, org, reference)
-        if found is None:
-            return error_page(req, resp, ValueError(f"no object {reference}"), falcon.HTTP_404)
         referring = data.referring(db, org, reference)
+        if found is None:  # a scan's input is never stored itself, but others refer to it
+            try:
+                parsed = parse_reference(reference)
+            except ValueError:
+                parsed = None
+            if parsed is None or not referring:
+                return error_page(req, resp, ValueError(f"no object {reference}"), falcon.HTTP_404)
+            found = {**parsed.serialize(), "_job_id": None}
         findings: dict[str, list[dict]] = {}
         for other in referring:
             if other.get("object_type") == "Finding":

@@ -75,7 +75,10 @@ def test_a_task_its_raw_and_an_object_with_references_both_ways(operator, env):
     assert "High (1)" in obj.text and "port 22 is open" in obj.text  # findings by severity
     assert f"/console/tasks/{normalizer}" in obj.text  # the job that found it
     address = operator.get("/console/o/acme/object?ref=IPAddressV4%7Cinternet%7C127.0.0.1")
-    assert address.status_code == 404  # never stored itself
+    assert address.status_code == 200 and "No task stored this object" in address.text
+    assert "object?ref=IPPort%7Cinternet%7C127.0.0.1%7Ctcp%7C22" in address.text  # referred by
+    nothing = operator.get("/console/o/acme/object?ref=IPAddressV4%7Cinternet%7C10.9.9.9")
+    assert nothing.status_code == 404
     listing = operator.get("/console/o/acme/objects?type=IPPort")
     assert listing.text.count("object?ref=") == 1
 
