@@ -98,13 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     global _wants_json
-    _wants_json = "--json" in (sys.argv[1:] if argv is None else argv)
+    words = sys.argv[1:] if argv is None else argv
+    # Before parsing (for argparse's own errors): --json asks for JSON output, except in
+    # `kat seal`, where it says VALUE is JSON.
+    command_word = next((w for w in words if not w.startswith("-")), "")
+    _wants_json = "--json" in words and command_word != "seal"
     _load_command_modules()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return USAGE
+    _wants_json = bool(getattr(args, "json", False)) and not getattr(args, "json_is_input", False)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
