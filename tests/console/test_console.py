@@ -244,3 +244,15 @@ def test_ten_wrong_passwords_lock_the_name_for_a_while(browser):
     locked = browser.login("alice")  # now even the right password is refused
     assert locked.status_code == 429 and "too many wrong passwords" in locked.text
     assert browser.login("victor").status_code == 303  # other names are not affected
+
+
+def test_the_katalogus_app_with_its_console_never_imports_the_runtime():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kat.katalogus.app, kat.console.pages_scans, kat.console.broker;"
+        "print(sorted(m for m in sys.modules if m.startswith('kat.runtime')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
