@@ -2,7 +2,9 @@
 # it (a virtualenv in .venv, `pip install` of the package with its extras).
 #
 #   docker build -t kat .
-#   docker run -p 127.0.0.1:8003:8003 kat             # the KATalogus + console (default)
+#   docker run -p 127.0.0.1:8003:8003 -e KAT_ALLOW_INSECURE_BIND=1 kat   # KATalogus + console
+#       (it listens on 0.0.0.0 in the container: give KATALOGUS_API_TOKEN, or say with
+#       KAT_ALLOW_INSECURE_BIND=1 that the published port stays on this machine)
 #   docker run kat python -m kat boefje               # boefje worker
 #   docker run kat python -m kat normalizer           # normalizer worker
 #   docker compose up                                 # all of it with RabbitMQ (compose.yaml)
