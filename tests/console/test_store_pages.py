@@ -90,3 +90,44 @@ def test_health_names_a_broken_catalogue_file_with_its_line(operator, env):
     assert page.status_code == 200
     assert f"{broken}:3</code>: invalid YAML" in page.text
     assert "Messages waiting" in page.text
+
+
+def test_a_scan_with_rabbitmq_unreachable_says_where_and_leaves_no_job_queued(
+    operator, env, monkeypatch
+):
+    import socket
+
+    from kat.console import broker
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setattr(  # the console's sender, pointed at the closed port
+        broker, "boefje_sender",
+        _sender_to(broker.boefje_sender, f"amqp://guest:secret@127.0.0.1:{closed}/%2F"),
+    )  # fmt: skip
+    operator.post("/console/o/acme/plugins/port-scan/state", {"enabled": "true"})
+    page = operator.post("/console/o/acme/scans", {"inputs": "127.0.0.1", "depth": "1"})
+    assert page.status_code == 503
+    assert f"cannot reach RabbitMQ at 127.0.0.1:{closed}" in page.text
+    assert "secret" not in page.text
+    store = Store(load(env).db_path)
+    assert store.list_jobs(org="acme") == []
+    depths = broker.queue_depths(
+        load({**env, "KAT_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{closed}/%2F"})
+    )
+    assert all("unreachable" in str(v) for v in depths.values())
+
+
+def _sender_to(original, url: str):
+    from dataclasses import replace
+
+    return lambda settings, db: original(replace(settings, broker_url=url), db)
+
+
+def test_a_scan_form_with_a_bad_input_is_shown_again_with_the_error(operator):
+    operator.post("/console/o/acme/plugins/port-scan/state", {"enabled": "true"})
+    page = operator.post("/console/o/acme/scans", {"inputs": "Nope|x|y", "depth": "1"})
+    assert page.status_code == 422 and "Nope|x|y" in page.text
+    nothing = operator.post("/console/o/acme/scans", {"inputs": "127.0.0.1", "depth": "99"})
+    assert nothing.status_code == 422 and "depth is 1 to 10" in nothing.text
