@@ -2,14 +2,17 @@
 # it (a virtualenv in .venv, `pip install` of the package with its extras).
 #
 #   docker build -t kat .
-#   docker run -p 8003:8003 kat                       # the KATalogus (default command)
+#   docker run -p 127.0.0.1:8003:8003 -e KAT_ALLOW_INSECURE_BIND=1 kat   # KATalogus + console
+#       (it listens on 0.0.0.0 in the container: give KATALOGUS_API_TOKEN, or say with
+#       KAT_ALLOW_INSECURE_BIND=1 that the published port stays on this machine)
 #   docker run kat python -m kat boefje               # boefje worker
 #   docker run kat python -m kat normalizer           # normalizer worker
-#   docker run kat python -m kat scan --org ORG --inline --wait 'Hostname|internet|example.com'
+#   docker compose up                                 # all of it with RabbitMQ (compose.yaml)
 #
 # Point KAT_BROKER_URL at RabbitMQ, and mount catalogue/ and data/ as volumes (shared by
 # the containers of one machine). `docker stop` gives 10 s: the workers' grace period
-# below leaves them time to hand back what did not finish.
+# below leaves them time to hand back what did not finish. .dockerignore keeps .env,
+# .venv, data/ and .git out of the build context.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,11 +27,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 1000 kat
 WORKDIR /app
 
-# make venv + make install (without the test extra).
+# Dependencies first, from the package metadata alone: this layer is rebuilt only when
+# setup.cfg or pyproject.toml change, not on every code change.
 RUN python -m venv /app/.venv && /app/.venv/bin/pip install --quiet --upgrade pip
-COPY setup.cfg pyproject.toml README.md MANIFEST.in ./
+COPY setup.cfg pyproject.toml ./
+RUN python -c "import configparser; c = configparser.ConfigParser(); c.read('setup.cfg'); \
+print(c['options']['install_requires'] + c['options.extras_require']['plugins'])" \
+    | sed '/^[[:space:]]*$/d' > /tmp/requirements.txt
+RUN /app/.venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
+
+# Then the code (no dependency is fetched again: --no-deps).
+COPY README.md MANIFEST.in ./
 COPY kat ./kat
-RUN /app/.venv/bin/pip install --no-cache-dir '.[plugins]'
+RUN /app/.venv/bin/pip install --no-cache-dir --no-deps .
 
 COPY --chown=kat:kat plugins ./plugins
 COPY --chown=kat:kat catalogue ./catalogue
@@ -38,4 +49,7 @@ RUN mkdir -p /app/data && chown kat:kat /app/data
 USER kat
 VOLUME ["/app/catalogue", "/app/data"]
 EXPOSE 8003
+# /health answers 200 while the KATalogus serves (the workers' images override this).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8003/health', timeout=4).status != 200)"]
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "kat.katalogus.app:get_app()"]

@@ -9,8 +9,9 @@ LINT := $(wildcard kat plugins tests benchmarks)
 
 .PHONY: run test test-fast lint format venv install rabbitmq postgres bench clean
 
+# Ctrl-C stops honcho with status 130: that is how `make run` is meant to end.
 run: install rabbitmq
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start || [ $$? -eq 130 ]
 
 # The whole suite twice: every test system's store on SQLite, then on PostgreSQL.
 test: install rabbitmq postgres

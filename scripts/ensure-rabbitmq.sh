@@ -3,7 +3,14 @@
 # install one with apt-get when we are root, or say what to do and exit non-zero.
 set -euo pipefail
 
-url="${KAT_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672/%2F}"
+# The broker URL: the environment's, else the last KAT_BROKER_URL line of ./.env (what
+# honcho gives the workers in `make run`), else the default.
+url="${KAT_BROKER_URL:-}"
+if [ -z "$url" ] && [ -f .env ]; then
+    url="$(sed -n 's/^[[:space:]]*KAT_BROKER_URL=//p' .env | tail -n 1)"
+    url="${url%\"}"; url="${url#\"}"; url="${url%\'}"; url="${url#\'}"
+fi
+url="${url:-amqp://guest:guest@127.0.0.1:5672/%2F}"
 hostport="${url#*://}"; hostport="${hostport#*@}"; hostport="${hostport%%/*}"
 host="${hostport%%:*}"; port="${hostport##*:}"
 [ "$port" = "$hostport" ] && port=5672

@@ -41,6 +41,7 @@ def add_seal(sub: argparse._SubParsersAction) -> None:
     )
     seal.add_argument("value", help="the plaintext, or - for standard input")
     seal.add_argument("--json", action="store_true", help="VALUE is JSON (a number, true, …)")
+    seal.set_defaults(json_is_input=True)  # here --json is about VALUE, not the output
     seal.set_defaults(handler=run_seal)
 
 

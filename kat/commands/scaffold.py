@@ -202,8 +202,13 @@ FILES = {
 
 @command
 def add(sub: argparse._SubParsersAction) -> None:
-    plugin = sub.add_parser("plugin", help="work on a plugin (see `kat plugin new`)")
+    from kat.commands.manage import add_plugin_commands
+
+    plugin = sub.add_parser(
+        "plugin", help="write a new plugin, list plugins, enable or disable one for an org"
+    )
     plugin_sub = plugin.add_subparsers(dest="plugin_command", metavar="COMMAND", required=True)
+    add_plugin_commands(plugin_sub)
     new = plugin_sub.add_parser(
         "new",
         help="write a working boefje + normalizer + schema + test to start from",
@@ -244,5 +249,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"created {folder}/")
     for filename in FILES:
         print(f"  {filename % {'id': args.name}}")
-    print(f"next: pytest {folder}   then enable it: kat scan --org ORG --boefje {args.name} …")
+    print(f"next: pytest {folder}")
+    print(f"then: kat plugin enable --org ORG {args.name}")
+    print(f"      kat scan --org ORG --boefje {args.name} 'Hostname|internet|example.com'")
     return OK

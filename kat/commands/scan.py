@@ -20,7 +20,7 @@ from collections import Counter
 from typing import TextIO
 
 from kat import config
-from kat.cli import FAILED, OK, UsageError, command
+from kat.cli import FAILED, OK, CommandFailed, UsageError, command, require_organisation
 from kat.commands.reading import read_text
 from kat.jobs import OUTPUT_MARK, JobStatus
 from kat.scheduling import planner
@@ -239,7 +239,7 @@ def print_summary(result: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
+    from kat.catalogue import CatalogueError, open_reader
     from kat.catalogue.plugins import discover
     from kat.store import Scan, open_store
 
@@ -249,8 +249,7 @@ def run(args: argparse.Namespace) -> int:
     settings = config.load()
     try:
         reader = open_reader(settings)
-        if args.org not in reader.organisations():
-            raise UnknownOrganisation(f"organisation {args.org!r} does not exist")
+        require_organisation(reader, args.org)
     except CatalogueError as exc:
         raise UsageError(str(exc)) from None
     plugins, _problems = discover(settings.plugins_dir)
@@ -359,10 +358,7 @@ def _start_on_broker(store, plugins, reader, scan, settings) -> list[str]:
     except Exception as exc:  # pika/dramatiq connection errors have many types
         if "Connection" in type(exc).__name__ or "connect" in str(exc).lower():
             where = settings.broker_url.rpartition("@")[2]  # never the password
-            print(
-                f"kat: error: cannot reach RabbitMQ at {where} ({exc}); "
-                "start it, or scan with --inline",
-                file=sys.stderr,
-            )
-            raise SystemExit(FAILED) from None
+            raise CommandFailed(
+                f"cannot reach RabbitMQ at {where} ({exc}); start it, or scan with --inline"
+            ) from None
         raise

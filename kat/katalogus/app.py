@@ -7,7 +7,7 @@ import logging
 
 import falcon
 
-from kat import config
+from kat import config, console
 from kat.catalogue import Catalogue
 from kat.config import Settings
 from kat.katalogus import resources as r
@@ -44,7 +44,7 @@ def create_app(
     app.add_route("/health", r.Health())
     app.add_route("/metrics", MetricsResource(metrics))
     app.add_route("/openapi.yaml", r.Spec())
-    app.add_route("/docs", r.Docs())
+    console.register(app, settings, catalogue, registry)  # the console and /docs
     app.add_route("/v1/organisations", r.Organisations(*shared))
     app.add_route(ORG, r.Organisation(*shared))
     app.add_route(f"{ORG}/repositories", r.Repositories(*shared))

@@ -20,7 +20,10 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 
 #: Routes that need no token.
-OPEN_PATHS = frozenset({"/health", "/metrics"})
+OPEN_PATHS = frozenset({"/health", "/metrics", "/"})
+#: Path prefixes that need no token: the console (its own login and sessions) and the
+#: API docs (static assets and the spec, no data).
+OPEN_PREFIXES = ("/console", "/docs")
 
 
 class TokenAuth:
@@ -30,7 +33,7 @@ class TokenAuth:
         self.expected = f"Bearer {token}".encode() if token else None
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self.expected is None or req.path in OPEN_PATHS:
+        if self.expected is None or req.path in OPEN_PATHS or req.path.startswith(OPEN_PREFIXES):
             return
         given = (req.get_header("Authorization") or "").encode()
         if not hmac.compare_digest(given, self.expected):
@@ -45,8 +48,8 @@ class JSONBody:
     and any body that does not fit the route's schema in ``openapi.yaml``."""
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
-        if req.method not in ("POST", "PUT", "PATCH"):
-            return
+        if req.method not in ("POST", "PUT", "PATCH") or req.path.startswith("/console"):
+            return  # the console reads its own (form) bodies
         if req.content_length is not None and req.content_length > MAX_BODY:
             raise falcon.HTTPContentTooLarge(description=f"request body is over {MAX_BODY} bytes")
         raw = req.bounded_stream.read(MAX_BODY + 1)

@@ -40,12 +40,6 @@ class Spec:
         resp.text = spec.text()
 
 
-class Docs:
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.content_type = falcon.MEDIA_HTML
-        resp.text = spec.docs_page()
-
-
 class Organisations(_Base):
     def on_get(self, req, resp) -> None:
         resp.media = {o["id"]: o for o in self.catalogue.list_organisations()}

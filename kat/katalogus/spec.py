@@ -1,10 +1,8 @@
 """The OpenAPI document the API is built from: request bodies are validated against its
-schemas, and ``/docs`` renders it as a plain HTML page (no external assets)."""
+schemas, and ``/docs`` shows it (every ``$ref`` resolved) in Swagger UI."""
 
 from __future__ import annotations
 
-import html
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -64,48 +62,28 @@ def body_error(template: str, method: str, body: Any) -> str | None:
     return f"request body{' at ' + where if where else ''}: {error.message[:300]}"
 
 
+def _inline(node: Any, spec: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    if isinstance(node, dict):
+        target = node.get("$ref")
+        if isinstance(target, str) and target.startswith("#/") and target not in seen:
+            found: Any = spec
+            for part in target[2:].split("/"):
+                found = found[part.replace("~1", "/").replace("~0", "~")]
+            extra = {k: v for k, v in node.items() if k != "$ref"}
+            return _inline({**found, **extra}, spec, (*seen, target))
+        return {k: _inline(v, spec, seen) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, spec, seen) for v in node]
+    return node
+
+
 @cache
-def docs_page() -> str:
-    """The spec as one readable HTML page."""
+def resolved() -> dict[str, Any]:
+    """The spec with every local ``$ref`` replaced by what it points at (``/docs`` shows
+    this one, so no request body or response reads as an unresolved reference)."""
     spec = document()
-    out = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(spec['info']['title'])} API</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-        "code,pre{background:#f4f4f4}h3{margin-bottom:.2em}.m{font-weight:bold;"
-        "display:inline-block;width:5em}pre{padding:.5em;overflow:auto}</style></head><body>",
-        f"<h1>{html.escape(spec['info']['title'])} {html.escape(spec['info']['version'])}</h1>",
-        f"<pre>{html.escape(spec['info'].get('description', ''))}</pre>",
-        "<p>Machine-readable: <a href='/openapi.yaml'>/openapi.yaml</a></p>",
-    ]
-    for template, item in spec["paths"].items():
-        for method in _METHODS:
-            op = item.get(method)
-            if not op:
-                continue
-            out.append(
-                f"<h3><span class='m'>{method.upper()}</span><code>{html.escape(template)}"
-                f"</code></h3><p>{html.escape(op.get('summary', ''))}</p>"
-            )
-            if op.get("description"):
-                out.append(f"<p>{html.escape(op['description'])}</p>")
-            params = [p for p in op.get("parameters", []) if "name" in p]
-            if params:
-                names = ", ".join(f"<code>{html.escape(p['name'])}</code>" for p in params)
-                out.append(f"<p>Query: {names}</p>")
-            body = op.get("requestBody", {}).get("content", {}).get("application/json")
-            if body:
-                out.append(f"<p>Body: <code>{html.escape(json.dumps(body['schema']))}</code></p>")
-            codes = ", ".join(
-                f"{code} {html.escape(_describe(spec, r))}" for code, r in op["responses"].items()
-            )
-            out.append(f"<p>Responses: {codes}</p>")
-    schemas = yaml.safe_dump(spec["components"]["schemas"], sort_keys=False)
-    out.append(f"<h2>Schemas</h2><pre>{html.escape(schemas)}</pre></body></html>")
-    return "\n".join(out)
-
-
-def _describe(spec: dict[str, Any], response: dict[str, Any]) -> str:
-    if "$ref" in response:
-        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
-    return response.get("description", "")
+    out = {k: v for k, v in spec.items() if k != "components"}
+    out = _inline(out, spec)
+    if "components" in spec:  # security schemes stay referable by name
+        out["components"] = {k: v for k, v in spec["components"].items() if k == "securitySchemes"}
+    return out

@@ -198,10 +198,23 @@ class Store(Protocol):
         job_type: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        reason: str | None = None,
     ) -> list[Job]:
-        """Newest first, filtered by organisation, status, plugin id and type."""
+        """Newest first, filtered by organisation, status, plugin id, type and reason."""
 
-    def count_jobs(self, org: str | None = None, status: str | None = None) -> int: ...
+    def count_jobs(
+        self,
+        org: str | None = None,
+        status: str | None = None,
+        plugin: str | None = None,
+        reason: str | None = None,
+    ) -> int: ...
+
+    def job_counts(self) -> dict[str, int]:
+        """How many jobs there are in each status."""
+
+    def jobs_reading(self, raw_ids: list[str]) -> list[Job]:
+        """The normalizer jobs that read these raw files."""
 
     def organizations(self) -> list[str]:
         """Organisations that have jobs."""
@@ -229,11 +242,28 @@ class Store(Protocol):
 
     def objects_for(self, job_id: str) -> list[StoredObject]: ...
 
+    def object_page(
+        self, org: str | None, object_type: str | None, limit: int, offset: int
+    ) -> tuple[list[StoredObject], int]:
+        """One page of distinct objects (the newest version of each), sorted by type and
+        key, and how many there are in all."""
+
+    def object_types(self, org: str | None = None) -> list[str]: ...
+
+    def find_object(self, org: str, primary_key: str) -> StoredObject | None:
+        """The newest stored version of an object."""
+
+    def referring_objects(self, org: str, primary_key: str, limit: int) -> list[StoredObject]:
+        """Objects (newest versions) whose fields name ``primary_key``."""
+
     # --- scans -----------------------------------------------------------------------
 
     def add_scan(self, scan: Scan) -> None: ...
 
     def get_scan(self, scan_id: str) -> Scan | None: ...
+
+    def list_scans(self, org: str, limit: int = 50) -> list[Scan]:
+        """An organisation's scans, newest first."""
 
     def claim_pair(self, scan_id: str, boefje_id: str, input_ooi: str, level: int) -> str | None:
         """Reserve (boefje, input) in the scan; the new job id, or None if taken."""

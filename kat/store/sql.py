@@ -247,16 +247,41 @@ class SQLStore:
         job_type: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        reason: str | None = None,
     ) -> list[Job]:
         where, args = _where(
-            (("organization", org), ("status", status), ("plugin_id", plugin), ("type", job_type))
-        )
+            (
+                ("organization", org), ("status", status), ("plugin_id", plugin),
+                ("type", job_type), ("reason", reason),
+            )
+        )  # fmt: skip
         sql = f"SELECT * FROM jobs{where} ORDER BY queued_at DESC, id LIMIT ? OFFSET ?"
         return [_job(r) for r in self._rows(sql, (*args, limit, offset))]
 
-    def count_jobs(self, org: str | None = None, status: str | None = None) -> int:
-        where, args = _where((("organization", org), ("status", status)))
+    def count_jobs(
+        self,
+        org: str | None = None,
+        status: str | None = None,
+        plugin: str | None = None,
+        reason: str | None = None,
+    ) -> int:
+        where, args = _where(
+            (("organization", org), ("status", status), ("plugin_id", plugin), ("reason", reason))
+        )
         return self._rows(f"SELECT COUNT(*) AS n FROM jobs{where}", args)[0]["n"]
+
+    def job_counts(self) -> dict[str, int]:
+        rows = self._rows("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    def jobs_reading(self, raw_ids: list[str]) -> list[Job]:
+        if not raw_ids:
+            return []
+        marks = ", ".join("?" for _ in raw_ids)
+        rows = self._rows(
+            f"SELECT * FROM jobs WHERE raw_id IN ({marks}) ORDER BY queued_at, id", raw_ids
+        )
+        return [_job(r) for r in rows]
 
     def organizations(self) -> list[str]:
         rows = self._rows("SELECT DISTINCT organization FROM jobs ORDER BY organization")
@@ -327,6 +352,47 @@ class SQLStore:
         rows = self._rows("SELECT * FROM objects WHERE job_id = ? ORDER BY id", (job_id,))
         return [_object(r) for r in rows]
 
+    def object_page(
+        self, org: str | None, object_type: str | None, limit: int, offset: int
+    ) -> tuple[list[StoredObject], int]:
+        where, args = _where((("organization", org), ("object_type", object_type)))
+        newest = f"SELECT MAX(id) FROM objects{where} GROUP BY organization, primary_key"
+        total = self._rows(f"SELECT COUNT(*) AS n FROM ({newest}) AS newest", args)[0]["n"]
+        rows = self._rows(
+            f"SELECT * FROM objects WHERE id IN ({newest})"
+            " ORDER BY object_type, primary_key, organization LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return [_object(r) for r in rows], total
+
+    def object_types(self, org: str | None = None) -> list[str]:
+        where, args = _where((("organization", org),))
+        rows = self._rows(
+            f"SELECT DISTINCT object_type FROM objects{where} ORDER BY object_type", args
+        )
+        return [r["object_type"] for r in rows]
+
+    def find_object(self, org: str, primary_key: str) -> StoredObject | None:
+        rows = self._rows(
+            "SELECT * FROM objects WHERE organization = ? AND primary_key = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (org, primary_key),
+        )
+        return _object(rows[0]) if rows else None
+
+    def referring_objects(self, org: str, primary_key: str, limit: int) -> list[StoredObject]:
+        # The serialized objects hold references as JSON strings: look for the quoted key.
+        needle = json.dumps(primary_key)
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._rows(
+            "SELECT * FROM objects WHERE id IN (SELECT MAX(id) FROM objects"
+            " WHERE organization = ? AND primary_key <> ? AND data LIKE ? ESCAPE '\\'"
+            " GROUP BY primary_key) ORDER BY object_type, primary_key LIMIT ?",
+            (org, primary_key, pattern, limit),
+        )
+        # SQLite's LIKE ignores ASCII case: keep only exact mentions.
+        return [_object(r) for r in rows if needle in r["data"]]
+
     # --- scans -----------------------------------------------------------------------
 
     def add_scan(self, scan: Scan) -> None:
@@ -353,6 +419,13 @@ class SQLStore:
             row["scan_level"], tuple(boefjes) if boefjes is not None else None,
             row["created_at"],
         )  # fmt: skip
+
+    def list_scans(self, org: str, limit: int = 50) -> list[Scan]:
+        rows = self._rows(
+            "SELECT id FROM scans WHERE organization = ? ORDER BY created_at DESC LIMIT ?",
+            (org, limit),
+        )
+        return [scan for r in rows if (scan := self.get_scan(r["id"])) is not None]
 
     def claim_pair(self, scan_id: str, boefje_id: str, input_ooi: str, level: int) -> str | None:
         job_id = str(uuid.uuid4())

@@ -26,8 +26,11 @@ def test_health_spec_and_docs(client):
     assert spec.status_code == 200
     assert yaml.safe_load(spec.text)["openapi"].startswith("3.1")
     docs = client.simulate_get("/docs")
-    assert docs.status_code == 200 and "/v1/organisations/{org}/plugins" in docs.text
+    assert docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text
     assert not re.search(r"""(src|href)=["']?https?:""", docs.text)  # no CDN
+    shown = client.simulate_get("/docs/openapi.json")  # what Swagger UI renders
+    assert "/v1/organisations/{org}/plugins" in shown.json["paths"]
+    assert "$ref" not in shown.text
 
 
 def test_unknown_route_and_method(client):
