@@ -7,14 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT := $(wildcard kat plugins tests benchmarks)
 
-.PHONY: run test test-fast lint format venv install rabbitmq postgres bench clean
+.PHONY: run test test-fast lint format venv install rabbitmq postgres chromium bench clean
 
 # Ctrl-C stops honcho with status 130: that is how `make run` is meant to end.
 run: install rabbitmq
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start || [ $$? -eq 130 ]
 
 # The whole suite twice: every test system's store on SQLite, then on PostgreSQL.
-test: install rabbitmq postgres
+test: install rabbitmq postgres chromium
 	$(BIN)/ruff check $(LINT)
 	$(BIN)/ruff format --check $(LINT)
 	KAT_TEST_STORE=sqlite $(BIN)/pytest
@@ -50,6 +50,9 @@ rabbitmq:
 
 postgres:
 	@scripts/ensure-postgres.sh
+
+chromium:
+	@scripts/ensure-chromium.sh
 
 bench: install rabbitmq postgres
 	$(BIN)/python benchmarks/katalogus.py
