@@ -86,11 +86,13 @@ class SQLiteStore(SQLStore):
             try:
                 yield db
                 db.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 # A failed COMMIT (disk full) leaves the transaction open: end it, or
                 # this thread's connection would hold the write lock.
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error) or db.in_transaction:
+                    self.close()  # start afresh: a connection that failed may stay wedged
                 raise
 
     def _rows(self, sql: str, args: tuple | list = ()) -> list[Mapping[str, Any]]:

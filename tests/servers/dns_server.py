@@ -249,9 +249,18 @@ class DNSServer:
             address_family = family
             allow_reuse_address = True
 
-        self.udp = UDPServer((host, 0), UDPHandler)
-        self.port = self.udp.server_address[1]
-        self.tcp = TCPServer((host, self.port), TCPHandler)
+        # One port number for UDP and TCP: the UDP port the kernel picks may be taken
+        # for TCP by another process, so pick again (bounded) until both are free.
+        for attempt in range(50):
+            self.udp = UDPServer((host, 0), UDPHandler)
+            self.port = self.udp.server_address[1]
+            try:
+                self.tcp = TCPServer((host, self.port), TCPHandler)
+                break
+            except OSError:
+                self.udp.server_close()
+                if attempt == 49:
+                    raise
         self.udp.daemon_threads = self.tcp.daemon_threads = True
         self.host = host
         for srv in (self.udp, self.tcp):
