@@ -1,0 +1,24 @@
+"""kat_answer_parser: an answer (``{"schema": "/bit/<bit id>", "answer": {…},
+"answer_ooi": "<reference>"}``) into a Config for that business rule on that object.
+
+A raw that is not a JSON object raises TypeError and an answer that is not an object
+ValueError, both naming the problem (OpenKAT: TypeError, pydantic's ValidationError).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kat.ooi import OOI, Config
+from kat.pluginkit import json_raw
+
+
+def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    data = json_raw(raw, "answer raw: not JSON")
+    if not isinstance(data, dict):
+        raise TypeError(f"answer raw: expected a JSON object, got {type(data).__name__}")
+    missing = [key for key in ("schema", "answer", "answer_ooi") if key not in data]
+    if missing:
+        raise ValueError(f"answer raw: missing {', '.join(missing)}")
+    bit_id = str(data["schema"]).removeprefix("/bit/")
+    yield Config(ooi=data["answer_ooi"], bit_id=bit_id, config=data["answer"])
