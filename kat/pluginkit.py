@@ -110,6 +110,45 @@ def netloc(host: str, scheme: str, port: int) -> str:
     return host if WEB_PORTS.get(scheme) == port else f"{host}:{port}"
 
 
+def base_url(setting: str, default: str) -> str:
+    """The base URL in setting ``setting`` (``default`` when unset or empty), without a
+    trailing slash; ValueError unless it is an http(s) URL. Every boefje that asks a
+    third-party service takes its address from a setting, so tests can point it at a
+    loopback server."""
+    value = (os.environ.get(setting) or default).strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{setting}={value!r} is not an http(s) URL")
+    return value
+
+
+def http_get(url: str, seconds: float, headers: dict[str, str] | None = None) -> Any:
+    """GET ``url`` within ``seconds`` in all (an ``httpx.Response`` with status 200).
+
+    Any other answer raises ValueError naming the URL and the status; a 429 adds the
+    server's Retry-After, a 401/403 says the key was refused. The deadline covers the
+    whole exchange, a server that trickles included."""
+    import httpx
+
+    def get() -> httpx.Response:
+        with httpx.Client(timeout=seconds, follow_redirects=True) as client:
+            return client.get(url, headers=headers or {})
+
+    try:
+        response = within(seconds, get)
+    except (httpx.HTTPError, TimeoutError) as exc:
+        raise ValueError(f"GET {url}: {type(exc).__name__}: {exc}") from None
+    if response.status_code == 200:
+        return response
+    reason = f"GET {url}: HTTP {response.status_code}"
+    if response.status_code == 429:
+        reason += (
+            f" (rate limited; Retry-After: {response.headers.get('Retry-After', 'not given')})"
+        )
+    elif response.status_code in (401, 403):
+        reason += " (the service refused the credentials)"
+    raise ValueError(reason)
+
+
 # -- deadlines ------------------------------------------------------------------------
 
 
