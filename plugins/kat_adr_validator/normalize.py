@@ -16,10 +16,15 @@ from kat.ooi import (
     Finding,
     from_input_dict,
 )
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("adr-validator raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     results = json_raw(raw, "adr-validator raw: not JSON")
     if not isinstance(results, list):
         raise ValueError(f"adr-validator raw: expected a list, got {type(results).__name__}")

@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kat.ooi import OOI, Application, Incident, declare
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 _FIELDS = {"eventId": "event_id", "severity": "severity", "eventTitle": "event_title",
            "eventType": "event_type"}  # fmt: skip
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("calvin raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     events = json_raw(raw, "calvin raw: not JSON")
     if isinstance(events, dict):
         events = [events]

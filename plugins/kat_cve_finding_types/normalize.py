@@ -14,12 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kat.ooi import OOI, CVEFindingType, affirm, severity_for_score
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 _METRICS = ("cvssMetricV31", "cvssMetricV30", "cvssMetricV2")
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("cve-finding-types raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     cve_id = input_ooi.get("id")
     if not cve_id:
         raise ValueError("cve-finding-types: the input object has no id")

@@ -8,10 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kat.ooi import OOI, CWEFindingType, affirm
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("cwe-finding-types raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     cwe_id = str(input_ooi.get("id") or "")
     number = cwe_id.upper().removeprefix("CWE-")
     if not number.isdigit():

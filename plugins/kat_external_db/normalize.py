@@ -22,13 +22,18 @@ from kat.ooi import (
     IPV6NetBlock,
     Network,
 )
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 #: The level of an item that gives none (OpenKAT's default).
 DEFAULT_LEVEL = 3
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("external_db raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     data = json_raw(raw, "external_db raw: not JSON")
     if not isinstance(data, dict):
         raise ValueError(f"external_db raw: expected an object, got {type(data).__name__}")

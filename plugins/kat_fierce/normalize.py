@@ -14,13 +14,18 @@ from collections.abc import Iterator
 import tldextract
 
 from kat.ooi import OOI, Hostname, IPAddressV4, IPAddressV6, Network, ResolvedHostname
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 #: Public-suffix look-ups from the snapshot bundled with tldextract, never fetched.
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("fierce raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     results = json_raw(raw, "fierce raw: not JSON")
     if not isinstance(results, dict):
         raise ValueError(f"fierce raw: expected an object, got {type(results).__name__}")

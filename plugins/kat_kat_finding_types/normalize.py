@@ -11,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kat.ooi import OOI, SEVERITIES, KATFindingType, affirm
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 #: Severity -> the score OpenKAT gives a KAT finding type of that severity.
 SCORES = {"critical": 10.0, "high": 8.9, "medium": 6.9, "low": 3.9, "recommendation": 0.0}
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("kat-finding-types raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     finding_type_id = input_ooi.get("id")
     if not finding_type_id:
         raise ValueError("kat-finding-types: the input object has no id")

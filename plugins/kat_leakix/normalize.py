@@ -33,7 +33,7 @@ from kat.ooi import (
     SoftwareInstance,
     parse_reference,
 )
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 #: LeakIX's leak severity -> the KAT finding type.
 BY_SEVERITY = {
@@ -53,6 +53,11 @@ _CVE_TAG = re.compile(r"cve-\d{4}-\d{4,6}")
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("leakix raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     events = json_raw(raw, "leakix raw: not JSON")
     if isinstance(events, dict):  # one event rather than a list of them
         events = [events]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kat.ooi import OOI, Finding, KATFindingType, Software, SoftwareInstance, from_input_dict
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 #: The header Nikto names as missing -> the KAT finding type.
 MISSING_HEADER = {
@@ -27,6 +27,11 @@ MISSING_HEADER = {
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("nikto raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     report = json_raw(raw, "nikto raw: not JSON")
     if isinstance(report, dict):
         report = [report]

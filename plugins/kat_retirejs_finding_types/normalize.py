@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterator
 
 from kat.ooi import OOI, RetireJSFindingType, affirm
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 #: Severity -> score, as OpenKAT scores RetireJS finding types.
 SCORES = {"critical": 10.0, "high": 8.9, "medium": 6.9, "low": 3.9, "recommendation": 0.0}
@@ -43,6 +43,11 @@ def description(vulnerability: dict) -> str:
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("retirejs-finding-types raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     finding_type_id = str(input_ooi.get("id") or "")
     parts = finding_type_id.split("-")
     if len(parts) != 3 or parts[0].lower() != "retirejs":

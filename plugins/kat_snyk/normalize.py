@@ -16,12 +16,17 @@ from collections.abc import Iterator
 from packaging.version import InvalidVersion, Version
 
 from kat.ooi import OOI, CVEFindingType, Finding, KATFindingType, SnykFindingType, from_input_dict
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 _LISTS = ("table_versions", "table_vulnerabilities", "cve_vulnerabilities")
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("snyk raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     results = json_raw(raw, "snyk raw: not JSON")
     if not isinstance(results, dict):
         raise ValueError(f"snyk raw: expected an object, got {type(results).__name__}")

@@ -9,10 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kat.ooi import OOI, SnykFindingType, affirm, severity_for_score
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("snyk-finding-types raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     snyk_id = str(input_ooi.get("id") or "")
     if not snyk_id:
         raise ValueError("snyk-finding-types: the input object has no id")

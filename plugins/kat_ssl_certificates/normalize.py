@@ -30,6 +30,7 @@ from kat.ooi import (
     X509Certificate,
     from_input_dict,
 )
+from kat.pluginkit import text_raw
 
 PEM = re.compile(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.DOTALL)
 
@@ -109,7 +110,7 @@ def alternative_names(cert: x509.Certificate, obj: X509Certificate, network) -> 
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
-    pems = PEM.findall(chain_section(raw.decode()))
+    pems = PEM.findall(chain_section(text_raw(raw)))
     if not pems:
         return
     parsed = []

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kat.ooi import OOI, TLSCipher, from_input_dict
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 
 def parse_cipher(item: dict) -> tuple[str, dict[str, Any]] | None:
@@ -40,6 +40,11 @@ def parse_cipher(item: dict) -> tuple[str, dict[str, Any]] | None:
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("testssl.sh raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     items = json_raw(raw, "testssl.sh raw: not JSON")
     if isinstance(items, dict):  # --jsonfile-pretty
         items = [

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kat.ooi import OOI, HostnameHTTPURL, Software, SoftwareInstance, from_input_dict
-from kat.pluginkit import json_raw
+from kat.pluginkit import json_raw, raw_shape
 
 #: kat's own fingerprints, merged over the package's.
 EXTRA = Path(__file__).with_name("fingerprints.json")
@@ -254,6 +254,11 @@ def _page_url(input_ooi: dict) -> OOI:
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    with raw_shape("HAR raw"):
+        yield from _objects(input_ooi, raw)
+
+
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     har = json_raw(raw, "HAR raw: not JSON")
     if not isinstance(har, dict) or not isinstance(har.get("log"), dict):
         raise ValueError("HAR raw: expected an object with a 'log' (HAR 1.2)")
