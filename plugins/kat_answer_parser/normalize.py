@@ -25,5 +25,9 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     missing = [key for key in ("schema", "answer", "answer_ooi") if key not in data]
     if missing:
         raise ValueError(f"answer raw: missing {', '.join(missing)}")
-    bit_id = str(data["schema"]).removeprefix("/bit/")
+    if not isinstance(data["answer_ooi"], str) or not data["answer_ooi"]:
+        raise ValueError(f"answer raw: answer_ooi is not a reference: {data['answer_ooi']!r}")
+    if not isinstance(data["schema"], str) or not data["schema"].removeprefix("/bit/"):
+        raise ValueError(f"answer raw: schema does not name a business rule: {data['schema']!r}")
+    bit_id = data["schema"].removeprefix("/bit/")
     yield Config(ooi=data["answer_ooi"], bit_id=bit_id, config=data["answer"])

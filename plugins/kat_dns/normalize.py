@@ -48,7 +48,14 @@ def _message(text: str, what: str) -> dns.message.Message:
 
 def _responses(records: str) -> list[dns.message.Message]:
     messages = []
-    for number, section in enumerate(records.split("\n\n"), 1):
+    # responses are joined by blank lines, each after its RESOLVER line; a response may hold
+    # blank lines itself (dig's output), so split only where a RESOLVER line follows
+    sections = (
+        re.split(r"\n\n(?=RESOLVER:)", records)
+        if records.startswith("RESOLVER:")
+        else records.split("\n\n")
+    )
+    for number, section in enumerate(sections, 1):
         text = strip_resolver_line(section)
         if text.strip():
             messages.append(_message(text, f"response {number}"))
