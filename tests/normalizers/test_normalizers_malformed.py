@@ -55,6 +55,23 @@ EXTRA = {
             b'{"Content-Type": "text/html"}',
         ],
     ),
+    "kat_missing_headers_normalize": (
+        ooi.input_dict(RESOURCE),
+        [
+            json.dumps(
+                {"response": {"headers": {"Content-Type": "text/html", "Pragma": "no-cache"}}}
+            ).encode(),
+        ],
+    ),
+    "kat_server_software_normalize": (
+        ooi.input_dict(RESOURCE),
+        [
+            json.dumps(
+                {"response": {"headers": {"Server": "nginx/1.18.0", "X-Powered-By": "PHP/7.4"}}}
+            ).encode(),
+            b'{"Server": "Apache/2.4.41 (Ubuntu) OpenSSL/1.1.1f"}',
+        ],
+    ),
     "kat_cve_2024_6387_normalize": (
         ooi.input_dict("IPPort|internet|192.0.2.1|tcp|22"),
         [b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"],

@@ -117,3 +117,24 @@ def test_plain_http_and_non_html_are_judged_as_openkat_does():
     )
     assert "KAT-NO-HSTS" not in findings_of(out) and "KAT-NO-CSP" not in findings_of(out)
     assert "KAT-NO-X-FRAME-OPTIONS" in findings_of(out)
+
+
+def test_an_outdated_server_banner_gives_software_and_a_finding():
+    raw = headers_raw({"Server": "nginx/1.18.0 (Ubuntu)", "X-Powered-By": "PHP/8.3.1"})
+    out = run_normalizer("kat_server_software_normalize", RESOURCE, raw)
+    instance = f"SoftwareInstance|{RESOURCE['primary_key']}|Software|nginx|1.18.0|"
+    assert references(out) == [
+        "Software|nginx|1.18.0|",
+        instance,
+        "KATFindingType|KAT-OUTDATED-SOFTWARE",
+        f"Finding|{instance}|KAT-OUTDATED-SOFTWARE",
+        "Software|PHP|8.3.1|",
+        f"SoftwareInstance|{RESOURCE['primary_key']}|Software|PHP|8.3.1|",
+    ]
+    assert "older than 1.26.0" in out[3].description
+
+
+@pytest.mark.parametrize("server", ["nginx", "Apache", "", "nginx/1.27.3", "Unknown/0.1"])
+def test_banners_without_an_outdated_version_give_no_finding(server):
+    out = run_normalizer("kat_server_software_normalize", RESOURCE, headers_raw({"Server": server}))
+    assert not [o for o in out if o.object_type == "Finding"]
