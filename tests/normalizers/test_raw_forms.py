@@ -302,3 +302,17 @@ def open_case(name: str) -> bytes:
     from tests.normalizers.feeds import COMPAT
 
     return (COMPAT / name / "raw").read_bytes()
+
+
+def test_generic_finding_ids_are_case_insensitive_and_cves_are_checked():
+    out = references(
+        run_normalizer("kat_generic_finding_normalize", HOST, b"kat-no-csp, cve-2021-44228")
+    )
+    assert out == [
+        "KATFindingType|KAT-NO-CSP",
+        "Finding|Hostname|internet|example.com|KAT-NO-CSP",
+        "CVEFindingType|CVE-2021-44228",
+        "Finding|Hostname|internet|example.com|CVE-2021-44228",
+    ]
+    with pytest.raises(ValueError, match="'CVE-20X1-1' is not a valid CVE id"):
+        run_normalizer("kat_generic_finding_normalize", HOST, b"CVE-20X1-1")
