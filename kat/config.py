@@ -34,6 +34,15 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _whitelist(raw: str | None) -> dict[str, int]:
+    from kat.ooi.scanprofiles import parse_whitelist
+
+    try:
+        return parse_whitelist(raw, "SCAN_PROFILE_WHITELIST")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     #: AMQP URL of the RabbitMQ broker.
@@ -75,6 +84,9 @@ class Settings:
     max_interrupted: int = 1
     #: Seconds between two sweeps of the dead-letter queues by each worker process.
     sweep_interval: int = 30
+    #: Normalizers whose declared scan profiles count, with the highest level each may
+    #: declare (OpenKAT's ``SCAN_PROFILE_WHITELIST``, JSON ``{"normalizer id": level}``).
+    scan_profile_whitelist: dict[str, int] = field(default_factory=dict)
     #: ``BOEFJE_*`` variables of the worker, prefix stripped: plugin setting defaults.
     boefje_defaults: dict[str, str] = field(default_factory=dict)
 
@@ -115,6 +127,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         database_url_setting=env.get("KAT_DATABASE_URL") or None,
         sweep_interval=_int(env, "KAT_SWEEP_INTERVAL", Settings.sweep_interval),
         max_interrupted=_int(env, "KAT_MAX_INTERRUPTED", Settings.max_interrupted, minimum=0),
+        scan_profile_whitelist=_whitelist(env.get("SCAN_PROFILE_WHITELIST")),
         boefje_defaults={
             key[len(BOEFJE_PREFIX) :]: value
             for key, value in env.items()

@@ -52,6 +52,8 @@ class FailureReason(enum.StrEnum):
     STORE_ERROR = "store-error"
     #: Its runs kept ending without an outcome (the worker died each time).
     POISON = "poison"
+    #: An operator cancelled it (``kat task cancel``, ``kat scan cancel``).
+    CANCELLED = "cancelled"
 
 
 #: Separates a failed job's detail (the reason) from the tail of its stdout/stderr.

@@ -256,6 +256,20 @@ def dispatch(
     return followers
 
 
+def counted_profiles(
+    normalizer_id: str, objects: list[dict[str, Any]], whitelist: dict[str, int]
+) -> list[dict[str, Any]]:
+    """``objects`` with the scan profiles the normalizer declared kept only as far as
+    the whitelist allows (OpenKAT's ``SCAN_PROFILE_WHITELIST``): none unless the
+    normalizer is on it, each at most at its level there."""
+    profiles = [o for o in objects if o.get("object_type") == "DeclaredScanProfile"]
+    if not profiles:
+        return objects
+    kept = ooi.whitelisted(normalizer_id, [ooi.from_serialized(p) for p in profiles], whitelist)
+    others = [o for o in objects if o.get("object_type") != "DeclaredScanProfile"]
+    return others + [p.serialize() for p in kept]
+
+
 def run_normalizer(ctx: Context, meta: NormalizerMeta) -> JobResult:
     """Run a normalizer on a stored (or inline) raw in the sandbox; store its objects."""
     try:
@@ -301,7 +315,8 @@ def run_normalizer(ctx: Context, meta: NormalizerMeta) -> JobResult:
             meta.id, JobStatus.FAILED, outcome.reason, outcome.detail,
             runnable_hash=plugin.runnable_hash, meta=meta.to_dict(),
         )  # fmt: skip
-    count = ctx.store.replace_objects(meta.id, meta.organization, outcome.objects)
+    objects = counted_profiles(plugin.id, outcome.objects, ctx.settings.scan_profile_whitelist)
+    count = ctx.store.replace_objects(meta.id, meta.organization, objects)
     return JobResult(
         meta.id, JobStatus.COMPLETED, object_count=count,
         runnable_hash=plugin.runnable_hash, meta=meta.to_dict(),
