@@ -48,6 +48,8 @@ class FailureReason(enum.StrEnum):
     DISABLED = "disabled"
     #: The plugin returned something that is not raw data / not OOIs.
     BAD_OUTPUT = "bad-output"
+    #: A program the plugin's manifest ``requires`` is not installed on this worker.
+    MISSING_DEPENDENCY = "missing-dependency"
 
 
 #: Separates a failed job's detail (the reason) from the tail of its stdout/stderr.
