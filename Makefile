@@ -7,12 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT := $(wildcard kat plugins tests benchmarks)
 
-.PHONY: run test lint format venv install rabbitmq bench clean
+.PHONY: run test lint format venv install rabbitmq scanners bench clean
 
-run: install rabbitmq
+run: install rabbitmq scanners
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
 
-test: install rabbitmq
+test: install rabbitmq scanners
 	$(BIN)/ruff check $(LINT)
 	$(BIN)/ruff format --check $(LINT)
 	$(BIN)/pytest
@@ -40,6 +40,11 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 
 rabbitmq:
 	@scripts/ensure-rabbitmq.sh
+
+# nmap, testssl.sh, masscan for the binary-backed boefjes (apt-get when root).
+# `make test` needs them: KAT_SCANNERS_REQUIRED=1 makes a missing one an error.
+scanners:
+	@KAT_SCANNERS_REQUIRED=$(if $(filter test,$(MAKECMDGOALS)),1,0) scripts/ensure-scanners.sh
 
 bench: install rabbitmq
 	$(BIN)/python benchmarks/katalogus.py
