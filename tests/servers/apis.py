@@ -101,7 +101,7 @@ LEAKIX_SERVICE = {
         "city_name": "",
         "location": {"lat": 52.38, "lon": 4.9},
     },
-    "network": {"organization_name": "Example BV", "asn": 64500, "network": "203.0.113.0/24"},
+    "network": {"organization_name": "Example BV", "asn": 64500, "network": "93.184.216.0/24"},
 }
 
 SHODAN_HOST = {
@@ -206,7 +206,7 @@ CENSYS_HOST = {
         },
     ],
     "dns": {"names": ["www.example.com"]},
-    "autonomous_system": {"asn": 64500, "name": "EXAMPLE", "bgp_prefix": "203.0.113.0/24"},
+    "autonomous_system": {"asn": 64500, "name": "EXAMPLE", "bgp_prefix": "93.184.216.0/24"},
     "last_updated_at": "2024-03-01T12:00:00.000Z",
 }
 
@@ -219,7 +219,7 @@ RPKI_VRPS = {
     "roas": [
         {
             "asn": 64500,
-            "prefix": "203.0.113.0/24",
+            "prefix": "93.184.216.0/24",
             "maxLength": 24,
             "ta": "ripe",
             "expires": 1893456000,
@@ -234,8 +234,8 @@ RPKI_VRPS = {
     ],
 }
 BGP_TABLE = [
-    {"CIDR": "203.0.113.0/24", "ASN": 64500, "Hits": 1200},
-    {"CIDR": "203.0.113.0/25", "ASN": 64999, "Hits": 3},
+    {"CIDR": "93.184.216.0/24", "ASN": 64500, "Hits": 1200},
+    {"CIDR": "93.184.216.0/25", "ASN": 64999, "Hits": 3},
 ]
 
 
