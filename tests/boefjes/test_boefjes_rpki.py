@@ -46,12 +46,12 @@ def test_covered_address_with_a_rogue_announcement(api, tmp_path):
 
 
 def test_an_address_without_a_roa(api, tmp_path):
-    inp = input_ooi("IPAddressV4|internet|93.184.216.99")
+    inp = input_ooi("IPAddressV4|internet|8.8.4.4")
     raws, _ = run_boefje("kat_rpki", inp, rpki_settings(api, tmp_path))
     result = dict((next(iter(m)), raw) for m, raw in raws)["rpki/results"]
     assert references(run_normalizer("kat_rpki_normalize", inp, result)) == [
         "KATFindingType|KAT-NO-RPKI",
-        "Finding|IPAddressV4|internet|93.184.216.99|KAT-NO-RPKI",
+        "Finding|IPAddressV4|internet|8.8.4.4|KAT-NO-RPKI",
     ]
 
 
