@@ -23,7 +23,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        body = b"<html><body>It works!</body></html>\n"
+        body = self.server.pages.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
@@ -37,10 +40,18 @@ class _Handler(BaseHTTPRequestHandler):
 class Http10Server:
     """One HTTP/1.0 server on ``host`` (a free port unless given) in a daemon thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, banner: str = OLD_BANNER):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        banner: str = OLD_BANNER,
+        pages: dict[str, bytes] | None = None,
+    ):
         self.httpd = ThreadingHTTPServer((host, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.banner = banner
+        #: path -> body served with 200; every other path is a 404.
+        self.httpd.pages = pages or {"/": b"<html><body>It works!</body></html>\n"}
         self.host, self.port = host, self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
