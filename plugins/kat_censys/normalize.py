@@ -13,7 +13,7 @@ from kat.ooi import OOI, Hostname, IPPort, IPService, Service, Software, Softwar
 from kat.pluginkit import json_raw, network_of
 
 
-def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     results = json_raw(raw, "censys raw is not JSON")
     if not isinstance(results, dict):
         raise ValueError("censys raw: expected a JSON object")
@@ -38,3 +38,10 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
             found = Software(name=software["product"].upper(), version=software.get("version"))
             yield found
             yield SoftwareInstance(ooi=ip_port, software=found)
+
+
+def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    try:
+        yield from _objects(input_ooi, raw)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a raw of another shape
+        raise ValueError(f"censys raw: unexpected shape ({type(exc).__name__}: {exc})") from None

@@ -19,7 +19,7 @@ def _moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     results = json_raw(raw, "certificate-search raw is not JSON")
     if not isinstance(results, list):
         raise ValueError("certificate-search raw: expected a JSON list of certificates")
@@ -44,3 +44,12 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
                 serial_number=certificate["serial_number"].upper(),
                 expires_in=str(valid_until - now),
             )
+
+
+def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    try:
+        yield from _objects(input_ooi, raw)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a raw of another shape
+        raise ValueError(
+            f"certificate-search raw: unexpected shape ({type(exc).__name__}: {exc})"
+        ) from None

@@ -28,7 +28,7 @@ def software_of(version: str) -> tuple[str, str] | None:
     return None
 
 
-def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     answers = json_raw(raw, "dns-bind-version raw is not JSON")
     if not isinstance(answers, list):
         raise ValueError("dns-bind-version raw: expected a JSON list of version strings")
@@ -38,3 +38,12 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
             software = Software(name=found[0], version=found[1])
             yield software
             yield SoftwareInstance(ooi=input_ooi["primary_key"], software=software)
+
+
+def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    try:
+        yield from _objects(input_ooi, raw)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a raw of another shape
+        raise ValueError(
+            f"dns-bind-version raw: unexpected shape ({type(exc).__name__}: {exc})"
+        ) from None

@@ -25,7 +25,7 @@ def _results(raw: bytes) -> list:
         return json_raw(text.rstrip(",") + "]", "masscan raw is not JSON")
 
 
-def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     network = network_of(input_ooi)
     netblock = input_ooi.get("primary_key")
     results = _results(raw)
@@ -47,3 +47,10 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
                 port=int(port["port"]),
                 state=port.get("status"),
             )
+
+
+def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    try:
+        yield from _objects(input_ooi, raw)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a raw of another shape
+        raise ValueError(f"masscan raw: unexpected shape ({type(exc).__name__}: {exc})") from None

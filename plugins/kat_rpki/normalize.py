@@ -10,7 +10,7 @@ from kat.ooi import OOI, Finding, KATFindingType
 from kat.pluginkit import json_raw
 
 
-def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     results = json_raw(raw, "rpki raw is not JSON")
     if not isinstance(results, dict):
         return  # the "private address" note
@@ -26,3 +26,10 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
         finding_type = KATFindingType(id=finding_id)
         yield finding_type
         yield Finding(finding_type=finding_type, ooi=reference)
+
+
+def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    try:
+        yield from _objects(input_ooi, raw)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a raw of another shape
+        raise ValueError(f"rpki raw: unexpected shape ({type(exc).__name__}: {exc})") from None

@@ -13,7 +13,7 @@ from kat.ooi import OOI, CVEFindingType, Finding, IPPort
 from kat.pluginkit import json_raw
 
 
-def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     results = json_raw(raw, "shodan raw is not JSON")
     if not isinstance(results, dict):
         raise ValueError("shodan raw: expected a JSON object")
@@ -29,3 +29,10 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
             finding_type = CVEFindingType(id=cve)
             yield finding_type
             yield Finding(finding_type=finding_type, ooi=ip_port)
+
+
+def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    try:
+        yield from _objects(input_ooi, raw)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a raw of another shape
+        raise ValueError(f"shodan raw: unexpected shape ({type(exc).__name__}: {exc})") from None

@@ -37,7 +37,7 @@ def _software(cpe: str, reference: str) -> Iterator[OOI]:
     yield SoftwareInstance(software=software, ooi=reference)
 
 
-def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+def _objects(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     result = json_raw(raw, "shodan_internetdb raw is not JSON")
     if not result or not isinstance(result, dict) or "detail" in result:
         return
@@ -63,3 +63,12 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
         )
     for cpe in result.get("cpes") or []:
         yield from _software(cpe, reference)
+
+
+def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
+    try:
+        yield from _objects(input_ooi, raw)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a raw of another shape
+        raise ValueError(
+            f"shodan_internetdb raw: unexpected shape ({type(exc).__name__}: {exc})"
+        ) from None

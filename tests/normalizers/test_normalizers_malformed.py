@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from kat import ooi
 from kat.catalogue.plugins import discover
+from tests.boefjes.seeds import SEEDS as BOEFJE_SEEDS
 from tests.plugins.helpers import PLUGINS_DIR, load_module
 
 COMPAT = Path(__file__).resolve().parents[1] / "compat" / "openkat"
@@ -47,6 +48,7 @@ EXTRA = {
         ooi.input_dict("IPPort|internet|192.0.2.1|tcp|22"),
         [b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"],
     ),
+    **BOEFJE_SEEDS,  # the normalizers of boefjes OpenKAT's fixture pack does not cover
 }
 
 
