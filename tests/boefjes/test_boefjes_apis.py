@@ -3,6 +3,7 @@ shapes), then their normalizers; refused keys, rate limits and broken answers fa
 the job with a one-line reason, never hang."""
 
 import json
+import os
 
 import pytest
 
@@ -173,3 +174,21 @@ def test_a_silent_api_fails_within_the_timeout(black_hole_server):
         run_boefje(
             "kat_shodan_internetdb", input_ooi(IP), {"INTERNETDB_BASE_URL": url, "TIMEOUT": "1"}
         )
+
+
+def test_in_the_runtime_a_refused_key_is_a_failed_job_with_a_one_line_reason(api, tmp_path):
+    """`kat run`: the job fails, the reason names the API and the status, and the key is
+    neither printed nor stored in the job's meta."""
+    from tests.boefjes.test_boefjes_dependencies import JOB_ID, boefje_job, kat
+
+    secret = "wrong-key-that-must-not-leak"
+    job = boefje_job(tmp_path, "leakix", IP, input_ooi(IP))
+    done = kat(
+        tmp_path, os.environ["PATH"], "run", "boefje", "--job", str(job),
+        BOEFJE_LEAKIX_API=secret, BOEFJE_LEAKIX_BASE_URL=api.url("leakix"), BOEFJE_TIMEOUT="10",
+    )  # fmt: skip
+    assert f"boefje job {JOB_ID}: failed" in done.stdout, done.stdout + done.stderr
+    assert "LeakIX: the API key was refused (401)" in done.stdout
+    assert secret not in done.stdout + done.stderr
+    task = kat(tmp_path, os.environ["PATH"], "task", JOB_ID, "--json")
+    assert secret not in task.stdout and "LEAKIX_API" in task.stdout
