@@ -192,3 +192,38 @@ def test_in_the_runtime_a_refused_key_is_a_failed_job_with_a_one_line_reason(api
     assert secret not in done.stdout + done.stderr
     task = kat(tmp_path, os.environ["PATH"], "task", JOB_ID, "--json")
     assert secret not in task.stdout and "LEAKIX_API" in task.stdout
+
+
+def test_snyk_vulnerabilities_of_a_version(api):
+    inp = input_ooi("SoftwareInstance|IPAddressV4|internet|93.184.216.34|Software|lodash|4.17.15|")
+    raws, _ = run_boefje("kat_snyk", inp, {"SNYK_BASE_URL": api.url("snyk"), "TIMEOUT": "10"})
+    result = json.loads(raws[0][1])
+    assert result["cve_vulnerabilities"] == [
+        {"cve_code": "CVE-2021-23337", "Vuln_text": "Command Injection"}
+    ]
+    assert result["table_vulnerabilities"] == [
+        {"Vuln_href": "SNYK-JS-LODASH-608086", "Vuln_text": "Prototype Pollution",
+         "Vuln_versions": "<4.17.17"}
+    ]  # fmt: skip
+    assert result["table_versions"][0] == {
+        "Version_href": "4.17.21", "Version_text": "4.17.21", "is_latest": True
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("version", "ranges", "inside"),
+    [
+        ("4.17.15", "<4.17.17", True),
+        ("4.17.17", "<4.17.17", False),
+        ("1.5.0", ">=1.0.0 <2.0.0", True),
+        ("2.0.0", ">=1.0.0 <2.0.0", False),
+        ("1.2", "[1.1,1.4)", True),
+        ("1.4", "[1.1,1.4)", False),
+        ("0.9", "<0.5, >=0.8 <1.0", True),
+        ("3.0", "*", True),
+    ],
+)
+def test_snyk_version_ranges(version, ranges, inside):
+    from tests.plugins.helpers import load_module
+
+    assert load_module("kat_snyk/main.py").version_in(version, ranges) is inside

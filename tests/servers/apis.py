@@ -239,6 +239,28 @@ BGP_TABLE = [
 ]
 
 
+#: Snyk's package page for lodash, in the shape kat's and OpenKAT's snyk boefje read.
+SNYK_PACKAGE = """<html><body>
+<table><thead><tr class="vue--table__row">
+<th>Vulnerability</th><th>Vulnerable Version</th></tr></thead>
+<tbody>
+<tr><td><a href="/vuln/SNYK-JS-LODASH-1040724">H Command Injection</a></td>
+<td>&lt;4.17.21</td></tr>
+<tr><td><a href="/vuln/SNYK-JS-LODASH-608086">M Prototype Pollution</a></td>
+<td>&lt;4.17.17</td></tr>
+<tr><td><a href="/vuln/SNYK-JS-LODASH-73638">H Prototype Pollution</a></td><td>&lt;4.17.12</td></tr>
+<tr><td><a href="/vuln/SNYK-JS-LODASH-1">L Old Issue</a></td><td>&gt;=1.0.0 &lt;2.0.0</td></tr>
+</tbody></table>
+<table data-vue="vulns-version-table"><thead><tr><th>Version</th><th>Published</th></tr></thead>
+<tbody>
+<tr><td><a href="/package/npm/lodash/4.17.21">4.17.21</a><a href="#">Latest</a></td>
+<td>2021</td></tr>
+<tr><td><a href="/package/npm/lodash/4.17.20">4.17.20</a></td><td>2020</td></tr>
+</tbody></table></body></html>"""
+#: Snyk vulnerability pages: id -> the CVE they name ("" for none).
+SNYK_CVES = {"SNYK-JS-LODASH-1040724": "CVE-2021-23337", "SNYK-JS-LODASH-73638": "CVE-2019-10744"}
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -307,6 +329,14 @@ class _Handler(BaseHTTPRequestHandler):
             if rest == f"api/v2/hosts/{KNOWN_IP}":
                 return self._send(200, {"code": 200, "status": "OK", "result": CENSYS_HOST})
             return self._send(404, {"code": 404, "status": "Not Found", "error": "Host not found"})
+        if api == "snyk":
+            if rest == "vuln/npm:lodash":
+                return self._send(200, SNYK_PACKAGE, {"Content-Type": "text/html"})
+            if rest.startswith("vuln/SNYK-"):
+                cve = SNYK_CVES.get(rest.split("/")[-1], "")
+                page = f'<html><div><span class="cve">{cve}\n</span></div></html>'
+                return self._send(200, page, {"Content-Type": "text/html"})
+            return self._send(404, "<html>not found</html>", {"Content-Type": "text/html"})
         if api == "rpki":
             owner.rpki_downloads.append(rest)
             if rest == "vrps.json":
