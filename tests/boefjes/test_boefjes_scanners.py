@@ -205,3 +205,15 @@ def test_every_scanner_is_installed_here():
             os.access(os.path.join(d, program), os.X_OK)
             for d in os.environ.get("PATH", "").split(os.pathsep)
         ), f"{program} is not installed: run scripts/ensure-scanners.sh as root"
+
+
+def test_the_three_nmap_boefjes_share_one_main_py():
+    """nmap, nmap-udp and nmap-ip-range each carry the same file (plugin folders are
+    self-contained): a change to one must reach all three."""
+    from tests.plugins.helpers import PLUGINS_DIR
+
+    texts = {
+        (PLUGINS_DIR / folder / "main.py").read_text()
+        for folder in ("kat_nmap_tcp", "kat_nmap_udp", "kat_nmap_ip_range")
+    }
+    assert len(texts) == 1
