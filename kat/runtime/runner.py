@@ -19,7 +19,14 @@ from typing import Any
 
 from kat import ooi
 from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
-from kat.catalogue.plugins import Plugin, discover, normalizers_for
+from kat.catalogue.plugins import (
+    Plugin,
+    discover,
+    install_hint,
+    missing_programs,
+    normalizers_for,
+    program_path,
+)
 from kat.config import Settings
 from kat.jobs import (
     OUTPUT_MARK,
@@ -182,6 +189,14 @@ def run_boefje(
                 meta.arguments["input"] = ooi.input_dict(meta.input_ooi)
             except ValueError as exc:
                 raise JobFailed(FailureReason.CRASHED, f"input_ooi: {exc}") from None
+        if missing := missing_programs(plugin):  # manifest "requires": fail, never crash
+            hints = [f"{name} (Debian: {install_hint(plugin, name)})" for name in missing]
+            raise JobFailed(
+                FailureReason.MISSING_DEPENDENCY,
+                f"not installed on this worker: {', '.join(hints)}",
+            )
+        if plugin.requires:
+            env["PATH"] = program_path(plugin)
     except JobFailed as exc:
         return _failed(meta.id, exc, runnable_hash=plugin.runnable_hash)
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from kat import ooi
 from kat.catalogue.plugins import discover
 from tests.normalizers.feeds import RETIREJS_REPOSITORY
+from tests.boefjes.seeds import SEEDS as BOEFJE_SEEDS
 from tests.plugins.helpers import PLUGINS_DIR, load_module
 
 COMPAT = Path(__file__).resolve().parents[1] / "compat" / "openkat"
@@ -149,6 +150,7 @@ EXTRA = {
         ooi.input_dict("SnykFindingType|SNYK-JS-LODASH-590103"),
         [b'{"risk": "7.4", "affected_versions": "<4.17.11", "summary": "Prototype Pollution"}'],
     ),
+    **BOEFJE_SEEDS,  # the normalizers of boefjes OpenKAT's fixture pack does not cover
 }
 
 
