@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 #: The repository that is the plugins folder; it cannot be deleted.
 LOCAL = "LOCAL"
+#: Most sealed values whose plaintext a remembering catalogue keeps at once.
+MAX_REMEMBERED = 100_000
 #: The lock file all writers share (a separate file: see :mod:`kat.catalogue.yamlfiles`).
 LOCK_NAME = ".lock"
 
@@ -53,7 +55,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def org_text(org: dict[str, Any]) -> str:
-    """The file of an organisation: id, name, then plugins and settings sorted by id."""
+    """The file of an organisation: id, name, then plugins and settings in their order."""
     return _dump(records.org_file_data(org))
 
 
@@ -67,9 +69,16 @@ def _dump(data: dict[str, Any]) -> str:
 class Catalogue:
     """The file-backed catalogue: the workers' reader and the KATalogus' store."""
 
-    def __init__(self, root: Path | str, sealer: Sealer | None = None) -> None:
+    def __init__(
+        self, root: Path | str, sealer: Sealer | None = None, remember_opened: bool = False
+    ) -> None:
         self.root = Path(root)
         self.sealer = sealer
+        # Sealed value -> its plaintext as JSON, so a write or read of a plugin with many
+        # sealed settings opens only the values it has not seen (an X25519 operation each).
+        # Only the KATalogus server asks for it: it holds the private key anyway, and its
+        # processes are not dumpable. A job helper must not keep plaintext between jobs.
+        self._opened: dict[str, str] | None = {} if remember_opened else None
         self.orgs = Folder(
             self.root / "organisations",
             records.validate_org,
@@ -90,12 +99,12 @@ class Catalogue:
         self._thread_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Catalogue:
+    def from_settings(cls, settings: Settings, remember_opened: bool = False) -> Catalogue:
         try:
             sealer = from_settings(settings)
         except SealError as exc:
             raise SealedValueError(str(exc)) from None
-        return cls(settings.catalogue_dir, sealer)
+        return cls(settings.catalogue_dir, sealer, remember_opened)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -141,9 +150,21 @@ class Catalogue:
                 if any(is_sealed(v) for v in stored.values()):
                     raise SealError("KATALOGUS_PRIVATE_KEY is not set: cannot open sealed settings")
                 return dict(stored)
-            return {k: self.sealer.reveal(v) for k, v in stored.items()}
+            return {k: self._open(v) if is_sealed(v) else v for k, v in stored.items()}
         except SealError as exc:
             raise SealedValueError(str(exc)) from None
+
+    def _open(self, sealed: str) -> Any:
+        if self._opened is None:
+            return self.sealer.open(sealed)
+        known = self._opened.get(sealed)
+        if known is None:
+            value = self.sealer.open(sealed)
+            if len(self._opened) >= MAX_REMEMBERED:
+                self._opened.clear()
+            self._opened[sealed] = known = json.dumps(value)
+            return value
+        return json.loads(known)  # a fresh copy: callers may change what they get
 
     def refresh(self, paths: list[Path | str]) -> None:
         """Re-read changed files now (the watcher calls this), logging any that broke."""
@@ -216,17 +237,14 @@ class Catalogue:
                 return result
             raise CatalogueError(f"{path} keeps changing; try again")
 
-    def _store_value(self, old: Any, new: Any, present: bool) -> Any:
+    def _store_value(self, old: Any, new: Any, present: bool, old_plain: Any) -> Any:
         """What to write for ``new``: sealed when encryption is on, the old ciphertext kept
-        when the value did not change (SealedBox output is random: no churn in git)."""
+        when the value did not change (SealedBox output is random: no churn in git).
+        ``old_plain`` is ``old`` opened, so nothing is opened twice."""
         # Also with sealing off (a private key alone): a write of one setting must not
         # turn the plugin's other sealed values into plaintext in the file.
-        if self.sealer is not None and present and is_sealed(old):
-            try:
-                if _same(self.sealer.open(old), new):
-                    return old
-            except SealError:
-                pass
+        if present and is_sealed(old) and _same(old_plain, new):
+            return old
         if self.sealer is not None and self.sealer.can_seal:
             try:
                 return self.sealer.seal(new)
@@ -275,10 +293,13 @@ class Catalogue:
                     raise InvalidValue(f"setting {key}: {problem}")
             if validate is not None:
                 validate(new)
+            # The file's order first (a person's order stays), new settings after it.
+            order = [k for k in stored if k in new] + [k for k in new if k not in stored]
             state["settings"] = {
-                k: self._store_value(stored.get(k), v, k in stored) for k, v in new.items()
+                k: self._store_value(stored.get(k), new[k], k in stored, current.get(k))
+                for k in order
             }
-            return new
+            return {k: new[k] for k in order}
 
         return self.update(org_id, change)
 

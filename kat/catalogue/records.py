@@ -123,16 +123,16 @@ def validate_repo(data: Any, repo_id: str) -> dict[str, Any]:
 
 
 def org_file_data(org: dict[str, Any]) -> dict[str, Any]:
-    """What an organisation's file holds: id, name, then plugins and settings sorted, empty
-    entries left out (so two equal states always give the same text)."""
+    """What an organisation's file holds: id, name, then plugins and settings in the order
+    the file (or the API) gave them, empty entries left out. Keeping a person's order
+    means an API write shows in ``git diff`` as the lines it changed, nothing more."""
     plugins = {}
-    for pid in sorted(org["plugins"]):
-        state = org["plugins"][pid]
+    for pid, state in org["plugins"].items():
         entry: dict[str, Any] = {}
         if state.get("enabled") is not None:
             entry["enabled"] = state["enabled"]
         if state.get("settings"):
-            entry["settings"] = {k: state["settings"][k] for k in sorted(state["settings"])}
+            entry["settings"] = dict(state["settings"])
         if entry:
             plugins[pid] = entry
     data: dict[str, Any] = {"id": org["id"], "name": org["name"]}

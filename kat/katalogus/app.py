@@ -12,7 +12,13 @@ from kat.catalogue import Catalogue
 from kat.config import Settings
 from kat.katalogus import resources as r
 from kat.katalogus.metrics import MetricsResource, RequestMetrics
-from kat.katalogus.middleware import JSONBody, TokenAuth, add_error_handlers
+from kat.katalogus.middleware import (
+    API_PREFIXES,
+    CrossSiteGuard,
+    JSONBody,
+    TokenAuth,
+    add_error_handlers,
+)
 from kat.katalogus.registry import PluginRegistry
 from kat.katalogus.watch import Watcher
 
@@ -32,10 +38,17 @@ def create_app(
     ``watch`` starts the file watcher thread in this process; gunicorn does that per
     worker from ``gunicorn.conf.py``.
     """
-    catalogue = catalogue or Catalogue.from_settings(settings)
+    catalogue = catalogue or Catalogue.from_settings(settings, remember_opened=True)
     registry = PluginRegistry(settings.plugins_dir)
     metrics = RequestMetrics()
-    app = falcon.App(middleware=[metrics, TokenAuth(settings.katalogus_api_token), JSONBody()])
+    app = falcon.App(
+        middleware=[
+            metrics,
+            TokenAuth(settings.katalogus_api_token),
+            CrossSiteGuard(API_PREFIXES),
+            JSONBody(API_PREFIXES),
+        ]
+    )
     app.req_options.strip_url_path_trailing_slash = True
     metrics.router = app._router  # names the route of requests refused before routing
     add_error_handlers(app)

@@ -13,6 +13,7 @@ from kat.config import load
 from kat.katalogus.app import create_app
 
 ORG = "/v1/organisations/_dev"
+JSON = {"Content-Type": "application/json"}
 
 
 def detail(result) -> str:
@@ -77,7 +78,7 @@ def test_bad_bodies_are_400(client, body, reason, tmp_path):
 
 def test_oversized_body_is_413(client):
     big = b'{"id": "x", "name": "' + b"a" * (1024 * 1024) + b'"}'
-    result = client.simulate_post("/v1/organisations", body=big)
+    result = client.simulate_post("/v1/organisations", body=big, headers=JSON)
     assert result.status_code == 413 and "over" in detail(result)
 
 
@@ -274,7 +275,7 @@ def test_sealed_settings_through_the_api(env):
 
 def test_lone_surrogates_are_400_not_500(client):
     body = b'{"id": "p", "name": "\\ud800"}'
-    result = client.simulate_post("/v1/organisations", body=body)
+    result = client.simulate_post("/v1/organisations", body=body, headers=JSON)
     assert result.status_code == 400 and "not JSON" in detail(result)
 
 
@@ -290,7 +291,7 @@ def test_lone_surrogates_are_400_not_500(client):
 def test_deep_or_non_finite_bodies_are_400_not_500(client, env, body, reason):
     path = load(env).catalogue_dir / "organisations" / "_dev.yaml"
     before = path.read_text()
-    result = client.simulate_put(f"{ORG}/dns-records/settings/PORT", body=body)
+    result = client.simulate_put(f"{ORG}/dns-records/settings/PORT", body=body, headers=JSON)
     assert result.status_code == 400 and reason in detail(result)
     assert path.read_text() == before
 

@@ -274,3 +274,50 @@ def test_a_value_yaml_cannot_construct_is_a_broken_file_naming_no_value(tmp_path
     with caplog.at_level(logging.ERROR), pytest.raises(BrokenFile, match="acme.yaml") as info:
         Catalogue(tmp_path).settings("acme", "p")
     assert "not-a-secret" not in str(info.value) and "not-a-secret" not in caplog.text
+
+
+def test_an_api_write_keeps_the_order_a_person_wrote(tmp_path):
+    """Plugins and settings stay where a person put them; only the changed line differs,
+    and a new setting goes at the end of its plugin."""
+    folder = tmp_path / "organisations"
+    folder.mkdir()
+    path = folder / "acme.yaml"
+    path.write_text(
+        "id: acme\n"
+        "name: Acme\n"
+        "plugins:\n"
+        "  ssl-certificates:\n"
+        "    enabled: true\n"
+        "  dns-records:\n"
+        "    settings:\n"
+        "      ZONE: example.com\n"
+        "      API_TOKEN: t\n"
+        "      MAX: 3\n"
+        "  a-plugin:\n"
+        "    enabled: false\n"
+    )
+    before = path.read_text().splitlines()
+    cat = Catalogue(tmp_path)
+    cat.put_setting("acme", "dns-records", "API_TOKEN", "changed")
+    after = path.read_text().splitlines()
+    assert [(a, b) for a, b in zip(before, after, strict=True) if a != b] == [
+        ("      API_TOKEN: t", "      API_TOKEN: changed")
+    ]
+    cat.put_setting("acme", "dns-records", "ADDED", 1)
+    cat.set_enabled("acme", "dns-records", True)
+    assert path.read_text().splitlines()[5:12] == [
+        "  dns-records:",
+        "    enabled: true",
+        "    settings:",
+        "      ZONE: example.com",
+        "      API_TOKEN: changed",
+        "      MAX: 3",
+        "      ADDED: 1",
+    ]
+    cat.replace_settings("acme", "dns-records", {"NEW": "n", "MAX": 4, "ZONE": "z"})
+    assert list(cat.settings("acme", "dns-records")) == ["ZONE", "MAX", "NEW"]
+    assert list(yaml.safe_load(path.read_text())["plugins"]) == [
+        "ssl-certificates",
+        "dns-records",
+        "a-plugin",
+    ]
