@@ -166,6 +166,10 @@ class Catalogue:
             return value
         return json.loads(known)  # a fresh copy: callers may change what they get
 
+    def problems(self) -> list[yamlfiles.FileProblem]:
+        """The catalogue's files that are broken on disk now (path, line and reason)."""
+        return self.repos.problems() + self.orgs.problems()
+
     def refresh(self, paths: list[Path | str]) -> None:
         """Re-read changed files now (the watcher calls this), logging any that broke."""
         kinds = {"organisations": self.orgs, "repositories": self.repos}

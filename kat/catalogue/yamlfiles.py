@@ -180,6 +180,8 @@ class Folder:
         self.missing, self.broken = missing, broken
         # id -> (stat key, last good data, whether the data is that very file's content)
         self.cache: dict[str, tuple[tuple, dict | None, bool]] = {}
+        # id -> why its file, as it is on disk now, is broken
+        self.broken_files: dict[str, FileProblem] = {}
 
     def path(self, obj_id: str) -> Path:
         return self.folder / f"{self.check_id(obj_id)}.yaml"
@@ -201,6 +203,7 @@ class Folder:
             key = stat_key(os.stat(path))
         except FileNotFoundError:
             self.cache.pop(obj_id, None)
+            self.broken_files.pop(obj_id, None)
             raise self._missing(obj_id) from None
         cached = self.cache.get(obj_id)
         if cached and cached[0] == key and cached[1] is not None:
@@ -210,8 +213,12 @@ class Folder:
             data = self.parse(path, obj_id, text)
         except FileNotFoundError:
             self.cache.pop(obj_id, None)
+            self.broken_files.pop(obj_id, None)
             raise self._missing(obj_id) from None
         except (FileProblem, OSError) as exc:
+            if not isinstance(exc, FileProblem):
+                exc = FileProblem(path, None, f"cannot read: {exc.strerror or exc}")
+            self.broken_files[obj_id] = exc
             good = cached[1] if cached else None
             if not cached or cached[0] != key:  # log each broken version once
                 kept = "keeping its last good state" if good else "no good state to serve"
@@ -221,6 +228,7 @@ class Folder:
                 raise self.broken(f"catalogue file {exc}") from None
             return good
         self.cache[obj_id] = (stat_key(st), data, True)
+        self.broken_files.pop(obj_id, None)
         return data
 
     def ids(self) -> list[str]:
@@ -244,6 +252,14 @@ class Folder:
             except (self.missing, self.broken):
                 continue
         return out
+
+    def problems(self) -> list[FileProblem]:
+        """Every file of the folder that is broken as it is on disk now, in id order."""
+        self.all()
+        present = set(self.ids())
+        for gone in set(self.broken_files) - present:
+            self.broken_files.pop(gone, None)
+        return [self.broken_files[i] for i in sorted(self.broken_files)]
 
     def parse_file(self, obj_id: str) -> dict[str, Any]:
         """The file as on disk, strictly: FileProblem (path and line) when it is broken."""
@@ -270,3 +286,4 @@ class Folder:
         """Write the object's file; ``data`` is what parsing ``text`` would give, if known."""
         st = write_atomic(path, text)
         self.cache[obj_id] = (stat_key(st), data or self.parse(path, obj_id, text), True)
+        self.broken_files.pop(obj_id, None)

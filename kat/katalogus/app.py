@@ -54,7 +54,7 @@ def create_app(
     add_error_handlers(app)
 
     shared = (catalogue, registry)
-    app.add_route("/health", r.Health())
+    app.add_route("/health", r.Health(*shared))
     app.add_route("/metrics", MetricsResource(metrics))
     app.add_route("/openapi.yaml", r.Spec())
     app.add_route("/docs", r.Docs())

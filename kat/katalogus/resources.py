@@ -29,9 +29,24 @@ class _Base:
         return self.registry.get(plugin)
 
 
-class Health:
+class Health(_Base):
+    """``GET /health``: 200 while the server answers; ``degraded`` names each broken
+    catalogue file (path and line) and each plugin that was skipped (the names only to
+    a client with the token, when one is set)."""
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = {"status": "ok", "version": __version__}
+        files = [
+            {"path": p.path, "line": p.line, "reason": p.reason} for p in self.catalogue.problems()
+        ]
+        plugins = list(self.registry.problems)
+        resp.media = {
+            "status": "degraded" if files or plugins else "ok",
+            "version": __version__,
+        }
+        # Which files are broken names organisations: only for a client with the token.
+        if getattr(req.context, "authenticated", True):
+            resp.media["catalogue"] = {"broken_files": files}
+            resp.media["plugins"] = {"skipped": plugins}
 
 
 class Spec:
