@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kat.catalogue import records, yamlfiles
+from kat.catalogue.commits import GroupCommit, Pending
 from kat.catalogue.errors import (
     BrokenFile,
     CatalogueError,
@@ -97,6 +98,7 @@ class Catalogue:
         )
         self._lock_path = self.root / LOCK_NAME
         self._thread_lock = threading.Lock()
+        self._commits = GroupCommit(self._thread_lock, self._file_lock)
 
     @classmethod
     def from_settings(cls, settings: Settings, remember_opened: bool = False) -> Catalogue:
@@ -190,9 +192,15 @@ class Catalogue:
         contends for the ``flock`` with other processes (``flock`` is not fair: a crowd of
         waiters starves some of them).
         """
+        try:
+            with self._thread_lock, self._file_lock():
+                yield
+        finally:
+            self._commits.wake()
+
+    def _file_lock(self):
         self.root.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, yamlfiles.locked(self._lock_path):
-            yield
+        return yamlfiles.locked(self._lock_path)
 
     def create_organisation(self, org_id: str, name: str | None = None) -> dict[str, str]:
         path = self.orgs.path(org_id)
@@ -218,17 +226,31 @@ class Catalogue:
         """Apply ``change`` to the organisation as on disk, under the lock, and write it.
 
         ``change`` gets the stored form (sealed values sealed) and mutates it; what it
-        returns is returned. Unchanged content is not rewritten.
+        returns is returned. Unchanged content is not rewritten. Changes that other
+        threads of this process queue meanwhile are written with it, in one write
+        (:mod:`kat.catalogue.commits`).
         """
-        with self.locked():
-            for _attempt in range(5):
-                path, org, before = self.orgs.load_fresh(org_id)
-                org = copy.deepcopy(org)
-                old = records.org_file_data(org)
-                result = change(org)
-                new = records.org_file_data(org)
-                if _same(old, new) and list(old) == list(new):
-                    return result
+        self.orgs.path(org_id)  # a malformed id is refused before anything is queued
+        return self._commits.submit(org_id, change, self._commit)
+
+    def _commit(self, org_id: str, batch: list[Pending]) -> None:
+        """Apply a batch of changes to the organisation's file and write it once (called
+        with the lock held). A change that raises is left out; only it gets the error."""
+        for _attempt in range(5):
+            path, stored, before = self.orgs.load_fresh(org_id)
+            org = copy.deepcopy(stored)
+            old = records.org_file_data(org)
+            outcomes: list[tuple[Any, BaseException | None]] = []
+            for item in batch:
+                # One change alone needs no copy: if it fails, nothing is written.
+                trial = org if len(batch) == 1 else copy.deepcopy(org)
+                try:
+                    outcomes.append((item.change(trial), None))
+                    org = trial
+                except Exception as exc:
+                    outcomes.append((None, exc))
+            new = records.org_file_data(org)
+            if not (_same(old, new) and list(old) == list(new)):
                 # A hand edit made without the lock between our read and now: start over
                 # (a file deleted meanwhile is then unknown, as for any other request).
                 try:
@@ -238,8 +260,10 @@ class Catalogue:
                     continue
                 data = records.validate_org(copy.deepcopy(new), org_id)
                 self.orgs.store(org_id, path, _dump(new), data)
-                return result
-            raise CatalogueError(f"{path} keeps changing; try again")
+            for item, (result, error) in zip(batch, outcomes, strict=True):
+                item.settle(result, error)
+            return
+        raise CatalogueError(f"{path} keeps changing; try again")
 
     def _store_value(self, old: Any, new: Any, present: bool, old_plain: Any) -> Any:
         """What to write for ``new``: sealed when encryption is on, the old ciphertext kept

@@ -11,6 +11,7 @@ from kat import config
 from kat.catalogue import Catalogue
 from kat.config import Settings
 from kat.katalogus import resources as r
+from kat.katalogus import spec
 from kat.katalogus.metrics import MetricsResource, RequestMetrics
 from kat.katalogus.middleware import (
     API_PREFIXES,
@@ -77,6 +78,10 @@ def create_app(
     app.add_route(f"{ORG}/{{plugin}}/settings", r.Settings(*shared))
     app.add_route(f"{ORG}/{{plugin}}/settings/{{key}}", r.Setting(*shared))
     app.add_route(f"{ORG}/settings/clone/{{to_org}}", r.Clone(*shared))
+
+    # Build the spec's validators now, at worker boot, not in the first request's time.
+    spec.body_validators()
+    spec.query_validators()
 
     _watchers[id(app)] = Watcher(catalogue, registry)
     if watch:

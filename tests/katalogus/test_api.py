@@ -379,3 +379,25 @@ def test_a_plugin_schema_with_a_dangling_ref_is_skipped_naming_it(env, caplog):
         assert "'dangling'" in detail(result)
     assert client.simulate_get(f"{ORG}/plugins/dns-records").status_code == 200
     assert "dangling" not in (load(env).catalogue_dir / "organisations" / "_dev.yaml").read_text()
+
+
+def test_the_kept_plugin_list_follows_writes_hand_edits_and_new_plugins(client, env):
+    def enabled() -> dict[str, bool]:
+        return {p["id"]: p["enabled"] for p in client.simulate_get(f"{ORG}/plugins").json}
+
+    assert enabled()["ssl-certificates"] is False
+    assert enabled()["ssl-certificates"] is False  # served from what was rendered
+    client.simulate_patch(f"{ORG}/plugins/ssl-certificates", json={"enabled": True})
+    assert enabled()["ssl-certificates"] is True
+    path = load(env).catalogue_dir / "organisations" / "_dev.yaml"
+    path.write_text("id: _dev\nname: Dev\nplugins:\n  dns-records:\n    enabled: false\n")
+    assert enabled() == {
+        "dns-records": False,
+        "dns-records-normalize": True,
+        "ssl-certificates": False,
+    }
+    assert client.simulate_get(f"{ORG}/plugins", params={"q": "dns"}).status_code == 200
+    assert [p["id"] for p in client.simulate_get(f"{ORG}/plugins?q=dns").json] == [
+        "dns-records",
+        "dns-records-normalize",
+    ]

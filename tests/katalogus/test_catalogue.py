@@ -321,3 +321,63 @@ def test_an_api_write_keeps_the_order_a_person_wrote(tmp_path):
         "dns-records",
         "a-plugin",
     ]
+
+
+def test_changes_queued_during_a_write_are_written_together_and_fail_alone(tmp_path):
+    """Group commit: what threads queue while the lock is held goes out in one write;
+    a change that fails is left out and only its caller gets the error."""
+    import threading
+    import time
+
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+    cat.put_setting("acme", "p", "TAKEN", "first")
+    writes = []
+    store = cat.orgs.store
+    cat.orgs.store = lambda *a, **k: (writes.append(a[0]), store(*a, **k))[1]
+    outcomes: dict[str, object] = {}
+
+    def put(key: str, create: bool) -> None:
+        try:
+            cat.put_setting("acme", "p", key, f"value-{key}", create=create)
+            outcomes[key] = "ok"
+        except Exception as exc:
+            outcomes[key] = type(exc).__name__
+
+    keys = [f"K{n}" for n in range(8)]
+    with cat.locked():  # a write in progress (another thread, process or person)
+        threads = [threading.Thread(target=put, args=(k, False)) for k in keys]
+        threads.append(threading.Thread(target=put, args=("TAKEN", True)))
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while sum(map(len, cat._commits._pending.values())) < len(threads):
+            assert time.monotonic() < deadline, "the changes were not queued"
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert outcomes == {**dict.fromkeys(keys, "ok"), "TAKEN": "Exists"}
+    assert writes == ["acme"]  # nine changes, one write
+    assert cat.settings("acme", "p") == {
+        "TAKEN": "first",
+        **{k: f"value-{k}" for k in keys},
+    }
+
+
+def test_many_writers_lose_nothing(tmp_path):
+    import threading
+
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+
+    def writer(n: int) -> None:
+        for i in range(15):
+            cat.put_setting("acme", "p", f"W{n}_{i}", i)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(cat.settings("acme", "p")) == 90
+    assert len(Catalogue(tmp_path).settings("acme", "p")) == 90
