@@ -381,3 +381,60 @@ def test_many_writers_lose_nothing(tmp_path):
         thread.join(timeout=60)
     assert len(cat.settings("acme", "p")) == 90
     assert len(Catalogue(tmp_path).settings("acme", "p")) == 90
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("- a list\n", 1, "the file must be a mapping with id, name and plugins"),
+        ("id: acme\nname: A\ncolour: red\n", 3, "unknown key 'colour' (use id, name, plugins)"),
+        ("id: other\n", 1, "id must be 'acme', the file's name"),
+        ("name: A\n", 1, "id must be 'acme', the file's name"),
+        ("id: acme\nname: [1]\n", 2, "name must be a string"),
+        ("id: acme\nname: true\n", 2, "name must be a string"),
+        ("id: acme\nplugins: [dns]\n", 2, "plugins must be a mapping of plugin id to state"),
+        ("id: acme\nplugins:\n  ok: {}\n  ../x: {}\n", 4, "plugin id '../x' does not match"),
+        ("id: acme\nplugins:\n  a..b: {}\n", 3, "plugin id 'a..b' does not match"),
+        ("id: acme\nplugins:\n  dns:\n    colour: red\n", 4, "a plugin takes only enabled and"),
+        ("id: acme\nplugins:\n  dns: 3\n", 3, "a plugin takes only enabled and settings"),
+        ("id: acme\nplugins:\n  dns:\n    enabled: 'yes'\n", 4, "enabled must be true or false"),
+        ("id: acme\nplugins:\n  dns:\n    settings: [1]\n", 4, "settings must be a mapping"),
+        ("id: acme\nplugins:\n  dns:\n    settings:\n      A: 1\n      bad-name: 1\n", 6,
+         "setting name 'bad-name' is not valid"),
+        ("id: acme\nplugins:\n  dns:\n    settings:\n      WHEN: 2024-01-01\n", 5,
+         "setting WHEN: a YAML date, not a JSON value: quote it"),
+    ],
+)  # fmt: skip
+def test_what_an_organisation_file_may_hold_is_said_with_its_line(tmp_path, text, line, reason):
+    folder = tmp_path / "organisations"
+    folder.mkdir()
+    (folder / "acme.yaml").write_text(text)
+    with pytest.raises(BrokenFile) as caught:
+        Catalogue(tmp_path).organisation("acme")
+    assert f"acme.yaml:{line}: {reason}" in str(caught.value)
+
+
+def test_hand_written_numbers_are_the_text_people_meant(tmp_path):
+    folder = tmp_path / "organisations"
+    folder.mkdir()
+    (folder / "2024.yaml").write_text("id: 2024\nname: 7\nplugins:\n  2025:\n    enabled: true\n")
+    cat = Catalogue(tmp_path)
+    assert cat.organisation("2024") == {"id": "2024", "name": "7"}
+    assert cat.enabled_states("2024") == {"2025": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("id: extra\nname: X\nbase_url: 3\n", 3, "base_url must be a string"),
+        ("id: extra\nowner: me\n", 2, "unknown key 'owner' (use id, name, base_url)"),
+        ("id: nope\n", 1, "id must be 'extra', the file's name"),
+    ],
+)
+def test_what_a_repository_file_may_hold_is_said_with_its_line(tmp_path, text, line, reason):
+    folder = tmp_path / "repositories"
+    folder.mkdir()
+    (folder / "extra.yaml").write_text(text)
+    with pytest.raises(BrokenFile) as caught:
+        Catalogue(tmp_path).repository("extra")
+    assert f"extra.yaml:{line}: {reason}" in str(caught.value)
