@@ -52,7 +52,13 @@ LOCK_NAME = ".lock"
 
 def _same(a: Any, b: Any) -> bool:
     """Equal as JSON (so ``1`` and ``True`` differ, as they do in a schema)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    if type(a) is type(b) and isinstance(a, _SCALARS):
+        return a == b
+    return a == b and json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+#: Types whose values are equal as JSON exactly when they are equal and of one type.
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def org_text(org: dict[str, Any]) -> str:
@@ -67,6 +73,16 @@ def _dump(data: dict[str, Any]) -> str:
         raise InvalidValue("a value is not valid Unicode (lone surrogate)") from None
 
 
+_UNSEEN = object()
+
+
+class _Json(str):
+    """A remembered plaintext list or mapping, kept as its JSON text."""
+
+    def __new__(cls, value: Any) -> _Json:
+        return super().__new__(cls, json.dumps(value))
+
+
 class Catalogue:
     """The file-backed catalogue: the workers' reader and the KATalogus' store."""
 
@@ -79,7 +95,7 @@ class Catalogue:
         # sealed settings opens only the values it has not seen (an X25519 operation each).
         # Only the KATalogus server asks for it: it holds the private key anyway, and its
         # processes are not dumpable. A job helper must not keep plaintext between jobs.
-        self._opened: dict[str, str] | None = {} if remember_opened else None
+        self._opened: dict[str, Any] | None = {} if remember_opened else None
         self.orgs = Folder(
             self.root / "organisations",
             records.validate_org,
@@ -159,14 +175,21 @@ class Catalogue:
     def _open(self, sealed: str) -> Any:
         if self._opened is None:
             return self.sealer.open(sealed)
-        known = self._opened.get(sealed)
-        if known is None:
+        known = self._opened.get(sealed, _UNSEEN)
+        if known is _UNSEEN:
             value = self.sealer.open(sealed)
-            if len(self._opened) >= MAX_REMEMBERED:
-                self._opened.clear()
-            self._opened[sealed] = known = json.dumps(value)
+            self._remember(sealed, value)
             return value
-        return json.loads(known)  # a fresh copy: callers may change what they get
+        return json.loads(known) if isinstance(known, _Json) else known
+
+    def _remember(self, sealed: str, value: Any) -> None:
+        if self._opened is None:
+            return
+        if len(self._opened) >= MAX_REMEMBERED:
+            self._opened.clear()
+        # Text and numbers as they are; lists and mappings as JSON, so every caller gets
+        # a copy of its own to change.
+        self._opened[sealed] = value if isinstance(value, _SCALARS) else _Json(value)
 
     def problems(self) -> list[yamlfiles.FileProblem]:
         """The catalogue's files that are broken on disk now (path, line and reason)."""
@@ -258,8 +281,9 @@ class Catalogue:
                         continue
                 except FileNotFoundError:
                     continue
-                data = records.validate_org(copy.deepcopy(new), org_id)
-                self.orgs.store(org_id, path, _dump(new), data)
+                # Not validated again: each change checked what it brought, and the rest
+                # is the file as read (1,200 sealed settings must not be re-checked).
+                self.orgs.store(org_id, path, _dump(new), records.normal_form(new))
             for item, (result, error) in zip(batch, outcomes, strict=True):
                 item.settle(result, error)
             return
@@ -275,7 +299,9 @@ class Catalogue:
             return old
         if self.sealer is not None and self.sealer.can_seal:
             try:
-                return self.sealer.seal(new)
+                sealed = self.sealer.seal(new)
+                self._remember(sealed, new)
+                return sealed
             except SealError as exc:
                 raise SealedValueError(str(exc)) from None
             except (UnicodeError, TypeError, ValueError):

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_DEPTH",
     "ORG_SCHEMA",
     "REPO_SCHEMA",
+    "normal_form",
     "org_file_data",
     "validate_org",
     "validate_repo",
@@ -200,6 +201,16 @@ def validate_repo(data: Any, repo_id: str) -> dict[str, Any]:
     """The repository in its normal form; :class:`Invalid` naming the offending key if not."""
     _check(_REPO_CHECK, data, repo_id)
     return {"id": repo_id, "name": data.get("name", repo_id), "base_url": data.get("base_url", "")}
+
+
+def normal_form(file_data: dict[str, Any]) -> dict[str, Any]:
+    """The in-memory form of what :func:`org_file_data` gave (already valid: not checked)."""
+    plugins = {}
+    for pid, state in (file_data.get("plugins") or {}).items():
+        entry = {"enabled": state["enabled"]} if "enabled" in state else {}
+        entry["settings"] = dict(state.get("settings") or {})
+        plugins[pid] = entry
+    return {"id": file_data["id"], "name": file_data["name"], "plugins": plugins}
 
 
 def org_file_data(org: dict[str, Any]) -> dict[str, Any]:

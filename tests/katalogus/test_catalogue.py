@@ -438,3 +438,38 @@ def test_what_a_repository_file_may_hold_is_said_with_its_line(tmp_path, text, l
     with pytest.raises(BrokenFile) as caught:
         Catalogue(tmp_path).repository("extra")
     assert f"extra.yaml:{line}: {reason}" in str(caught.value)
+
+
+def test_a_write_opens_each_sealed_value_at_most_once_and_seals_only_the_change(tmp_path):
+    """1,200 sealed settings once made each PUT open every value twice and check the
+    whole file again under the lock; the server's catalogue remembers what it opened."""
+    public, private = generate()
+    sealer = Sealer(public, [private])
+    calls = {"open": 0, "seal": 0}
+    for name in calls:
+        original = getattr(sealer, name)
+
+        def counted(value, _original=original, _name=name):
+            calls[_name] += 1
+            return _original(value)
+
+        setattr(sealer, name, counted)
+    values = {f"KEY_{n:04d}": f"secret-{n}" for n in range(1200)}
+    Catalogue(tmp_path, sealer).create_organisation("acme")
+    Catalogue(tmp_path, sealer).replace_settings("acme", "p", values)
+    path = tmp_path / "organisations" / "acme.yaml"
+    before = path.read_text().splitlines()
+
+    calls.update(open=0, seal=0)
+    Catalogue(tmp_path, sealer).put_setting("acme", "p", "KEY_0007", "changed")
+    assert calls == {"open": 1200, "seal": 1}  # once each, not twice
+    server = Catalogue(tmp_path, sealer, remember_opened=True)
+    server.settings("acme", "p")
+    calls.update(open=0, seal=0)
+    for n in range(3):
+        server.put_setting("acme", "p", "KEY_0009", f"again-{n}")
+    assert calls == {"open": 0, "seal": 3}
+    assert server.get_setting("acme", "p", "KEY_0009") == "again-2"
+    after = path.read_text().splitlines()
+    changed = [n for n, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert [after[n].split(":")[0].strip() for n in changed] == ["KEY_0007", "KEY_0009"]
