@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import logging
 import os
@@ -256,9 +257,10 @@ class Catalogue:
         self.orgs.path(org_id)  # a malformed id is refused before anything is queued
         return self._commits.submit(org_id, change, self._commit)
 
-    def _commit(self, org_id: str, batch: list[Pending]) -> None:
+    def _commit(self, org_id: str, batch: list[Pending]) -> Callable[[], None] | None:
         """Apply a batch of changes to the organisation's file and write it once (called
-        with the lock held). A change that raises is left out; only it gets the error."""
+        with the lock held). A change that raises is left out; only it gets the error.
+        Returns the folder's fsync, which makes the new file's name durable."""
         for _attempt in range(5):
             path, stored, before = self.orgs.load_fresh(org_id)
             org = copy.deepcopy(stored)
@@ -283,10 +285,15 @@ class Catalogue:
                     continue
                 # Not validated again: each change checked what it brought, and the rest
                 # is the file as read (1,200 sealed settings must not be re-checked).
-                self.orgs.store(org_id, path, _dump(new), records.normal_form(new))
+                self.orgs.store(
+                    org_id, path, _dump(new), records.normal_form(new), sync_folder=False
+                )
+                durable = functools.partial(yamlfiles.fsync_folder, path.parent)
+            else:
+                durable = None
             for item, (result, error) in zip(batch, outcomes, strict=True):
                 item.settle(result, error)
-            return
+            return durable
         raise CatalogueError(f"{path} keeps changing; try again")
 
     def _store_value(self, old: Any, new: Any, present: bool, old_plain: Any) -> Any:

@@ -21,26 +21,30 @@ Change = Callable[[dict[str, Any]], Any]
 
 
 class Pending:
-    """One queued change and, once written, its result or its error."""
+    """One queued change, its result or its error, and whether it is done (written and
+    durable, or failed): only then does its caller get an answer."""
 
-    __slots__ = ("change", "done", "error", "result")
+    __slots__ = ("change", "done", "error", "result", "settled")
 
     def __init__(self, change: Change) -> None:
         self.change = change
         self.result: Any = None
         self.error: BaseException | None = None
-        self.done = False
+        self.settled = self.done = False
 
     def settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        self.result, self.error, self.done = result, error, True
+        """Record the outcome (the batch is marked done once its write is durable)."""
+        self.result, self.error, self.settled = result, error, True
 
 
 #: Seconds a waiting writer sleeps before it looks at the lock again, should a wake-up be
 #: missed (another writer, such as ``kat catalogue reseal``, takes the lock directly).
 WAKE_SECONDS = 0.05
 
-#: Writes a batch: applies each change, writes once, and settles every one of them.
-Commit = Callable[[list[Pending]], None]
+#: Writes a batch under the file lock: applies each change, writes once, settles every
+#: change, and returns what makes the write durable (run once the lock is released: the
+#: folder's fsync need not hold up the other processes), or None.
+Commit = Callable[[str, list[Pending]], Callable[[], None] | None]
 
 
 class GroupCommit:
@@ -53,7 +57,7 @@ class GroupCommit:
         self._queue = threading.Condition()  # guards _pending; notified after each write
         self._pending: dict[str, list[Pending]] = {}
 
-    def submit(self, key: str, change: Change, commit: Callable[[str, list[Pending]], None]):
+    def submit(self, key: str, change: Change, commit: Commit):
         """Queue ``change`` for ``key`` and return its result once it is written (or raise
         its error).
 
@@ -81,24 +85,29 @@ class GroupCommit:
             raise item.error
         return item.result
 
-    def _commit_queued(self, key: str, commit: Callable[[str, list[Pending]], None]) -> None:
+    def _commit_queued(self, key: str, commit: Commit) -> None:
         """Take the file lock, then every change queued for ``key`` (those that arrived
-        while another process held the lock too), and write them. An error taking the
-        lock, or one the commit did not settle, goes to every change of the batch."""
+        while another process held the lock too), write them, and make the write durable
+        after the file lock is let go. An error taking the lock, or one the commit did
+        not settle, goes to every change of the batch."""
         batch: list[Pending] = []
         try:
             with self._file_lock():
                 with self._queue:
                     batch = self._pending.pop(key, [])
-                commit(key, batch)
-        except BaseException as exc:
+                durable = commit(key, batch)
+            if durable is not None:
+                durable()
+        except BaseException as exc:  # not written, or not durable: every change failed
             with self._queue:
                 batch = batch or self._pending.pop(key, [])
             for pending in batch:
-                if not pending.done:
-                    pending.settle(error=exc)
+                pending.settle(error=exc)
             if not isinstance(exc, Exception):
                 raise
+        finally:
+            for pending in batch:
+                pending.done = True
 
     def wake(self) -> None:
         """Tell waiting writers the lock was released by a writer from outside the queue."""

@@ -117,11 +117,12 @@ def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_ino, st.st_mtime_ns, st.st_size, st.st_ctime_ns)
 
 
-def write_atomic(path: Path, text: str) -> os.stat_result:
+def write_atomic(path: Path, text: str, sync_folder: bool = True) -> os.stat_result:
     """Write ``text`` to ``path`` so readers see the old file or the new one, never half.
 
     A temp file in the same folder, fsync, ``os.replace``, then fsync of the folder so the
-    rename itself survives a crash.
+    rename itself survives a crash (left to the caller with ``sync_folder=False``, who
+    must call :func:`fsync_folder` before it reports the write done).
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -145,12 +146,19 @@ def write_atomic(path: Path, text: str) -> os.stat_result:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    st = os.stat(path)
+    if sync_folder:
+        fsync_folder(path.parent)
+    return st
+
+
+def fsync_folder(folder: Path) -> None:
+    """fsync of a folder: the names of the files renamed into it survive a crash."""
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return os.stat(path)
 
 
 @contextlib.contextmanager
@@ -282,8 +290,15 @@ class Folder:
         except FileProblem as exc:
             raise self.broken(f"catalogue file {exc}: fix it before writing") from None
 
-    def store(self, obj_id: str, path: Path, text: str, data: dict[str, Any] | None = None) -> None:
+    def store(
+        self,
+        obj_id: str,
+        path: Path,
+        text: str,
+        data: dict[str, Any] | None = None,
+        sync_folder: bool = True,
+    ) -> None:
         """Write the object's file; ``data`` is what parsing ``text`` would give, if known."""
-        st = write_atomic(path, text)
+        st = write_atomic(path, text, sync_folder)
         self.cache[obj_id] = (stat_key(st), data or self.parse(path, obj_id, text), True)
         self.broken_files.pop(obj_id, None)
