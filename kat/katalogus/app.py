@@ -15,6 +15,7 @@ from kat.katalogus import spec
 from kat.katalogus.metrics import MetricsResource, RequestMetrics
 from kat.katalogus.middleware import (
     API_PREFIXES,
+    JSON_PREFIXES,
     CrossSiteGuard,
     JSONBody,
     TokenAuth,
@@ -47,7 +48,7 @@ def create_app(
             metrics,
             TokenAuth(settings.katalogus_api_token),
             CrossSiteGuard(API_PREFIXES),
-            JSONBody(API_PREFIXES),
+            JSONBody(JSON_PREFIXES),
         ]
     )
     app.req_options.strip_url_path_trailing_slash = True

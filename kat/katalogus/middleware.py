@@ -2,8 +2,9 @@
 limit, JSON bodies and query strings checked against the spec, and every error mapped to
 ``{"detail": …}``.
 
-The guard and the JSON body apply to the API routes only (:data:`API_PREFIXES`): the web
-console mounted on the same app posts HTML forms and checks its own CSRF tokens.
+The cross-site guard applies to the API routes (:data:`API_PREFIXES`), the JSON body to
+the JSON API (:data:`JSON_PREFIXES`): the web console mounted on the same app posts HTML
+forms and checks its own CSRF tokens, and the data API reads raw files itself.
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ MAX_BODY = 1024 * 1024
 #: Routes that need no token.
 OPEN_PATHS = frozenset({"/health", "/metrics"})
 
-#: Path prefixes of the JSON API: writes there must be JSON and not cross-site. Other
-#: routes (the console's HTML forms) are left to their own handling.
+#: Path prefixes of the API: writes there are refused when a browser sends them from
+#: another site. Other routes (the console's HTML forms) are left to their own handling.
 API_PREFIXES: tuple[str, ...] = ("/v1/", "/bytes/")
+
+#: Path prefixes whose bodies are JSON, read and checked against ``openapi.yaml`` here
+#: (the data API under ``/bytes/`` takes raw files as they are, and reads them itself).
+JSON_PREFIXES: tuple[str, ...] = ("/v1/",)
 
 #: Methods that change state (a browser sends them cross-site only as forms or fetches).
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -121,7 +126,7 @@ class JSONBody:
     body that is not ``application/json``, and any body that does not fit the route's
     schema in ``openapi.yaml``; checks query parameters against the spec too."""
 
-    def __init__(self, prefixes: Iterable[str] = API_PREFIXES) -> None:
+    def __init__(self, prefixes: Iterable[str] = JSON_PREFIXES) -> None:
         self.prefixes = tuple(prefixes)
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
