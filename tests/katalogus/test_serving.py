@@ -205,3 +205,32 @@ def test_a_process_of_the_same_user_cannot_read_the_servers_environment():
                 proc.kill()
                 proc.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(60)
+def test_a_cross_site_post_to_the_real_server_creates_nothing(env, gunicorn):
+    """What a page on another site can make a browser send, to a KATalogus without a
+    token (the default): a text/plain or form POST, with the browser's own headers."""
+    import http.client
+
+    server = gunicorn(env, workers=1)
+    folder = Path(env["KAT_CATALOGUE_DIR"]) / "organisations"
+
+    def post(path: str, body: bytes, headers: dict[str, str]) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("POST", path, body=body, headers=headers)
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    browser = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    assert post(
+        "/v1/organisations", b'{"id": "pwned"}', {**browser, "Content-Type": "text/plain"}
+    ) in (403, 415)
+    form = {**browser, "Content-Type": "application/x-www-form-urlencoded"}
+    assert post("/v1/organisations/_dev/settings/clone/pwned", b"", form) == 403
+    assert not (folder / "pwned.yaml").exists()
+    # the same write from curl or kat's own client
+    assert post("/v1/organisations", b'{"id": "ok"}', {"Content-Type": "application/json"}) == 201
+    assert (folder / "ok.yaml").exists()
