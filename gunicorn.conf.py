@@ -17,7 +17,10 @@ from kat.katalogus.safety import make_non_dumpable
 
 # The master holds the private key from its first instruction: no /proc/<pid>/environ or
 # ptrace for a process of the same user (a plugin) from here on; its forks inherit this.
-make_non_dumpable()
+if not make_non_dumpable():
+    import sys
+
+    print("KATalogus: no prctl on this system: its processes stay dumpable", file=sys.stderr)
 
 bind = _load_settings().katalogus_bind
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())

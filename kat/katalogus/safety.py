@@ -20,16 +20,21 @@ PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
 
 
-def make_non_dumpable() -> None:
+def make_non_dumpable() -> bool:
     """``prctl(PR_SET_DUMPABLE, 0)`` for this process (kept by its forks, lost on exec).
 
-    Raises OSError where the kernel refuses: a server that holds the key must not run
-    believing it is protected when it is not.
+    Returns False where there is no ``prctl`` (not Linux). Raises OSError where the
+    kernel refuses: a server that holds the key must not run believing it is protected
+    when it is not.
     """
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+    prctl = getattr(libc, "prctl", None)
+    if prctl is None:
+        return False
+    if prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, "prctl(PR_SET_DUMPABLE, 0) failed")
+    return True
 
 
 def is_dumpable() -> bool:

@@ -234,3 +234,19 @@ def test_a_cross_site_post_to_the_real_server_creates_nothing(env, gunicorn):
     # the same write from curl or kat's own client
     assert post("/v1/organisations", b'{"id": "ok"}', {"Content-Type": "application/json"}) == 201
     assert (folder / "ok.yaml").exists()
+
+
+def test_make_non_dumpable_holds_for_the_process_and_its_forks():
+    code = (
+        "import os, sys\n"
+        "from kat.katalogus.safety import is_dumpable, make_non_dumpable\n"
+        "assert is_dumpable()\n"
+        "assert make_non_dumpable()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if not is_dumpable() else 1)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "sys.exit(0 if not is_dumpable() and os.waitstatus_to_exitcode(status) == 0 else 3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
