@@ -89,10 +89,15 @@ class CrossSiteGuard:
         if req.method not in UNSAFE_METHODS or not is_api(req.path, self.prefixes):
             return
         site = (req.get_header("Sec-Fetch-Site") or "").strip().lower()
-        if site and site not in _OWN_FETCH_SITES:
-            raise falcon.HTTPForbidden(
-                description=f"cross-site request refused (Sec-Fetch-Site: {site[:40]})"
-            )
+        if site:
+            # A page cannot set this header: the browser's word is final, also behind a
+            # proxy that rewrites Host (where Origin and Host may differ).
+            if site not in _OWN_FETCH_SITES:
+                raise falcon.HTTPForbidden(
+                    description=f"cross-site request refused (Sec-Fetch-Site: {site[:40]})"
+                )
+            return
+        # Older browsers send no Sec-Fetch-Site, but an Origin on every cross-site write.
         origin = req.get_header("Origin")
         if origin is not None and not _same_origin(origin, req):
             raise falcon.HTTPForbidden(

@@ -78,7 +78,10 @@ def test_same_origin_pages_and_non_browser_clients_still_write(env):
     assert client.simulate_post(f"{ORG}/settings/clone/by-curl").status_code == 204
     charset = {"Content-Type": "application/json; charset=utf-8"}
     assert client.simulate_post(ORGS, body=b'{"id": "utf8"}', headers=charset).status_code == 201
-    assert organisations(env) == ["_dev", "by-curl", "by-page", "utf8"]
+    # behind a proxy that rewrites Host, the browser still says it is this site's page
+    proxied = {"Origin": "https://kat.example", "Sec-Fetch-Site": "same-origin"}
+    assert client.simulate_post(ORGS, json={"id": "proxied"}, headers=proxied).status_code == 201
+    assert organisations(env) == ["_dev", "by-curl", "by-page", "proxied", "utf8"]
     # reads are not writes: a cross-site GET is answered (the browser keeps it from the page)
     assert client.simulate_get(ORGS, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200
 
