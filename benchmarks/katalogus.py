@@ -326,14 +326,20 @@ def main() -> None:
                 for server in (url, bare_url):
                     load(server, plugins_path, "GET", warm)
                     load(server, put_path, "PUT", warm)
-                rows = {}
+                # Interleaved (bare, kat, kat, bare) and the better of two runs each, so a
+                # burst of other load on a shared machine does not decide the ratio.
+                rows: dict[tuple[str, str], dict] = {}
                 for method, path in (("GET", plugins_path), ("PUT", put_path)):
-                    rows[("bare", method)] = load(bare_url, path, method, args)
-                    rows[("kat", method)] = load(url, path, method, args)
+                    for who in ("bare", "kat", "kat", "bare"):
+                        r = load(bare_url if who == "bare" else url, path, method, args)
+                        best = rows.get((who, method))
+                        if best is None or r["rps"] > best["rps"]:
+                            rows[(who, method)] = r
             finally:
                 stop(bare_proc)
         finally:
             stop(proc)
+        print("best of two interleaved runs each:")
         print(f"{'':>14} {'kat req/s':>10} {'bare req/s':>11} {'ratio':>6} "
               f"{'kat p50':>8} {'kat p99':>8} {'bare p99':>9} {'non-2xx':>8}")  # fmt: skip
         for method, path in (("GET", "plugins (100)"), ("PUT", "one setting")):

@@ -172,6 +172,10 @@ def locked(lock_path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+#: Checked paths a folder keeps at once.
+MAX_PATHS = 20_000
+
+
 class Folder:
     """One folder of YAML objects with a stat-checked cache of their last good state."""
 
@@ -190,9 +194,18 @@ class Folder:
         self.cache: dict[str, tuple[tuple, dict | None, bool]] = {}
         # id -> why its file, as it is on disk now, is broken
         self.broken_files: dict[str, FileProblem] = {}
+        # id -> its checked path (building and checking one is most of a cached read)
+        self._paths: dict[str, Path] = {}
 
     def path(self, obj_id: str) -> Path:
-        return self.folder / f"{self.check_id(obj_id)}.yaml"
+        """The file of ``obj_id`` (checked: never a path outside the folder)."""
+        known = self._paths.get(obj_id)
+        if known is None:
+            known = self.folder / f"{self.check_id(obj_id)}.yaml"
+            if len(self._paths) >= MAX_PATHS:
+                self._paths.clear()
+            self._paths[obj_id] = known
+        return known
 
     def _missing(self, obj_id: str) -> Exception:
         return self.missing(f"{self.noun} {obj_id!r} does not exist")

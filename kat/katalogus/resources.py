@@ -120,7 +120,7 @@ class Plugins(_Base):
         self._rendered: dict[tuple, tuple[object, object, bytes]] = {}
 
     def on_get(self, req, resp, org: str, repo: str | None = None) -> None:
-        state = self.catalogue.orgs.get(check_id(org, "organisation id"))
+        state = self.catalogue.orgs.get(org)  # checks the id (400) and that it exists
         plugins = self.registry.plugins
         key = (org, repo, req.query_string)
         cached = self._rendered.get(key)
