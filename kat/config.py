@@ -43,6 +43,15 @@ def _whitelist(raw: str | None) -> dict[str, int]:
         raise ConfigError(str(exc)) from None
 
 
+def _bool(env: dict[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={raw!r}: use 1 or 0")
+
+
 @dataclass(frozen=True)
 class Settings:
     #: AMQP URL of the RabbitMQ broker.
@@ -61,8 +70,11 @@ class Settings:
     katalogus_api: str | None = None
     #: Bearer token the KATalogus requires (and workers send) when set.
     katalogus_api_token: str | None = None
-    #: Address gunicorn binds the KATalogus to.
-    katalogus_bind: str = "0.0.0.0:8003"
+    #: Address gunicorn binds the KATalogus to (loopback: see ``allow_insecure_bind``).
+    katalogus_bind: str = "127.0.0.1:8003"
+    #: Let the KATalogus listen beyond loopback without ``KATALOGUS_API_TOKEN`` (behind a
+    #: proxy that authenticates); without it such a start is refused.
+    allow_insecure_bind: bool = False
     #: True when settings are sealed at rest (``NACL_SEALBOX``).
     encryption: bool = False
     #: Base64 PyNaCl public key that seals settings.
@@ -118,6 +130,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         katalogus_api=(env.get("KATALOGUS_API") or "").rstrip("/") or None,
         katalogus_api_token=env.get("KATALOGUS_API_TOKEN") or None,
         katalogus_bind=env.get("KATALOGUS_BIND") or Settings.katalogus_bind,
+        allow_insecure_bind=_bool(env, "KAT_ALLOW_INSECURE_BIND"),
         encryption=middleware == SEALBOX,
         public_key=env.get("KATALOGUS_PUBLIC_KEY") or None,
         private_key=env.get("KATALOGUS_PRIVATE_KEY") or None,
