@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from kat import ooi
 from kat.catalogue.plugins import discover
-from tests.normalizers.feeds import RETIREJS_REPOSITORY
 from tests.boefjes.seeds import SEEDS as BOEFJE_SEEDS
+from tests.normalizers.feeds import RETIREJS_REPOSITORY
 from tests.plugins.helpers import PLUGINS_DIR, load_module
 
 COMPAT = Path(__file__).resolve().parents[1] / "compat" / "openkat"
