@@ -24,6 +24,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     KATALOGUS_BIND=0.0.0.0:8003 \
     KAT_SHUTDOWN_GRACE=8
 
+# The programs of the binary-backed boefjes (nmap, testssl-sh-ciphers, ssl-version,
+# masscan), from Debian packages. nmap -sS/-sU and masscan need root or CAP_NET_RAW:
+# run those workers with `--cap-add NET_RAW --cap-add NET_ADMIN` (and `--user root`).
+COPY scripts/ensure-scanners.sh /usr/local/bin/ensure-scanners.sh
+RUN ensure-scanners.sh && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --create-home --uid 1000 kat
 WORKDIR /app
 

@@ -34,6 +34,24 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _whitelist(raw: str | None) -> dict[str, int]:
+    from kat.ooi.scanprofiles import parse_whitelist
+
+    try:
+        return parse_whitelist(raw, "SCAN_PROFILE_WHITELIST")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _bool(env: dict[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={raw!r}: use 1 or 0")
+
+
 @dataclass(frozen=True)
 class Settings:
     #: AMQP URL of the RabbitMQ broker.
@@ -52,8 +70,11 @@ class Settings:
     katalogus_api: str | None = None
     #: Bearer token the KATalogus requires (and workers send) when set.
     katalogus_api_token: str | None = None
-    #: Address gunicorn binds the KATalogus to.
-    katalogus_bind: str = "0.0.0.0:8003"
+    #: Address gunicorn binds the KATalogus to (loopback: see ``allow_insecure_bind``).
+    katalogus_bind: str = "127.0.0.1:8003"
+    #: Let the KATalogus listen beyond loopback without ``KATALOGUS_API_TOKEN`` (behind a
+    #: proxy that authenticates); without it such a start is refused.
+    allow_insecure_bind: bool = False
     #: True when settings are sealed at rest (``NACL_SEALBOX``).
     encryption: bool = False
     #: Base64 PyNaCl public key that seals settings.
@@ -75,6 +96,9 @@ class Settings:
     max_interrupted: int = 1
     #: Seconds between two sweeps of the dead-letter queues by each worker process.
     sweep_interval: int = 30
+    #: Normalizers whose declared scan profiles count, with the highest level each may
+    #: declare (OpenKAT's ``SCAN_PROFILE_WHITELIST``, JSON ``{"normalizer id": level}``).
+    scan_profile_whitelist: dict[str, int] = field(default_factory=dict)
     #: ``BOEFJE_*`` variables of the worker, prefix stripped: plugin setting defaults.
     boefje_defaults: dict[str, str] = field(default_factory=dict)
 
@@ -106,6 +130,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         katalogus_api=(env.get("KATALOGUS_API") or "").rstrip("/") or None,
         katalogus_api_token=env.get("KATALOGUS_API_TOKEN") or None,
         katalogus_bind=env.get("KATALOGUS_BIND") or Settings.katalogus_bind,
+        allow_insecure_bind=_bool(env, "KAT_ALLOW_INSECURE_BIND"),
         encryption=middleware == SEALBOX,
         public_key=env.get("KATALOGUS_PUBLIC_KEY") or None,
         private_key=env.get("KATALOGUS_PRIVATE_KEY") or None,
@@ -115,6 +140,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         database_url_setting=env.get("KAT_DATABASE_URL") or None,
         sweep_interval=_int(env, "KAT_SWEEP_INTERVAL", Settings.sweep_interval),
         max_interrupted=_int(env, "KAT_MAX_INTERRUPTED", Settings.max_interrupted, minimum=0),
+        scan_profile_whitelist=_whitelist(env.get("SCAN_PROFILE_WHITELIST")),
         boefje_defaults={
             key[len(BOEFJE_PREFIX) :]: value
             for key, value in env.items()

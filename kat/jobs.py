@@ -52,6 +52,10 @@ class FailureReason(enum.StrEnum):
     STORE_ERROR = "store-error"
     #: Its runs kept ending without an outcome (the worker died each time).
     POISON = "poison"
+    #: An operator cancelled it (``kat task cancel``, ``kat scan cancel``).
+    CANCELLED = "cancelled"
+    #: A program the plugin's manifest ``requires`` is not installed on this worker.
+    MISSING_DEPENDENCY = "missing-dependency"
 
 
 #: Separates a failed job's detail (the reason) from the tail of its stdout/stderr.

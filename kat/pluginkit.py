@@ -11,8 +11,9 @@ plugin folder holds only what is its own::
         budget = Budget(timeout(default=15.0))
         answer = resolver().resolve(name, "A", lifetime=budget.left())
 
-Normalizers use the raw readers at the bottom (:func:`json_raw`, :func:`dns_response`,
-:func:`network_of`).
+Normalizers use the raw readers at the bottom (:func:`text_raw`, :func:`json_raw`,
+:func:`dns_response`, :func:`network_of`): they accept every form of a raw that OpenKAT's
+normalizers accept (other encodings, EDNS option lines, dig's output).
 Bad settings and malformed raws raise ``ValueError`` with a message naming the setting
 or the raw, which the runtime records as the job's failure. dnspython (the ``plugins``
 extra) is imported only by the DNS helpers, so the rest works without it.
@@ -20,12 +21,14 @@ extra) is imported only by the DNS helpers, so the rest works without it.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kat.ooi import Network
@@ -110,6 +113,45 @@ def netloc(host: str, scheme: str, port: int) -> str:
     return host if WEB_PORTS.get(scheme) == port else f"{host}:{port}"
 
 
+def base_url(setting: str, default: str) -> str:
+    """The base URL in setting ``setting`` (``default`` when unset or empty), without a
+    trailing slash; ValueError unless it is an http(s) URL. Every boefje that asks a
+    third-party service takes its address from a setting, so tests can point it at a
+    loopback server."""
+    value = (os.environ.get(setting) or default).strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{setting}={value!r} is not an http(s) URL")
+    return value
+
+
+def http_get(url: str, seconds: float, headers: dict[str, str] | None = None) -> Any:
+    """GET ``url`` within ``seconds`` in all (an ``httpx.Response`` with status 200).
+
+    Any other answer raises ValueError naming the URL and the status; a 429 adds the
+    server's Retry-After, a 401/403 says the key was refused. The deadline covers the
+    whole exchange, a server that trickles included."""
+    import httpx
+
+    def get() -> httpx.Response:
+        with httpx.Client(timeout=seconds, follow_redirects=True) as client:
+            return client.get(url, headers=headers or {})
+
+    try:
+        response = within(seconds, get)
+    except (httpx.HTTPError, TimeoutError) as exc:
+        raise ValueError(f"GET {url}: {type(exc).__name__}: {exc}") from None
+    if response.status_code == 200:
+        return response
+    reason = f"GET {url}: HTTP {response.status_code}"
+    if response.status_code == 429:
+        reason += (
+            f" (rate limited; Retry-After: {response.headers.get('Retry-After', 'not given')})"
+        )
+    elif response.status_code in (401, 403):
+        reason += " (the service refused the credentials)"
+    raise ValueError(reason)
+
+
 # -- deadlines ------------------------------------------------------------------------
 
 
@@ -150,12 +192,56 @@ def within(seconds: float, function: Callable[..., T], *args: Any) -> T:
 # -- normalizers: reading raws --------------------------------------------------------
 
 
-def json_raw(raw: bytes | str, problem: str) -> Any:
-    """``raw`` parsed as JSON, or ValueError ``"<problem>: <parser's reason>"``."""
+def text_raw(raw: bytes | str) -> str:
+    """A raw as text: UTF-8 (a byte-order mark dropped), UTF-16/32 when a byte-order mark
+    says so, and Latin-1 for bytes that are no UTF-8 (every byte is a Latin-1 character,
+    so an old tool's output is read rather than refused)."""
+    if isinstance(raw, str):
+        return raw.removeprefix("\ufeff")
+    for mark, codec in _BOMS:
+        if raw.startswith(mark):
+            return raw[len(mark) :].decode(codec, errors="replace")
     try:
-        return json.loads(raw)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+#: Byte-order marks and their codecs, longest first (UTF-32's mark starts like UTF-16's).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def json_raw(raw: bytes | str, problem: str) -> Any:
+    """``raw`` parsed as JSON (any encoding :func:`text_raw` reads), or ValueError
+    ``"<problem>: <parser's reason>"``."""
+    try:
+        return json.loads(text_raw(raw))
     except ValueError as exc:
         raise ValueError(f"{problem}: {exc}") from None
+
+
+@contextlib.contextmanager
+def raw_shape(problem: str) -> Iterator[None]:
+    """Within the block, a raw of an unexpected shape (a list where an object was meant,
+    a missing key, text where a number was meant) raises ValueError ``"<problem>: …"``
+    naming what was wrong, rather than a TypeError or KeyError from deep in a parser::
+
+        with raw_shape("leakix raw"):
+            for event in events:
+                yield from parse(event)
+    """
+    try:
+        yield
+    except KeyError as exc:
+        raise ValueError(f"{problem}: missing {exc}") from None
+    except (TypeError, AttributeError, IndexError) as exc:
+        raise ValueError(f"{problem}: unexpected shape ({exc})") from None
 
 
 def strip_resolver_line(text: str) -> str:
@@ -166,13 +252,51 @@ def strip_resolver_line(text: str) -> str:
     return "\n".join(lines)
 
 
+#: dig's section titles -> dnspython's.
+_DIG_SECTIONS = {
+    ";; QUESTION SECTION:": ";QUESTION",
+    ";; ANSWER SECTION:": ";ANSWER",
+    ";; AUTHORITY SECTION:": ";AUTHORITY",
+    ";; ADDITIONAL SECTION:": ";ADDITIONAL",
+}
+_DIG_HEADER = re.compile(r"opcode: (\w+), status: (\w+), id: (\d+)")
+_DIG_FLAGS = re.compile(r";; flags: ([a-z ]*);")
+
+
+def readable_dns_text(text: str) -> str:
+    """DNS text that dnspython reads back: header ``option …`` lines dropped (dnspython
+    writes EDNS options, such as the Extended DNS Errors a resolver adds, but cannot read
+    them), and ``dig``'s output turned into dnspython's form (header, flags, section
+    titles; dig's comments dropped)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    if not any(line.startswith((";; ->>HEADER<<-", ";; QUESTION SECTION:")) for line in lines):
+        return "\n".join(line for line in lines if not line.startswith("option "))
+    out: list[str] = []
+    section = None
+    for line in lines:
+        header, flags = _DIG_HEADER.search(line), _DIG_FLAGS.match(line)
+        if line.startswith(";; ->>HEADER<<-") and header:
+            out += [f"id {header[3]}", f"opcode {header[1]}", f"rcode {header[2]}"]
+        elif flags:
+            out.append("flags " + flags[1].upper())
+        elif line.strip() in _DIG_SECTIONS:
+            section = _DIG_SECTIONS[line.strip()]
+            out.append(section)
+        elif section == ";QUESTION" and line.startswith(";") and not line.startswith(";;"):
+            out.append(line[1:])  # dig comments the question out
+        elif line.strip() and not line.startswith(";"):
+            out.append(line)
+    return "\n".join(out)
+
+
 def dns_message(text: str, problem: str) -> dns.message.Message:
-    """A DNS message in dnspython's text form, or ValueError ``"<problem>: <reason>"``."""
+    """A DNS message in dnspython's text form (or dig's, see :func:`readable_dns_text`),
+    or ValueError ``"<problem>: <reason>"``."""
     import dns.exception
     import dns.message
 
     try:
-        return dns.message.from_text(text)
+        return dns.message.from_text(readable_dns_text(text))
     except (dns.exception.DNSException, ValueError, IndexError, KeyError) as exc:
         raise ValueError(f"{problem}: {exc}") from None
 

@@ -2,7 +2,8 @@
 
 :mod:`~kat.catalogue.yamlfiles` reads and writes the files, :mod:`~kat.catalogue.records`
 says what they may hold, :mod:`~kat.catalogue.sealing` seals settings,
-:mod:`~kat.catalogue.catalogue` is the file-backed catalogue, :mod:`~kat.catalogue.client`
+:mod:`~kat.catalogue.catalogue` is the file-backed catalogue (its writes group-committed
+by :mod:`~kat.catalogue.commits`), :mod:`~kat.catalogue.client`
 the same reads over a KATalogus's HTTP API, :mod:`~kat.catalogue.plugins` the plugins
 folder and :mod:`~kat.catalogue.settings` the one check of settings against a schema.
 The names most callers need are re-exported here.

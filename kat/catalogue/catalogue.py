@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kat.catalogue import records, yamlfiles
+from kat.catalogue.commits import GroupCommit, Pending
 from kat.catalogue.errors import (
     BrokenFile,
     CatalogueError,
@@ -43,17 +45,25 @@ logger = logging.getLogger(__name__)
 
 #: The repository that is the plugins folder; it cannot be deleted.
 LOCAL = "LOCAL"
+#: Most sealed values whose plaintext a remembering catalogue keeps at once.
+MAX_REMEMBERED = 100_000
 #: The lock file all writers share (a separate file: see :mod:`kat.catalogue.yamlfiles`).
 LOCK_NAME = ".lock"
 
 
 def _same(a: Any, b: Any) -> bool:
     """Equal as JSON (so ``1`` and ``True`` differ, as they do in a schema)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    if type(a) is type(b) and isinstance(a, _SCALARS):
+        return a == b
+    return a == b and json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+#: Types whose values are equal as JSON exactly when they are equal and of one type.
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def org_text(org: dict[str, Any]) -> str:
-    """The file of an organisation: id, name, then plugins and settings sorted by id."""
+    """The file of an organisation: id, name, then plugins and settings in their order."""
     return _dump(records.org_file_data(org))
 
 
@@ -64,12 +74,29 @@ def _dump(data: dict[str, Any]) -> str:
         raise InvalidValue("a value is not valid Unicode (lone surrogate)") from None
 
 
+_UNSEEN = object()
+
+
+class _Json(str):
+    """A remembered plaintext list or mapping, kept as its JSON text."""
+
+    def __new__(cls, value: Any) -> _Json:
+        return super().__new__(cls, json.dumps(value))
+
+
 class Catalogue:
     """The file-backed catalogue: the workers' reader and the KATalogus' store."""
 
-    def __init__(self, root: Path | str, sealer: Sealer | None = None) -> None:
+    def __init__(
+        self, root: Path | str, sealer: Sealer | None = None, remember_opened: bool = False
+    ) -> None:
         self.root = Path(root)
         self.sealer = sealer
+        # Sealed value -> its plaintext as JSON, so a write or read of a plugin with many
+        # sealed settings opens only the values it has not seen (an X25519 operation each).
+        # Only the KATalogus server asks for it: it holds the private key anyway, and its
+        # processes are not dumpable. A job helper must not keep plaintext between jobs.
+        self._opened: dict[str, Any] | None = {} if remember_opened else None
         self.orgs = Folder(
             self.root / "organisations",
             records.validate_org,
@@ -88,14 +115,15 @@ class Catalogue:
         )
         self._lock_path = self.root / LOCK_NAME
         self._thread_lock = threading.Lock()
+        self._commits = GroupCommit(self._thread_lock, self._file_lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Catalogue:
+    def from_settings(cls, settings: Settings, remember_opened: bool = False) -> Catalogue:
         try:
             sealer = from_settings(settings)
         except SealError as exc:
             raise SealedValueError(str(exc)) from None
-        return cls(settings.catalogue_dir, sealer)
+        return cls(settings.catalogue_dir, sealer, remember_opened)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -141,9 +169,32 @@ class Catalogue:
                 if any(is_sealed(v) for v in stored.values()):
                     raise SealError("KATALOGUS_PRIVATE_KEY is not set: cannot open sealed settings")
                 return dict(stored)
-            return {k: self.sealer.reveal(v) for k, v in stored.items()}
+            return {k: self._open(v) if is_sealed(v) else v for k, v in stored.items()}
         except SealError as exc:
             raise SealedValueError(str(exc)) from None
+
+    def _open(self, sealed: str) -> Any:
+        if self._opened is None:
+            return self.sealer.open(sealed)
+        known = self._opened.get(sealed, _UNSEEN)
+        if known is _UNSEEN:
+            value = self.sealer.open(sealed)
+            self._remember(sealed, value)
+            return value
+        return json.loads(known) if isinstance(known, _Json) else known
+
+    def _remember(self, sealed: str, value: Any) -> None:
+        if self._opened is None:
+            return
+        if len(self._opened) >= MAX_REMEMBERED:
+            self._opened.clear()
+        # Text and numbers as they are; lists and mappings as JSON, so every caller gets
+        # a copy of its own to change.
+        self._opened[sealed] = value if isinstance(value, _SCALARS) else _Json(value)
+
+    def problems(self) -> list[yamlfiles.FileProblem]:
+        """The catalogue's files that are broken on disk now (path, line and reason)."""
+        return self.repos.problems() + self.orgs.problems()
 
     def refresh(self, paths: list[Path | str]) -> None:
         """Re-read changed files now (the watcher calls this), logging any that broke."""
@@ -165,9 +216,15 @@ class Catalogue:
         contends for the ``flock`` with other processes (``flock`` is not fair: a crowd of
         waiters starves some of them).
         """
+        try:
+            with self._thread_lock, self._file_lock():
+                yield
+        finally:
+            self._commits.wake()
+
+    def _file_lock(self):
         self.root.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, yamlfiles.locked(self._lock_path):
-            yield
+        return yamlfiles.locked(self._lock_path)
 
     def create_organisation(self, org_id: str, name: str | None = None) -> dict[str, str]:
         path = self.orgs.path(org_id)
@@ -193,17 +250,32 @@ class Catalogue:
         """Apply ``change`` to the organisation as on disk, under the lock, and write it.
 
         ``change`` gets the stored form (sealed values sealed) and mutates it; what it
-        returns is returned. Unchanged content is not rewritten.
+        returns is returned. Unchanged content is not rewritten. Changes that other
+        threads of this process queue meanwhile are written with it, in one write
+        (:mod:`kat.catalogue.commits`).
         """
-        with self.locked():
-            for _attempt in range(5):
-                path, org, before = self.orgs.load_fresh(org_id)
-                org = copy.deepcopy(org)
-                old = records.org_file_data(org)
-                result = change(org)
-                new = records.org_file_data(org)
-                if _same(old, new) and list(old) == list(new):
-                    return result
+        self.orgs.path(org_id)  # a malformed id is refused before anything is queued
+        return self._commits.submit(org_id, change, self._commit)
+
+    def _commit(self, org_id: str, batch: list[Pending]) -> Callable[[], None] | None:
+        """Apply a batch of changes to the organisation's file and write it once (called
+        with the lock held). A change that raises is left out; only it gets the error.
+        Returns the folder's fsync, which makes the new file's name durable."""
+        for _attempt in range(5):
+            path, stored, before = self.orgs.load_fresh(org_id)
+            org = copy.deepcopy(stored)
+            old = records.org_file_data(org)
+            outcomes: list[tuple[Any, BaseException | None]] = []
+            for item in batch:
+                # One change alone needs no copy: if it fails, nothing is written.
+                trial = org if len(batch) == 1 else copy.deepcopy(org)
+                try:
+                    outcomes.append((item.change(trial), None))
+                    org = trial
+                except Exception as exc:
+                    outcomes.append((None, exc))
+            new = records.org_file_data(org)
+            if not (_same(old, new) and list(old) == list(new)):
                 # A hand edit made without the lock between our read and now: start over
                 # (a file deleted meanwhile is then unknown, as for any other request).
                 try:
@@ -211,25 +283,32 @@ class Catalogue:
                         continue
                 except FileNotFoundError:
                     continue
-                data = records.validate_org(copy.deepcopy(new), org_id)
-                self.orgs.store(org_id, path, _dump(new), data)
-                return result
-            raise CatalogueError(f"{path} keeps changing; try again")
+                # Not validated again: each change checked what it brought, and the rest
+                # is the file as read (1,200 sealed settings must not be re-checked).
+                self.orgs.store(
+                    org_id, path, _dump(new), records.normal_form(new), sync_folder=False
+                )
+                durable = functools.partial(yamlfiles.fsync_folder, path.parent)
+            else:
+                durable = None
+            for item, (result, error) in zip(batch, outcomes, strict=True):
+                item.settle(result, error)
+            return durable
+        raise CatalogueError(f"{path} keeps changing; try again")
 
-    def _store_value(self, old: Any, new: Any, present: bool) -> Any:
+    def _store_value(self, old: Any, new: Any, present: bool, old_plain: Any) -> Any:
         """What to write for ``new``: sealed when encryption is on, the old ciphertext kept
-        when the value did not change (SealedBox output is random: no churn in git)."""
+        when the value did not change (SealedBox output is random: no churn in git).
+        ``old_plain`` is ``old`` opened, so nothing is opened twice."""
         # Also with sealing off (a private key alone): a write of one setting must not
         # turn the plugin's other sealed values into plaintext in the file.
-        if self.sealer is not None and present and is_sealed(old):
-            try:
-                if _same(self.sealer.open(old), new):
-                    return old
-            except SealError:
-                pass
+        if present and is_sealed(old) and _same(old_plain, new):
+            return old
         if self.sealer is not None and self.sealer.can_seal:
             try:
-                return self.sealer.seal(new)
+                sealed = self.sealer.seal(new)
+                self._remember(sealed, new)
+                return sealed
             except SealError as exc:
                 raise SealedValueError(str(exc)) from None
             except (UnicodeError, TypeError, ValueError):
@@ -275,10 +354,13 @@ class Catalogue:
                     raise InvalidValue(f"setting {key}: {problem}")
             if validate is not None:
                 validate(new)
+            # The file's order first (a person's order stays), new settings after it.
+            order = [k for k in stored if k in new] + [k for k in new if k not in stored]
             state["settings"] = {
-                k: self._store_value(stored.get(k), v, k in stored) for k, v in new.items()
+                k: self._store_value(stored.get(k), new[k], k in stored, current.get(k))
+                for k in order
             }
-            return new
+            return {k: new[k] for k in order}
 
         return self.update(org_id, change)
 

@@ -13,6 +13,8 @@ import ast
 import hashlib
 import json
 import logging
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +46,16 @@ BOEFJE_MANIFEST_SCHEMA = {
         "scan_level": {"type": "integer", "minimum": 0, "maximum": 4},
         "timeout": {"type": "number", "exclusiveMinimum": 0},
         "memory_limit": {"type": "integer", "minimum": 16},
+        # Programs the boefje runs, looked up on the worker's PATH before each job.
+        "requires": {
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$"},
+        },
+        # Debian package per required program, for the missing-dependency message.
+        "packages": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9.+-]*$"},
+        },
     },
 }
 
@@ -52,6 +64,9 @@ NORMALIZER_MANIFEST_SCHEMA = {
     "required": ["id", "consumes"],
     "properties": _COMMON,
 }
+
+#: Where a boefje's programs look for the tools they call (bash, openssl, ...).
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 PluginType = Literal["boefje", "normalizer"]
 
@@ -87,6 +102,10 @@ class Plugin:
     memory_limit: int | None = None  #: MiB; None: KAT_JOB_MEMORY
     schema: dict[str, Any] | None = None
     repository: str = "LOCAL"
+    #: Programs the boefje runs (``requires`` in ``boefje.json``), looked up on PATH.
+    requires: tuple[str, ...] = ()
+    #: Debian package of each required program (``packages`` in ``boefje.json``).
+    packages: dict[str, str] = field(default_factory=dict, compare=False)
     manifest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def asset(self, name: str) -> Path | None:
@@ -105,6 +124,28 @@ class Plugin:
         return self.type == "normalizer" and bool(
             set(mime_types) & (set(self.consumes) | {f"normalizer/{self.id}"})
         )
+
+
+def missing_programs(plugin: Plugin, path: str | None = None) -> list[str]:
+    """The programs ``plugin`` requires that are not on ``path`` (default: ``$PATH``)."""
+    return [name for name in plugin.requires if shutil.which(name, path=path) is None]
+
+
+def install_hint(plugin: Plugin, program: str) -> str:
+    """How to install ``program`` on Debian, for the missing-dependency message."""
+    return f"apt-get install {plugin.packages.get(program, program)}"
+
+
+def program_path(plugin: Plugin, path: str | None = None) -> str:
+    """``PATH`` for a boefje that runs programs: the folders its required programs were
+    found in, then the system's, so the child runs what the worker checked for."""
+    folders = [
+        str(Path(found).parent)
+        for name in plugin.requires
+        if (found := shutil.which(name, path=path))
+    ]
+    folders += SYSTEM_PATH.split(os.pathsep)
+    return os.pathsep.join(dict.fromkeys(folders))
 
 
 def runnable_hash(folder: Path) -> str:
@@ -214,6 +255,8 @@ def load_plugin(folder: Path, kind: PluginType, module_root: Path | None = None)
         timeout=manifest.get("timeout"),
         memory_limit=manifest.get("memory_limit"),
         schema=settings_schema,
+        requires=tuple(manifest.get("requires", ())),
+        packages=dict(manifest.get("packages", {})),
         manifest=manifest,
     )
 

@@ -36,14 +36,20 @@ def problems(
     """What is wrong with ``settings``, one line per problem, values never named.
 
     ``partial`` ignores missing required settings, so they can be set one at a time.
+    A text value holding a NUL character is refused whatever the schema: a boefje gets
+    its settings as environment variables, which cannot hold one.
     """
+    found = [
+        f"{key}: contains a NUL character"
+        for key, value in settings.items()
+        if isinstance(value, str) and "\0" in value
+    ]
     if check is None:
-        return []
+        return found
     try:
         errors = sorted(check.iter_errors(settings), key=lambda e: list(e.absolute_path))
     except Unresolvable as exc:
         raise UnusableSchema(f"its schema.json cannot be used: {exc}"[:MAX_MESSAGE]) from None
-    found = []
     for error in errors:
         if error.validator == "required" and not error.absolute_path:
             if partial:

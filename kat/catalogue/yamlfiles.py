@@ -117,11 +117,12 @@ def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_ino, st.st_mtime_ns, st.st_size, st.st_ctime_ns)
 
 
-def write_atomic(path: Path, text: str) -> os.stat_result:
+def write_atomic(path: Path, text: str, sync_folder: bool = True) -> os.stat_result:
     """Write ``text`` to ``path`` so readers see the old file or the new one, never half.
 
     A temp file in the same folder, fsync, ``os.replace``, then fsync of the folder so the
-    rename itself survives a crash.
+    rename itself survives a crash (left to the caller with ``sync_folder=False``, who
+    must call :func:`fsync_folder` before it reports the write done).
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -145,12 +146,19 @@ def write_atomic(path: Path, text: str) -> os.stat_result:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    st = os.stat(path)
+    if sync_folder:
+        fsync_folder(path.parent)
+    return st
+
+
+def fsync_folder(folder: Path) -> None:
+    """fsync of a folder: the names of the files renamed into it survive a crash."""
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return os.stat(path)
 
 
 @contextlib.contextmanager
@@ -162,6 +170,10 @@ def locked(lock_path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+#: Checked paths a folder keeps at once.
+MAX_PATHS = 20_000
 
 
 class Folder:
@@ -180,9 +192,20 @@ class Folder:
         self.missing, self.broken = missing, broken
         # id -> (stat key, last good data, whether the data is that very file's content)
         self.cache: dict[str, tuple[tuple, dict | None, bool]] = {}
+        # id -> why its file, as it is on disk now, is broken
+        self.broken_files: dict[str, FileProblem] = {}
+        # id -> its checked path (building and checking one is most of a cached read)
+        self._paths: dict[str, Path] = {}
 
     def path(self, obj_id: str) -> Path:
-        return self.folder / f"{self.check_id(obj_id)}.yaml"
+        """The file of ``obj_id`` (checked: never a path outside the folder)."""
+        known = self._paths.get(obj_id)
+        if known is None:
+            known = self.folder / f"{self.check_id(obj_id)}.yaml"
+            if len(self._paths) >= MAX_PATHS:
+                self._paths.clear()
+            self._paths[obj_id] = known
+        return known
 
     def _missing(self, obj_id: str) -> Exception:
         return self.missing(f"{self.noun} {obj_id!r} does not exist")
@@ -201,6 +224,7 @@ class Folder:
             key = stat_key(os.stat(path))
         except FileNotFoundError:
             self.cache.pop(obj_id, None)
+            self.broken_files.pop(obj_id, None)
             raise self._missing(obj_id) from None
         cached = self.cache.get(obj_id)
         if cached and cached[0] == key and cached[1] is not None:
@@ -210,8 +234,12 @@ class Folder:
             data = self.parse(path, obj_id, text)
         except FileNotFoundError:
             self.cache.pop(obj_id, None)
+            self.broken_files.pop(obj_id, None)
             raise self._missing(obj_id) from None
         except (FileProblem, OSError) as exc:
+            if not isinstance(exc, FileProblem):
+                exc = FileProblem(path, None, f"cannot read: {exc.strerror or exc}")
+            self.broken_files[obj_id] = exc
             good = cached[1] if cached else None
             if not cached or cached[0] != key:  # log each broken version once
                 kept = "keeping its last good state" if good else "no good state to serve"
@@ -221,6 +249,7 @@ class Folder:
                 raise self.broken(f"catalogue file {exc}") from None
             return good
         self.cache[obj_id] = (stat_key(st), data, True)
+        self.broken_files.pop(obj_id, None)
         return data
 
     def ids(self) -> list[str]:
@@ -245,6 +274,14 @@ class Folder:
                 continue
         return out
 
+    def problems(self) -> list[FileProblem]:
+        """Every file of the folder that is broken as it is on disk now, in id order."""
+        self.all()
+        present = set(self.ids())
+        for gone in set(self.broken_files) - present:
+            self.broken_files.pop(gone, None)
+        return [self.broken_files[i] for i in sorted(self.broken_files)]
+
     def parse_file(self, obj_id: str) -> dict[str, Any]:
         """The file as on disk, strictly: FileProblem (path and line) when it is broken."""
         path = self.path(obj_id)
@@ -266,7 +303,15 @@ class Folder:
         except FileProblem as exc:
             raise self.broken(f"catalogue file {exc}: fix it before writing") from None
 
-    def store(self, obj_id: str, path: Path, text: str, data: dict[str, Any] | None = None) -> None:
+    def store(
+        self,
+        obj_id: str,
+        path: Path,
+        text: str,
+        data: dict[str, Any] | None = None,
+        sync_folder: bool = True,
+    ) -> None:
         """Write the object's file; ``data`` is what parsing ``text`` would give, if known."""
-        st = write_atomic(path, text)
+        st = write_atomic(path, text, sync_folder)
         self.cache[obj_id] = (stat_key(st), data or self.parse(path, obj_id, text), True)
+        self.broken_files.pop(obj_id, None)

@@ -40,7 +40,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="scan objects with the organisation's enabled boefjes",
         description="Queue every boefje enabled for ORG that consumes an input's type and "
         "whose scan level is at most --scan-level (or only the --boefje ones); with "
-        "--depth N, objects the normalizers find are scanned in turn, N levels deep.",
+        "--depth N, objects the normalizers find are scanned in turn, N levels deep. "
+        "`kat scan cancel ID` cancels every job of a scan that has not ended.",
     )
     parser.add_argument(
         "inputs",
@@ -48,7 +49,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         metavar="INPUT_OOI",
         help="object references (Hostname|internet|example.com); @FILE reads one per line",
     )
-    parser.add_argument("--org", required=True, help="the organisation (catalogue id)")
+    parser.add_argument("--org", help="the organisation (catalogue id); required to scan")
     parser.add_argument(
         "--boefje",
         action="append",
@@ -243,6 +244,10 @@ def run(args: argparse.Namespace) -> int:
     from kat.catalogue.plugins import discover
     from kat.store import Scan, open_store
 
+    if len(args.inputs) == 2 and args.inputs[0] == "cancel":
+        return cancel_scan(args.inputs[1], args.json)
+    if not args.org:
+        raise UsageError("--org is required: the organisation whose boefjes scan")
     if args.depth < 1:
         raise UsageError(f"--depth {args.depth}: must be at least 1")
     inputs = read_inputs(args.inputs)
@@ -315,6 +320,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_summary(result)
     return FAILED if result["failed"] else OK
+
+
+def cancel_scan(scan_id: str, as_json: bool) -> int:
+    """``kat scan cancel ID``: every job of the scan that has not ended is cancelled."""
+    from kat.store import open_store
+
+    store = open_store(config.load().database_url)
+    if store.get_scan(scan_id) is None:
+        raise UsageError(f"no scan {scan_id!r} in the store")
+    import kat.actors as actors
+
+    open_jobs = [e.job.id for e in store.scan_jobs(scan_id) if not e.job.ended]
+    for job_id in open_jobs:
+        actors.cancel(job_id)
+    if as_json:
+        print(json.dumps({"scan": scan_id, "cancelled": open_jobs}))
+    else:
+        print(f"scan {scan_id}: {len(open_jobs)} jobs cancelled")
+    return OK
 
 
 def run_inline(ctx, scan, on_step) -> None:

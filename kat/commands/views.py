@@ -143,13 +143,24 @@ def run_tasks(args: argparse.Namespace) -> int:
 
 @command
 def add_task(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("task", help="one job: meta, status, reason, timings, raws, objects")
-    p.add_argument("id", help="the job id")
+    p = sub.add_parser(
+        "task",
+        help="one job: meta, status, reason, timings, raws, objects; cancel or retry it",
+        description="`kat task ID` shows a job. `kat task cancel ID`: a queued job never "
+        "runs, a running one is stopped (failed: cancelled). `kat task retry ID`: a new "
+        "job with the same meta, linked to the old one (it must have ended).",
+    )
+    p.add_argument("words", nargs="+", metavar="[cancel|retry] ID", help="the job id")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(handler=run_task)
 
 
 def run_task(args: argparse.Namespace) -> int:
+    if len(args.words) == 2 and args.words[0] in ("cancel", "retry"):
+        return _control(args.words[0], args.words[1], args.json)
+    if len(args.words) != 1:
+        raise UsageError("usage: kat task ID | kat task cancel ID | kat task retry ID")
+    args.id = args.words[0]
     store = _store()
     record = store.get_job(args.id)
     if record is None:
@@ -209,6 +220,28 @@ def run_task(args: argparse.Namespace) -> int:
     return OK
 
 
+def _control(action: str, job_id: str, as_json: bool) -> int:
+    """``kat task cancel|retry ID`` through the workers' lifecycle and broker."""
+    store = _store()
+    if store.get_job(job_id) is None:
+        raise UsageError(f"no job {job_id!r} in the store")
+    import kat.actors as actors
+
+    try:
+        if action == "cancel":
+            job = actors.cancel(job_id)
+            result = {"id": job_id, "status": str(job.status), "reason": job.reason}
+            line = f"job {job_id}: {job.status}" + (f" ({job.reason})" if job.reason else "")
+        else:
+            new = actors.retry(job_id)
+            result = {"id": new, "retry_of": job_id, "status": "queued"}
+            line = f"job {new} queued: a retry of {job_id}"
+    except (LookupError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    print(json.dumps(result) if as_json else line)
+    return OK
+
+
 @command
 def add_raw(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("raw", help="write a raw file's bytes to standard output")
@@ -249,11 +282,45 @@ def run_objects(args: argparse.Namespace) -> int:
         found.setdefault(obj.primary_key, obj.to_dict())  # the first job that found it
     rows = sorted(found.values(), key=lambda o: (o["object_type"], o["primary_key"]))
     rows = rows[: args.limit]
+    findings = [o for o in rows if o["object_type"] == "Finding"]
+    for finding in findings:
+        finding["risk"] = _risk(store, args.org, finding.get("finding_type"))
     if args.json:
         print(json.dumps(rows, indent=2))
+        return OK
+    if findings and len(findings) == len(rows):  # a list of findings: their risk first
+        _table(
+            [[o["risk"]["severity"] or "unknown", "" if o["risk"]["score"] is None
+              else f"{o['risk']['score']:g}", o["primary_key"], o["_job_id"]]
+             for o in sorted(rows, key=_by_severity)],
+            ["SEVERITY", "SCORE", "FINDING", "FOUND BY JOB"],
+        )  # fmt: skip
         return OK
     _table(
         [[o["object_type"], o["primary_key"], o["_job_id"]] for o in rows],
         ["TYPE", "PRIMARY KEY", "FOUND BY JOB"],
     )
     return OK
+
+
+#: Severities from worst to least (OpenKAT's order).
+SEVERITIES = ("critical", "high", "medium", "low", "recommendation", "pending", "unknown")
+
+
+def _risk(store, org: str, finding_type: str | None) -> dict[str, Any]:
+    """A finding's risk: what the newest stored version of its finding type says (the
+    finding-type feeders affirm it with severity, score and name)."""
+    found = store.find_object(org, finding_type) if finding_type else None
+    data = found.data if found else {}
+    severity = data.get("risk_severity")
+    return {
+        "severity": str(severity).lower() if severity else None,
+        "score": data.get("risk_score"),
+        "name": data.get("name"),
+    }
+
+
+def _by_severity(row: dict[str, Any]) -> tuple[int, str]:
+    severity = row["risk"]["severity"] or "unknown"
+    rank = SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+    return rank, row["primary_key"]

@@ -11,8 +11,16 @@ from kat import config, console
 from kat.catalogue import Catalogue
 from kat.config import Settings
 from kat.katalogus import resources as r
+from kat.katalogus import spec
 from kat.katalogus.metrics import MetricsResource, RequestMetrics
-from kat.katalogus.middleware import JSONBody, TokenAuth, add_error_handlers
+from kat.katalogus.middleware import (
+    API_PREFIXES,
+    JSON_PREFIXES,
+    CrossSiteGuard,
+    JSONBody,
+    TokenAuth,
+    add_error_handlers,
+)
 from kat.katalogus.registry import PluginRegistry
 from kat.katalogus.watch import Watcher
 
@@ -32,16 +40,23 @@ def create_app(
     ``watch`` starts the file watcher thread in this process; gunicorn does that per
     worker from ``gunicorn.conf.py``.
     """
-    catalogue = catalogue or Catalogue.from_settings(settings)
+    catalogue = catalogue or Catalogue.from_settings(settings, remember_opened=True)
     registry = PluginRegistry(settings.plugins_dir)
     metrics = RequestMetrics()
-    app = falcon.App(middleware=[metrics, TokenAuth(settings.katalogus_api_token), JSONBody()])
+    app = falcon.App(
+        middleware=[
+            metrics,
+            TokenAuth(settings.katalogus_api_token),
+            CrossSiteGuard(API_PREFIXES),
+            JSONBody(JSON_PREFIXES),
+        ]
+    )
     app.req_options.strip_url_path_trailing_slash = True
     metrics.router = app._router  # names the route of requests refused before routing
     add_error_handlers(app)
 
     shared = (catalogue, registry)
-    app.add_route("/health", r.Health())
+    app.add_route("/health", r.Health(*shared))
     app.add_route("/metrics", MetricsResource(metrics))
     app.add_route("/openapi.yaml", r.Spec())
     console.register(app, settings, catalogue, registry)  # the console and /docs
@@ -64,6 +79,10 @@ def create_app(
     app.add_route(f"{ORG}/{{plugin}}/settings", r.Settings(*shared))
     app.add_route(f"{ORG}/{{plugin}}/settings/{{key}}", r.Setting(*shared))
     app.add_route(f"{ORG}/settings/clone/{{to_org}}", r.Clone(*shared))
+
+    # Build the spec's validators now, at worker boot, not in the first request's time.
+    spec.body_validators()
+    spec.query_validators()
 
     _watchers[id(app)] = Watcher(catalogue, registry)
     if watch:

@@ -32,6 +32,7 @@ class RequestMetrics:
             "katalogus_request_duration_seconds", "KATalogus request latency by route.",
             ["method", "route"], buckets=REQUEST_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     #: The app's router, to name the route of a request refused before routing (401).
     router: Any = None
@@ -47,10 +48,18 @@ class RequestMetrics:
         started = getattr(req.context, "metrics_started", None)
         # The route template, not the path: ids must not make a label per organisation.
         route = req.uri_template or self._template(req.path)
-        status = str(resp.status_code)
-        self.requests.labels(req.method, route, status).inc()
+        key = (req.method, route, resp.status_code)
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock and builds a tuple: once per key
+            children = (
+                self.requests.labels(req.method, route, str(resp.status_code)),
+                self.latency.labels(req.method, route),
+            )
+            if len(self._children) < 1000:
+                self._children[key] = children
+        children[0].inc()
         if started is not None:
-            self.latency.labels(req.method, route).observe(time.perf_counter() - started)
+            children[1].observe(time.perf_counter() - started)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text to serve: every gunicorn worker's figures in multiprocess mode."""

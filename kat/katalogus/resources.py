@@ -3,6 +3,8 @@ registry are injected. Every id is checked by the catalogue before any path is b
 
 from __future__ import annotations
 
+import json
+
 import falcon
 
 from kat import __version__
@@ -29,9 +31,24 @@ class _Base:
         return self.registry.get(plugin)
 
 
-class Health:
+class Health(_Base):
+    """``GET /health``: 200 while the server answers; ``degraded`` names each broken
+    catalogue file (path and line) and each plugin that was skipped (the names only to
+    a client with the token, when one is set)."""
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = {"status": "ok", "version": __version__}
+        files = [
+            {"path": p.path, "line": p.line, "reason": p.reason} for p in self.catalogue.problems()
+        ]
+        plugins = list(self.registry.problems)
+        resp.media = {
+            "status": "degraded" if files or plugins else "ok",
+            "version": __version__,
+        }
+        # Which files are broken names organisations: only for a client with the token.
+        if getattr(req.context, "authenticated", True):
+            resp.media["catalogue"] = {"broken_files": files}
+            resp.media["plugins"] = {"skipped": plugins}
 
 
 class Spec:
@@ -83,16 +100,33 @@ class Repository(_Base):
 
 
 class Plugins(_Base):
-    """``GET …/plugins`` with OpenKAT's filters, also per repository."""
+    """``GET …/plugins`` with OpenKAT's filters, also per repository.
+
+    The rendered answer is kept per organisation, repository and query, and served as is
+    while the organisation's file (its state object) and the plugins are the same ones.
+    """
+
+    #: Rendered lists kept at once (a list of 100 plugins is about 35 kB).
+    CACHED = 256
+
+    def __init__(self, catalogue: Catalogue, registry: PluginRegistry) -> None:
+        super().__init__(catalogue, registry)
+        self._rendered: dict[tuple, tuple[object, object, bytes]] = {}
 
     def on_get(self, req, resp, org: str, repo: str | None = None) -> None:
-        self.org(org)
+        state = self.catalogue.orgs.get(org)  # checks the id (400) and that it exists
+        plugins = self.registry.plugins
+        key = (org, repo, req.query_string)
+        cached = self._rendered.get(key)
+        if cached is not None and cached[0] is state and cached[1] is plugins:
+            resp.data, resp.content_type = cached[2], falcon.MEDIA_JSON
+            return
         if repo is not None:
             self.catalogue.repository(repo)
         plugin_type = req.get_param("plugin_type")
         if plugin_type not in (None, "boefje", "normalizer"):
             raise falcon.HTTPInvalidParam("use boefje or normalizer", "plugin_type")
-        state = req.get_param_as_bool("state")
+        state_filter = req.get_param_as_bool("state")
         offset = req.get_param_as_int("offset", min_value=0, default=0)
         limit = req.get_param_as_int("limit", min_value=0)
         states = self.catalogue.enabled_states(org)
@@ -103,13 +137,18 @@ class Plugins(_Base):
             if matches(
                 i,
                 plugin_type,
-                state,
+                state_filter,
                 req.get_param("q"),
                 req.get_param("consumes"),
                 req.get_param("produces"),
             )
         ]
-        resp.media = items[offset : None if limit is None else offset + limit]
+        data = json.dumps(items[offset : None if limit is None else offset + limit]).encode()
+        if repo is None:  # a repository's file may change on its own: not kept
+            if len(self._rendered) >= self.CACHED:
+                self._rendered.clear()
+            self._rendered[key] = (state, plugins, data)
+        resp.data, resp.content_type = data, falcon.MEDIA_JSON
 
 
 class PluginItem(_Base):

@@ -50,6 +50,48 @@ def body_validators() -> dict[tuple[str, str], jsonschema.protocols.Validator]:
     return validators
 
 
+@cache
+def query_validators() -> dict[tuple[str, str], dict[str, jsonschema.protocols.Validator]]:
+    """Validators of the string and integer query parameters of each ``(template, METHOD)``."""
+    out: dict[tuple[str, str], dict[str, jsonschema.protocols.Validator]] = {}
+    for template, item in document()["paths"].items():
+        for method in _METHODS:
+            params = (item.get(method) or {}).get("parameters") or []
+            found = {
+                p["name"]: jsonschema.Draft202012Validator(p["schema"])
+                for p in params
+                if p.get("in") == "query" and p.get("schema", {}).get("type") in _QUERY_TYPES
+            }
+            if found:
+                out[(template, method.upper())] = found
+    return out
+
+
+#: Query parameter types checked here (Falcon parses booleans itself).
+_QUERY_TYPES = ("string", "integer")
+
+
+def query_error(template: str, method: str, params: dict[str, Any]) -> str | None:
+    """Why the query string does not fit the spec for this route, or None when it does."""
+    validators = query_validators().get((template, method), {})
+    for name, check in validators.items():
+        given = params.get(name)
+        for value in given if isinstance(given, list) else [given]:
+            if value is None:
+                continue
+            instance: Any = value
+            if check.schema["type"] == "integer":
+                try:
+                    instance = int(value)
+                except ValueError:
+                    return f"query parameter {name}: must be a whole number"
+            error = jsonschema.exceptions.best_match(check.iter_errors(instance))
+            if error is not None:
+                rule, limit = error.validator, error.validator_value
+                return f"query parameter {name}: does not satisfy {rule!r} {limit!r}"
+    return None
+
+
 def body_error(template: str, method: str, body: Any) -> str | None:
     """Why ``body`` does not fit the spec for this route, or None when it does."""
     validator = body_validators().get((template, method))

@@ -11,13 +11,14 @@ This module is the one to import. The machinery is in :mod:`kat.ooi.base`, the t
 :mod:`kat.ooi.network` (network, DNS) and :mod:`kat.ooi.web` (certificates, web, findings).
 """
 
-from kat.ooi import network, web
+from kat.ooi import findings, monitoring, network, routing, scanprofiles, web
 from kat.ooi.base import (
     ABSTRACT,
     MEMBERS,
     OOI,
     TYPES,
     ObservationsWithoutInput,
+    affirm,
     check_observations,
     declare,
     from_input_dict,
@@ -28,11 +29,17 @@ from kat.ooi.base import (
     parse_reference,
     ref,
 )
+from kat.ooi.findings import *  # noqa: F403
+from kat.ooi.monitoring import *  # noqa: F403
 from kat.ooi.network import *  # noqa: F403
+from kat.ooi.routing import *  # noqa: F403
+from kat.ooi.scanprofiles import *  # noqa: F403
 from kat.ooi.web import *  # noqa: F403
 
 __all__ = [
-    "ABSTRACT", "MEMBERS", "OOI", "TYPES", "ObservationsWithoutInput", "check_observations",
-    "declare", "from_input_dict", "from_serialized", "input_dict", "is_ip_address",
-    "ooi_type", "parse_reference", "ref", *network.__all__, *web.__all__,
+    "ABSTRACT", "MEMBERS", "OOI", "TYPES", "ObservationsWithoutInput", "affirm",
+    "check_observations", "declare", "from_input_dict", "from_serialized", "input_dict",
+    "is_ip_address", "ooi_type", "parse_reference", "ref", *network.__all__,
+    *routing.__all__, *web.__all__, *findings.__all__, *monitoring.__all__,
+    *scanprofiles.__all__,
 ]  # fmt: skip

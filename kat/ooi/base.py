@@ -29,7 +29,9 @@ ABSTRACT: dict[str, Callable[[list[str], int], str]] = {}
 MEMBERS: dict[str, set[str]] = {}
 
 #: Keys of OpenKAT's serialized form that are not fields of ours; ignored when read.
-_IGNORED_KEYS = frozenset({"object_type", "primary_key", "scan_profile", "user_id", "declared"})
+_IGNORED_KEYS = frozenset(
+    {"object_type", "primary_key", "scan_profile", "user_id", "declared", "affirmed"}
+)
 
 T = TypeVar("T", bound="type[OOI]")
 
@@ -54,6 +56,7 @@ def ooi_type(*abstract: str) -> Callable[[T], T]:
         cls._int_fields = frozenset(n for n, k in kinds.items() if k in ("int", "int|None"))
         cls._float_fields = frozenset(n for n, k in kinds.items() if k in ("float", "float|None"))
         cls._str_fields = frozenset(n for n, k in kinds.items() if k in ("str", "str|None"))
+        cls._dict_fields = frozenset(n for n, k in kinds.items() if k.startswith("dict"))
         return cls
 
     return register
@@ -66,6 +69,7 @@ class OOI:
     _int_fields: ClassVar[frozenset[str]] = frozenset()
     _float_fields: ClassVar[frozenset[str]] = frozenset()
     _str_fields: ClassVar[frozenset[str]] = frozenset()
+    _dict_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -81,6 +85,10 @@ class OOI:
                 setattr(self, f.name, _convert(float, value, self, f.name))
             elif f.name in self._str_fields and not isinstance(value, str):
                 raise ValueError(f"{type(self).__name__}.{f.name}: not text: {value!r}")
+            elif f.name in self._dict_fields and not isinstance(value, dict):
+                raise ValueError(
+                    f"{type(self).__name__}.{f.name}: not a JSON object: {type(value).__name__}"
+                )
         self._normalize()
         for attr in self._natural_key_attrs:
             value = getattr(self, attr)
@@ -162,6 +170,8 @@ class OOI:
             out[f.name] = value.reference if isinstance(value, OOI) else value
         if self.declared:
             out["declared"] = True
+        if self.affirmed:
+            out["affirmed"] = True
         return out
 
     def input_dict(self) -> dict[str, Any]:
@@ -178,6 +188,18 @@ class OOI:
         """True when a person declared this object (manual normalizers), not observed."""
         return getattr(self, "_declared", False)
 
+    @property
+    def affirmed(self) -> bool:
+        """True when a normalizer affirms this object: it adds fields (a finding type's
+        risk) to an object that exists already, without observing it on an input."""
+        return getattr(self, "_affirmed", False)
+
+    @property
+    def observed(self) -> bool:
+        """True for an observation: what a normalizer saw on its input object. Declared
+        scan profiles (:mod:`kat.ooi.scanprofiles`) are not observations either."""
+        return not (self.declared or self.affirmed)
+
 
 class ObservationsWithoutInput(ValueError):
     """A normalizer observed objects, but its job names no input object to tie them to
@@ -187,7 +209,7 @@ class ObservationsWithoutInput(ValueError):
 def check_observations(input_ooi: str | None, objects: list[OOI]) -> None:
     """Raise :class:`ObservationsWithoutInput` when ``objects`` holds observations (not
     declarations) while the job has no input object reference."""
-    observed = [obj for obj in objects if not obj.declared]
+    observed = [obj for obj in objects if obj.observed]
     if observed and not input_ooi:
         raise ObservationsWithoutInput(
             f"the normalizer produced {len(observed)} object(s) but the job has no input object"
@@ -197,6 +219,13 @@ def check_observations(input_ooi: str | None, objects: list[OOI]) -> None:
 def declare(obj: OOI) -> OOI:
     """Mark ``obj`` as a declaration (OpenKAT's manual normalizers) and return it."""
     obj._declared = True  # type: ignore[attr-defined]
+    return obj
+
+
+def affirm(obj: OOI) -> OOI:
+    """Mark ``obj`` as an affirmation (OpenKAT's ``NormalizerAffirmation``: the CVE
+    finding-type feeder fills in a finding type's risk) and return it."""
+    obj._affirmed = True  # type: ignore[attr-defined]
     return obj
 
 
@@ -276,6 +305,8 @@ def _parse_typed(tokens: list[str], pos: int, target: str) -> tuple[OOI, int]:
 def _parse_key(cls: type[OOI], tokens: list[str], pos: int) -> tuple[OOI, int]:
     """Parse the natural key of ``cls`` starting at ``pos``; return the object and the
     position after it."""
+    if hasattr(cls, "_parse_tokens"):  # a key the generic rule cannot read (Config)
+        return cls._parse_tokens(tokens, pos)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for attr in cls._natural_key_attrs:
@@ -345,6 +376,8 @@ def from_serialized(data: dict[str, Any]) -> OOI:
         raise ValueError(f"{name}: {exc}") from None
     if data.get("declared") is True:
         declare(obj)
+    if data.get("affirmed") is True:
+        affirm(obj)
     given = data.get("primary_key")
     if given and given != obj.reference:
         obj._restore_key(given)

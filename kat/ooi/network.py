@@ -17,7 +17,7 @@ __all__ = [
     "Network", "Hostname", "IPAddressV4", "IPAddressV6", "IPPort", "Service", "IPService",
     "DNSZone", "DNSARecord", "DNSAAAARecord", "DNSCNAMERecord", "DNSMXRecord", "DNSNSRecord",
     "DNSSOARecord", "DNSTXTRecord", "DNSCAARecord", "DNSPTRRecord", "NXDOMAIN",
-    "DMARCTXTRecord", "DKIMExists",
+    "DMARCTXTRecord", "DKIMExists", "ResolvedHostname", "TLSCipher",
 ]  # fmt: skip
 
 # -- network ---------------------------------------------------------------------------
@@ -95,6 +95,16 @@ class IPService(OOI):
     ip_port: IPPort = ref("IPPort")
     service: Service = ref("Service")
     _natural_key_attrs: ClassVar = ("ip_port", "service")
+
+
+@ooi_type()
+class TLSCipher(OOI):
+    """The cipher suites a TLS service offers, per protocol (testssl.sh):
+    ``{"TLSv1.2": [{"cipher_suite_name": …, "bits": 256, …}, …]}``."""
+
+    ip_service: IPService = ref("IPService")
+    suites: dict
+    _natural_key_attrs: ClassVar = ("ip_service",)
 
 
 # -- DNS -------------------------------------------------------------------------------
@@ -262,3 +272,12 @@ class DMARCTXTRecord(OOI):
 class DKIMExists(OOI):
     hostname: Hostname = ref("Hostname")
     _natural_key_attrs: ClassVar = ("hostname",)
+
+
+@ooi_type()
+class ResolvedHostname(OOI):
+    """A host name resolves to an address (without the DNS record that says so)."""
+
+    hostname: Hostname = ref("Hostname")
+    address: Any = ref("IPAddress")
+    _natural_key_attrs: ClassVar = ("hostname", "address")

@@ -1,11 +1,11 @@
-"""Certificate, web, software and finding object types (Octopoes' names and keys).
+"""Certificate and web object types (Octopoes' names and keys).
 
-Import them from :mod:`kat.ooi`; network and DNS types live in :mod:`kat.ooi.network`.
+Import them from :mod:`kat.ooi`; network and DNS types live in :mod:`kat.ooi.network`,
+software and findings in :mod:`kat.ooi.findings`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -15,10 +15,8 @@ from kat.ooi.network import Hostname, IPService, Network
 __all__ = [
     "X509Certificate", "SubjectAlternativeNameHostname", "SubjectAlternativeNameIP",
     "SubjectAlternativeNameQualifier", "Website", "HostnameHTTPURL", "IPAddressHTTPURL",
-    "URL", "HTTPResource", "HTTPHeader", "SecurityTXT", "Software", "SoftwareInstance",
-    "KATFindingType", "CVEFindingType", "CWEFindingType", "CAPECFindingType",
-    "RetireJSFindingType", "SnykFindingType", "Finding", "FINDING_TYPE_PREFIXES",
-    "finding_type_for",
+    "URL", "HTTPResource", "HTTPHeader", "SecurityTXT", "RESTAPI", "APIDesignRule",
+    "APIDesignRuleResult",
 ]  # fmt: skip
 
 # -- certificates ----------------------------------------------------------------------
@@ -158,90 +156,25 @@ class SecurityTXT(OOI):
     _natural_key_attrs: ClassVar = ("website", "url")
 
 
-# -- software and findings -------------------------------------------------------------
+# -- REST APIs (the API Design Rules validator) ----------------------------------------
 
 
 @ooi_type()
-class Software(OOI):
+class RESTAPI(OOI):
+    api_url: Any = ref("WebURL")
+    _natural_key_attrs: ClassVar = ("api_url",)
+
+
+@ooi_type()
+class APIDesignRule(OOI):
     name: str
-    version: str | None = None
-    cpe: str | None = None
-    _natural_key_attrs: ClassVar = ("name", "version", "cpe")
+    _natural_key_attrs: ClassVar = ("name",)
 
 
 @ooi_type()
-class SoftwareInstance(OOI):
-    """Keyed on the full references of the object and the software (Octopoes)."""
-
-    ooi: Any = ref("OOI", full=True)
-    software: Software = ref("Software", full=True)
-    _natural_key_attrs: ClassVar = ("ooi", "software")
-
-
-@dataclasses.dataclass(kw_only=True, eq=False, repr=False)
-class _FindingType(OOI):
-    """Fields shared by every finding type; the id is the key."""
-
-    id: str
-    name: str | None = None
-    description: str | None = None
-    source: str | None = None
-    impact: str | None = None
-    recommendation: str | None = None
-    risk_score: float | None = None
-    risk_severity: str | None = None
-    _natural_key_attrs: ClassVar = ("id",)
-    _upper: ClassVar[bool] = False
-
-    def _normalize(self) -> None:
-        if self._upper:
-            self.id = str(self.id).strip().upper()
-
-
-def _finding_type(name: str, upper: bool) -> type[OOI]:
-    cls = type(name, (_FindingType,), {"__annotations__": {}, "_upper": upper})
-    cls.__module__ = __name__
-    cls.__qualname__ = name
-    return ooi_type("FindingType")(cls)
-
-
-KATFindingType = _finding_type("KATFindingType", upper=False)
-CVEFindingType = _finding_type("CVEFindingType", upper=True)
-CWEFindingType = _finding_type("CWEFindingType", upper=True)
-CAPECFindingType = _finding_type("CAPECFindingType", upper=True)
-RetireJSFindingType = _finding_type("RetireJSFindingType", upper=False)
-SnykFindingType = _finding_type("SnykFindingType", upper=True)
-
-#: The finding type an id belongs to, by its prefix (as OpenKAT's generic normalizer).
-FINDING_TYPE_PREFIXES = {
-    "CVE-": "CVEFindingType",
-    "CWE-": "CWEFindingType",
-    "CAPEC-": "CAPECFindingType",
-    "RetireJS-": "RetireJSFindingType",
-    "SNYK-": "SnykFindingType",
-}
-
-
-def finding_type_for(finding_type_id: str) -> str:
-    """The class name of the finding type an id names (KATFindingType by default)."""
-    for prefix, name in FINDING_TYPE_PREFIXES.items():
-        if finding_type_id.upper().startswith(prefix.upper()):
-            return name
-    return "KATFindingType"
-
-
-ABSTRACT["FindingType"] = lambda tokens, pos: (
-    finding_type_for(tokens[pos]) if pos < len(tokens) else "KATFindingType"
-)
-
-
-@ooi_type()
-class Finding(OOI):
-    """Keyed on the full reference of what it is about, then the finding type's id."""
-
-    finding_type: Any = ref("FindingType")
-    ooi: Any = ref("OOI", full=True)
-    proof: str | None = None
-    description: str | None = None
-    reproduce: str | None = None
-    _natural_key_attrs: ClassVar = ("ooi", "finding_type")
+class APIDesignRuleResult(OOI):
+    rest_api: RESTAPI = ref("RESTAPI")
+    rule: APIDesignRule = ref("APIDesignRule")
+    passed: bool
+    message: str
+    _natural_key_attrs: ClassVar = ("rest_api", "rule")

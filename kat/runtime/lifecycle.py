@@ -234,7 +234,8 @@ class Lifecycle:
 
     def end(self, result: JobResult, kind: str = "") -> None:
         """``completed`` or ``failed`` with a reason; raises :class:`StoreError` when the
-        store cannot record it (the message is then retried)."""
+        store cannot record it (the message is then retried). A job that ended meanwhile
+        (cancelled) keeps the end it has."""
         if self.handed_back(result.job_id):
             logger.info("job %s: handed back; the outcome of its run is dropped", result.job_id)
             return
@@ -317,6 +318,26 @@ class Lifecycle:
     def handed_back(self, ident: str) -> bool:
         with self._lock:
             return ident in self._handed_back
+
+    def cancel(self, ident: str, why: str = "cancelled by an operator") -> Job | None:
+        """``failed: cancelled``. A queued job never runs (its message is acknowledged
+        without running); a running one is stopped by the worker running it, which
+        looks for cancelled jobs with its heartbeat. None: no such job; the job as it
+        is now otherwise (unchanged when it had ended already)."""
+        if self.store.end_job(ident, JobStatus.FAILED, FailureReason.CANCELLED, why):
+            logger.info("job %s cancelled", ident)
+        return self.store.get_job(ident)
+
+    def cancelled(self) -> list[str]:
+        """Jobs this process is running that were cancelled meanwhile."""
+        with self._lock:
+            running = list(self._begun)
+        return [
+            ident
+            for ident in running
+            if (job := self.store.get_job(ident)) is not None
+            and job.reason == FailureReason.CANCELLED
+        ]
 
     def abandon(self, idents: list[str], exc: BaseException) -> None:
         """``failed`` (killed): jobs of a local run (``kat run``, ``kat scan --inline``)

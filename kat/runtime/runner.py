@@ -19,7 +19,14 @@ from typing import Any
 
 from kat import ooi
 from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
-from kat.catalogue.plugins import Plugin, discover, normalizers_for
+from kat.catalogue.plugins import (
+    Plugin,
+    discover,
+    install_hint,
+    missing_programs,
+    normalizers_for,
+    program_path,
+)
 from kat.config import Settings
 from kat.jobs import (
     OUTPUT_MARK,
@@ -182,6 +189,14 @@ def run_boefje(
                 meta.arguments["input"] = ooi.input_dict(meta.input_ooi)
             except ValueError as exc:
                 raise JobFailed(FailureReason.CRASHED, f"input_ooi: {exc}") from None
+        if missing := missing_programs(plugin):  # manifest "requires": fail, never crash
+            hints = [f"{name} (Debian: {install_hint(plugin, name)})" for name in missing]
+            raise JobFailed(
+                FailureReason.MISSING_DEPENDENCY,
+                f"not installed on this worker: {', '.join(hints)}",
+            )
+        if plugin.requires:
+            env["PATH"] = program_path(plugin)
     except JobFailed as exc:
         return _failed(meta.id, exc, runnable_hash=plugin.runnable_hash)
 
@@ -256,6 +271,20 @@ def dispatch(
     return followers
 
 
+def counted_profiles(
+    normalizer_id: str, objects: list[dict[str, Any]], whitelist: dict[str, int]
+) -> list[dict[str, Any]]:
+    """``objects`` with the scan profiles the normalizer declared kept only as far as
+    the whitelist allows (OpenKAT's ``SCAN_PROFILE_WHITELIST``): none unless the
+    normalizer is on it, each at most at its level there."""
+    profiles = [o for o in objects if o.get("object_type") == "DeclaredScanProfile"]
+    if not profiles:
+        return objects
+    kept = ooi.whitelisted(normalizer_id, [ooi.from_serialized(p) for p in profiles], whitelist)
+    others = [o for o in objects if o.get("object_type") != "DeclaredScanProfile"]
+    return others + [p.serialize() for p in kept]
+
+
 def run_normalizer(ctx: Context, meta: NormalizerMeta) -> JobResult:
     """Run a normalizer on a stored (or inline) raw in the sandbox; store its objects."""
     try:
@@ -301,7 +330,8 @@ def run_normalizer(ctx: Context, meta: NormalizerMeta) -> JobResult:
             meta.id, JobStatus.FAILED, outcome.reason, outcome.detail,
             runnable_hash=plugin.runnable_hash, meta=meta.to_dict(),
         )  # fmt: skip
-    count = ctx.store.replace_objects(meta.id, meta.organization, outcome.objects)
+    objects = counted_profiles(plugin.id, outcome.objects, ctx.settings.scan_profile_whitelist)
+    count = ctx.store.replace_objects(meta.id, meta.organization, objects)
     return JobResult(
         meta.id, JobStatus.COMPLETED, object_count=count,
         runnable_hash=plugin.runnable_hash, meta=meta.to_dict(),

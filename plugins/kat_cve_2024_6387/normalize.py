@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 
 from kat.ooi import OOI, CVEFindingType, Finding, from_input_dict
+from kat.pluginkit import text_raw
 
 VULNERABLE_VERSIONS = tuple(
     f"SSH-2.0-OpenSSH_{v}"
@@ -58,7 +59,7 @@ def is_vulnerable(banner: str) -> bool:
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
-    lines = raw.decode("utf-8", errors="replace").strip().splitlines()
+    lines = text_raw(raw).strip().splitlines()
     banner = lines[0].strip() if lines else ""
     if not banner.startswith("SSH-2.0-OpenSSH") or not is_vulnerable(banner):
         return

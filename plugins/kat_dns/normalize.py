@@ -2,8 +2,11 @@
 
 The raw is OpenKAT's: the text ``NXDOMAIN``, or JSON with ``dns_records`` (DNS
 responses in dnspython's text form, each after a ``RESOLVER:`` line, separated by a
-blank line), ``dkim_response`` and ``dmarc_response`` (a response, ``NXDOMAIN`` or
-``Timeout``).
+blank line), ``dkim_response`` and ``dmarc_response`` (a response, ``NXDOMAIN``,
+``Timeout`` or ``DNSSECFAIL``: the resolver reported a DNSSEC failure). Responses may
+carry EDNS ``option`` lines (OpenKAT's boefje asks for Extended DNS Errors) or be dig's
+output; the raw may be in any encoding :func:`kat.pluginkit.text_raw` reads. The raws
+``Timeout`` and ``NoAnswer`` yield nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from collections.abc import Iterator
 
 import dns.message
+import dns.rcode
 import dns.rdatatype
 
 from kat.ooi import (
@@ -32,9 +36,10 @@ from kat.ooi import (
     IPAddressV4,
     IPAddressV6,
 )
-from kat.pluginkit import dns_message, json_raw, network_of, strip_resolver_line
+from kat.pluginkit import dns_message, json_raw, network_of, strip_resolver_line, text_raw
 
-NO_ANSWER = ("NXDOMAIN", "Timeout")
+#: What a DKIM or DMARC field holds instead of a response.
+NO_ANSWER = ("NXDOMAIN", "Timeout", "DNSSECFAIL", "NoAnswer", "")
 
 
 def _message(text: str, what: str) -> dns.message.Message:
@@ -43,7 +48,14 @@ def _message(text: str, what: str) -> dns.message.Message:
 
 def _responses(records: str) -> list[dns.message.Message]:
     messages = []
-    for number, section in enumerate(records.split("\n\n"), 1):
+    # responses are joined by blank lines, each after its RESOLVER line; a response may hold
+    # blank lines itself (dig's output), so split only where a RESOLVER line follows
+    sections = (
+        re.split(r"\n\n(?=RESOLVER:)", records)
+        if records.startswith("RESOLVER:")
+        else records.split("\n\n")
+    )
+    for number, section in enumerate(sections, 1):
         text = strip_resolver_line(section)
         if text.strip():
             messages.append(_message(text, f"response {number}"))
@@ -63,8 +75,11 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     if not name:
         raise ValueError("kat_dns_normalize needs a Hostname input with a name")
 
-    if raw.strip() == b"NXDOMAIN":
+    text = text_raw(raw).strip()
+    if text == "NXDOMAIN":
         yield NXDOMAIN(hostname=Hostname(network=network, name=name))
+        return
+    if text in ("Timeout", "NoAnswer", ""):
         return
     results = _load(raw)
 
@@ -139,13 +154,16 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     yield from records.values()
 
     dkim = results.get("dkim_response")
-    if isinstance(dkim, str) and dkim not in NO_ANSWER:
-        lines = dkim.split("\n")
-        if len(lines) > 2 and lines[2] == "rcode NOERROR":
-            yield DKIMExists(hostname=input_hostname)
+    # a DKIM key exists when _domainkey answers NOERROR (not NXDOMAIN)
+    if (
+        isinstance(dkim, str)
+        and dkim.strip() not in NO_ANSWER
+        and _message(dkim, "dkim_response").rcode() == dns.rcode.NOERROR
+    ):
+        yield DKIMExists(hostname=input_hostname)
 
     dmarc = results.get("dmarc_response")
-    if isinstance(dmarc, str) and dmarc not in NO_ANSWER:
+    if isinstance(dmarc, str) and dmarc.strip() not in NO_ANSWER:
         for rrset in _message(dmarc, "dmarc_response").answer:
             for rr in rrset:
                 if rr.rdtype == dns.rdatatype.TXT:

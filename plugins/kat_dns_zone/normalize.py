@@ -1,7 +1,8 @@
 """kat_dns_zone_normalize: the parent zone of a DNSZone, from the SOA the dns-zone boefje got.
 
 The raw is OpenKAT's: a ``RESOLVER:`` line followed by the DNS response in dnspython's
-text form (or ``NoAnswer``: nothing yielded). Each SOA in the answer names the parent
+text form (EDNS ``option`` lines and dig's output are read too), or ``NoAnswer``,
+``NXDOMAIN``, ``Timeout`` or nothing: nothing yielded. Each SOA in the answer names the parent
 zone; the input zone gets it as ``parent``.
 """
 
@@ -12,11 +13,11 @@ from collections.abc import Iterator
 import dns.rdatatype
 
 from kat.ooi import OOI, DNSSOARecord, DNSZone, Hostname
-from kat.pluginkit import dns_response, network_of
+from kat.pluginkit import dns_response, network_of, text_raw
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
-    text = raw.decode()
+    text = text_raw(raw)
     if text.strip() in ("NoAnswer", "NXDOMAIN", "Timeout", ""):
         return
     zone_host = input_ooi.get("hostname")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kat.ooi import OOI, Finding, KATFindingType, from_input_dict
+from kat.pluginkit import text_raw
 
 
 def _verdict(text: str) -> str | None:
@@ -27,7 +28,7 @@ def _verdict(text: str) -> str | None:
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
-    text = raw.decode()
+    text = text_raw(raw)
     line = _verdict(text)
     if line is None or line.startswith("[T]"):
         return

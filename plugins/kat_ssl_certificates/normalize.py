@@ -3,11 +3,15 @@
 The raw is OpenKAT's (``openssl s_client -showcerts`` output): the PEM certificates in
 the first ``Certificate chain`` section, server certificate first. Each certificate is
 ``signed_by`` the next one; the website gets the server certificate; DNS names among the
-subject alternative names become hostnames.
+subject alternative names become hostnames. A certificate that has expired, or expires
+within :data:`EXPIRY_WARNING`, gets a KAT-CERTIFICATE-EXPIRED or
+KAT-CERTIFICATE-EXPIRING-SOON finding (OpenKAT's expiring-certificate rule, which kat
+applies where the certificate is read).
 """
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -19,9 +23,11 @@ from cryptography.x509.oid import NameOID
 
 from kat.ooi import (
     OOI,
+    Finding,
     Hostname,
     IPAddressV4,
     IPAddressV6,
+    KATFindingType,
     Network,
     SubjectAlternativeNameHostname,
     SubjectAlternativeNameIP,
@@ -30,6 +36,10 @@ from kat.ooi import (
     X509Certificate,
     from_input_dict,
 )
+from kat.pluginkit import text_raw
+
+#: A certificate expiring within this period gets KAT-CERTIFICATE-EXPIRING-SOON (OpenKAT).
+EXPIRY_WARNING = datetime.timedelta(weeks=2)
 
 PEM = re.compile(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.DOTALL)
 
@@ -109,7 +119,7 @@ def alternative_names(cert: x509.Certificate, obj: X509Certificate, network) -> 
 
 
 def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
-    pems = PEM.findall(chain_section(raw.decode()))
+    pems = PEM.findall(chain_section(text_raw(raw)))
     if not pems:
         return
     parsed = []
@@ -137,3 +147,24 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
     # as OpenKAT: the host names first, then the subject alternative name objects
     yield from (o for o in names if isinstance(o, Hostname))
     yield from (o for o in names if not isinstance(o, Hostname))
+    now = datetime.datetime.now(datetime.UTC)
+    for cert, obj in parsed:
+        yield from expiry_findings(cert, obj, now)
+
+
+def expiry_findings(
+    cert: x509.Certificate, obj: X509Certificate, now: datetime.datetime
+) -> Iterator[OOI]:
+    """KAT-CERTIFICATE-EXPIRED or -EXPIRING-SOON on ``obj`` when its time is (nearly) up."""
+    until = cert.not_valid_after_utc
+    if until <= now:
+        finding_type = KATFindingType(id="KAT-CERTIFICATE-EXPIRED")
+        description = f"TLS certificate has expired (valid until {until:%Y-%m-%d %H:%M} UTC)"
+    elif until - now < EXPIRY_WARNING:
+        finding_type = KATFindingType(id="KAT-CERTIFICATE-EXPIRING-SOON")
+        days = (until - now).days
+        description = f"TLS certificate is expiring soon: in {days} day(s), {until:%Y-%m-%d} UTC"
+    else:
+        return
+    yield finding_type
+    yield Finding(finding_type=finding_type, ooi=obj, description=description)

@@ -7,16 +7,21 @@ redirects are not followed (a 301 is itself the result). Raws, as OpenKAT's:
 - ``openkat-http/headers``: JSON object of the response headers (name -> value);
 - ``openkat-http/response``: JSON ``{"response": …, "request": …}`` + ``\\r\\n\\r\\n`` + body;
 - ``openkat-http/body`` (+ the body's content type when it is a known one): the body;
+- ``application/json+har``: the exchange as an HTTP Archive (HAR 1.2) with one entry,
+  which OpenKAT's wappalyzer normalizer and others read;
 - ``openkat-http/error``: the reason, when no response came within TIMEOUT.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import mimetypes
 import os
 import time
+from datetime import datetime
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -78,11 +83,68 @@ def original_case_headers(response: httpx.Response) -> dict[str, str]:
     return headers
 
 
+def _pairs(items) -> list[dict[str, str]]:
+    return [{"name": name, "value": value} for name, value in items]
+
+
+def har(
+    response: httpx.Response, body: bytes, named_url: str, started: datetime, seconds: float
+) -> dict:
+    """The exchange as a HAR 1.2 log with one entry (URL as the resource names it)."""
+    content_type = response.headers.get("content-type", "")
+    content: dict = {"size": len(body), "mimeType": content_type or "text/html"}
+    try:
+        content["text"] = body.decode(response.encoding or "utf-8")
+    except (UnicodeDecodeError, LookupError):
+        content["text"], content["encoding"] = base64.b64encode(body).decode(), "base64"
+    request = response.request
+    return {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "kat_webpage_analysis", "version": "1.0"},
+            "browser": {"name": "httpx", "version": httpx.__version__},
+            "entries": [
+                {
+                    "startedDateTime": started.isoformat(),
+                    "time": round(seconds * 1000, 3),
+                    "request": {
+                        "method": request.method,
+                        "url": named_url,
+                        "httpVersion": "HTTP/1.1",
+                        "cookies": [],
+                        "queryString": _pairs(parse_qsl(urlsplit(named_url).query)),
+                        "headers": _pairs(request.headers.items()),
+                        "headersSize": -1,
+                        "bodySize": -1,
+                    },
+                    "response": {
+                        "status": response.status_code,
+                        "statusText": response.reason_phrase,
+                        "httpVersion": response.http_version,
+                        "cookies": _pairs(response.cookies.items()),
+                        "headers": _pairs(
+                            (k.decode("latin-1"), v.decode("latin-1"))
+                            for k, v in response.headers.raw
+                        ),
+                        "content": content,
+                        "redirectURL": response.headers.get("location", ""),
+                        "headersSize": -1,
+                        "bodySize": len(body),
+                    },
+                    "cache": {},
+                    "timings": {"send": 0, "wait": round(seconds * 1000, 3), "receive": 0},
+                }
+            ],
+        }
+    }
+
+
 def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
     input_ = boefje_meta["arguments"]["input"]
     url, host_header, named_url = target(input_)
     sni = input_["web_url"]["netloc"].get("name") or None
     seconds = timeout(DEFAULT_TIMEOUT)
+    started, clock = datetime.now().astimezone(), time.monotonic()
     try:
         response, body, truncated = within(seconds, fetch, url, host_header, sni, seconds)
     except (httpx.TimeoutException, TimeoutError) as exc:
@@ -117,4 +179,8 @@ def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
         ({"openkat-http/response"}, json.dumps(meta).encode() + b"\r\n\r\n" + body),
         ({"openkat-http/headers"}, json.dumps(headers)),
         (body_mimetypes, body),
+        (
+            {"application/json+har"},
+            json.dumps(har(response, body, named_url, started, time.monotonic() - clock)),
+        ),
     ]

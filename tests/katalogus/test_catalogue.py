@@ -274,3 +274,202 @@ def test_a_value_yaml_cannot_construct_is_a_broken_file_naming_no_value(tmp_path
     with caplog.at_level(logging.ERROR), pytest.raises(BrokenFile, match="acme.yaml") as info:
         Catalogue(tmp_path).settings("acme", "p")
     assert "not-a-secret" not in str(info.value) and "not-a-secret" not in caplog.text
+
+
+def test_an_api_write_keeps_the_order_a_person_wrote(tmp_path):
+    """Plugins and settings stay where a person put them; only the changed line differs,
+    and a new setting goes at the end of its plugin."""
+    folder = tmp_path / "organisations"
+    folder.mkdir()
+    path = folder / "acme.yaml"
+    path.write_text(
+        "id: acme\n"
+        "name: Acme\n"
+        "plugins:\n"
+        "  ssl-certificates:\n"
+        "    enabled: true\n"
+        "  dns-records:\n"
+        "    settings:\n"
+        "      ZONE: example.com\n"
+        "      API_TOKEN: t\n"
+        "      MAX: 3\n"
+        "  a-plugin:\n"
+        "    enabled: false\n"
+    )
+    before = path.read_text().splitlines()
+    cat = Catalogue(tmp_path)
+    cat.put_setting("acme", "dns-records", "API_TOKEN", "changed")
+    after = path.read_text().splitlines()
+    assert [(a, b) for a, b in zip(before, after, strict=True) if a != b] == [
+        ("      API_TOKEN: t", "      API_TOKEN: changed")
+    ]
+    cat.put_setting("acme", "dns-records", "ADDED", 1)
+    cat.set_enabled("acme", "dns-records", True)
+    assert path.read_text().splitlines()[5:12] == [
+        "  dns-records:",
+        "    enabled: true",
+        "    settings:",
+        "      ZONE: example.com",
+        "      API_TOKEN: changed",
+        "      MAX: 3",
+        "      ADDED: 1",
+    ]
+    cat.replace_settings("acme", "dns-records", {"NEW": "n", "MAX": 4, "ZONE": "z"})
+    assert list(cat.settings("acme", "dns-records")) == ["ZONE", "MAX", "NEW"]
+    assert list(yaml.safe_load(path.read_text())["plugins"]) == [
+        "ssl-certificates",
+        "dns-records",
+        "a-plugin",
+    ]
+
+
+def test_changes_queued_during_a_write_are_written_together_and_fail_alone(tmp_path):
+    """Group commit: what threads queue while the lock is held goes out in one write;
+    a change that fails is left out and only its caller gets the error."""
+    import threading
+    import time
+
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+    cat.put_setting("acme", "p", "TAKEN", "first")
+    writes = []
+    store = cat.orgs.store
+    cat.orgs.store = lambda *a, **k: (writes.append(a[0]), store(*a, **k))[1]
+    outcomes: dict[str, object] = {}
+
+    def put(key: str, create: bool) -> None:
+        try:
+            cat.put_setting("acme", "p", key, f"value-{key}", create=create)
+            outcomes[key] = "ok"
+        except Exception as exc:
+            outcomes[key] = type(exc).__name__
+
+    keys = [f"K{n}" for n in range(8)]
+    with cat.locked():  # a write in progress (another thread, process or person)
+        threads = [threading.Thread(target=put, args=(k, False)) for k in keys]
+        threads.append(threading.Thread(target=put, args=("TAKEN", True)))
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while sum(map(len, cat._commits._pending.values())) < len(threads):
+            assert time.monotonic() < deadline, "the changes were not queued"
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert outcomes == {**dict.fromkeys(keys, "ok"), "TAKEN": "Exists"}
+    assert writes == ["acme"]  # nine changes, one write
+    assert cat.settings("acme", "p") == {
+        "TAKEN": "first",
+        **{k: f"value-{k}" for k in keys},
+    }
+
+
+def test_many_writers_lose_nothing(tmp_path):
+    import threading
+
+    cat = Catalogue(tmp_path)
+    cat.create_organisation("acme")
+
+    def writer(n: int) -> None:
+        for i in range(15):
+            cat.put_setting("acme", "p", f"W{n}_{i}", i)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(cat.settings("acme", "p")) == 90
+    assert len(Catalogue(tmp_path).settings("acme", "p")) == 90
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("- a list\n", 1, "the file must be a mapping with id, name and plugins"),
+        ("id: acme\nname: A\ncolour: red\n", 3, "unknown key 'colour' (use id, name, plugins)"),
+        ("id: other\n", 1, "id must be 'acme', the file's name"),
+        ("name: A\n", 1, "id must be 'acme', the file's name"),
+        ("id: acme\nname: [1]\n", 2, "name must be a string"),
+        ("id: acme\nname: true\n", 2, "name must be a string"),
+        ("id: acme\nplugins: [dns]\n", 2, "plugins must be a mapping of plugin id to state"),
+        ("id: acme\nplugins:\n  ok: {}\n  ../x: {}\n", 4, "plugin id '../x' does not match"),
+        ("id: acme\nplugins:\n  a..b: {}\n", 3, "plugin id 'a..b' does not match"),
+        ("id: acme\nplugins:\n  dns:\n    colour: red\n", 4, "a plugin takes only enabled and"),
+        ("id: acme\nplugins:\n  dns: 3\n", 3, "a plugin takes only enabled and settings"),
+        ("id: acme\nplugins:\n  dns:\n    enabled: 'yes'\n", 4, "enabled must be true or false"),
+        ("id: acme\nplugins:\n  dns:\n    settings: [1]\n", 4, "settings must be a mapping"),
+        ("id: acme\nplugins:\n  dns:\n    settings:\n      A: 1\n      bad-name: 1\n", 6,
+         "setting name 'bad-name' is not valid"),
+        ("id: acme\nplugins:\n  dns:\n    settings:\n      WHEN: 2024-01-01\n", 5,
+         "setting WHEN: a YAML date, not a JSON value: quote it"),
+    ],
+)  # fmt: skip
+def test_what_an_organisation_file_may_hold_is_said_with_its_line(tmp_path, text, line, reason):
+    folder = tmp_path / "organisations"
+    folder.mkdir()
+    (folder / "acme.yaml").write_text(text)
+    with pytest.raises(BrokenFile) as caught:
+        Catalogue(tmp_path).organisation("acme")
+    assert f"acme.yaml:{line}: {reason}" in str(caught.value)
+
+
+def test_hand_written_numbers_are_the_text_people_meant(tmp_path):
+    folder = tmp_path / "organisations"
+    folder.mkdir()
+    (folder / "2024.yaml").write_text("id: 2024\nname: 7\nplugins:\n  2025:\n    enabled: true\n")
+    cat = Catalogue(tmp_path)
+    assert cat.organisation("2024") == {"id": "2024", "name": "7"}
+    assert cat.enabled_states("2024") == {"2025": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("id: extra\nname: X\nbase_url: 3\n", 3, "base_url must be a string"),
+        ("id: extra\nowner: me\n", 2, "unknown key 'owner' (use id, name, base_url)"),
+        ("id: nope\n", 1, "id must be 'extra', the file's name"),
+    ],
+)
+def test_what_a_repository_file_may_hold_is_said_with_its_line(tmp_path, text, line, reason):
+    folder = tmp_path / "repositories"
+    folder.mkdir()
+    (folder / "extra.yaml").write_text(text)
+    with pytest.raises(BrokenFile) as caught:
+        Catalogue(tmp_path).repository("extra")
+    assert f"extra.yaml:{line}: {reason}" in str(caught.value)
+
+
+def test_a_write_opens_each_sealed_value_at_most_once_and_seals_only_the_change(tmp_path):
+    """1,200 sealed settings once made each PUT open every value twice and check the
+    whole file again under the lock; the server's catalogue remembers what it opened."""
+    public, private = generate()
+    sealer = Sealer(public, [private])
+    calls = {"open": 0, "seal": 0}
+    for name in calls:
+        original = getattr(sealer, name)
+
+        def counted(value, _original=original, _name=name):
+            calls[_name] += 1
+            return _original(value)
+
+        setattr(sealer, name, counted)
+    values = {f"KEY_{n:04d}": f"secret-{n}" for n in range(1200)}
+    Catalogue(tmp_path, sealer).create_organisation("acme")
+    Catalogue(tmp_path, sealer).replace_settings("acme", "p", values)
+    path = tmp_path / "organisations" / "acme.yaml"
+    before = path.read_text().splitlines()
+
+    calls.update(open=0, seal=0)
+    Catalogue(tmp_path, sealer).put_setting("acme", "p", "KEY_0007", "changed")
+    assert calls == {"open": 1200, "seal": 1}  # once each, not twice
+    server = Catalogue(tmp_path, sealer, remember_opened=True)
+    server.settings("acme", "p")
+    calls.update(open=0, seal=0)
+    for n in range(3):
+        server.put_setting("acme", "p", "KEY_0009", f"again-{n}")
+    assert calls == {"open": 0, "seal": 3}
+    assert server.get_setting("acme", "p", "KEY_0009") == "again-2"
+    after = path.read_text().splitlines()
+    changed = [n for n, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert [after[n].split(":")[0].strip() for n in changed] == ["KEY_0007", "KEY_0009"]

@@ -20,6 +20,8 @@ from kat.catalogue.yamlfiles import write_atomic
 from kat.config import load
 from tests.katalogus.conftest import Gunicorn
 
+pytestmark = pytest.mark.e2e
+
 
 class Http:
     """One keep-alive connection, JSON in and out."""

@@ -41,3 +41,20 @@ schema = schemathesis.openapi.from_wsgi("/openapi.yaml", _app())
 )
 def test_api_conforms_to_its_spec(case):
     case.call_and_validate()
+
+
+def test_the_links_name_only_parameters_their_operations_have():
+    """schemathesis infers links between operations; a response object shared by two
+    operations once made links name ``$request.path.repo`` where there is no ``repo``."""
+    schema.as_state_machine()  # raises InvalidStateMachine naming every bad link
+
+
+APIWorkflow = schema.as_state_machine()
+TestAPIWorkflow = APIWorkflow.TestCase
+TestAPIWorkflow.settings = settings(
+    max_examples=10,
+    stateful_step_count=5,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)

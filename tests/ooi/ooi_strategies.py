@@ -34,7 +34,18 @@ _SPECIAL = {
     ("IPAddressHTTPURL", "scheme"): st.sampled_from(["http", "https"]),
     ("HostnameHTTPURL", "port"): st.integers(1, 65535),
     ("IPAddressHTTPURL", "port"): st.integers(1, 65535),
+    ("AutonomousSystem", "number"): st.integers(0, 2**32 - 1).map(str),
+    ("IPV4NetBlock", "mask"): st.integers(0, 32),
+    ("IPV6NetBlock", "mask"): st.integers(0, 128),
+    ("DeclaredScanProfile", "level"): st.integers(0, 4),
 }
+
+#: JSON values for the dict fields (TLSCipher.suites, Incident.meta_data, Config.config).
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
 
 
 def _finding_type_id(name: str) -> st.SearchStrategy[str]:
@@ -49,6 +60,13 @@ def _members(target: str, nested: bool) -> list[str]:
     if nested and target == "OOI":
         # keep nesting shallow: a finding about a finding is valid but adds nothing here
         names = [n for n in names if n not in ("Finding", "SoftwareInstance")]
+    if target == "FindingType":
+        # an ADR rule's id has no prefix, so a Finding's reference reads it back as a
+        # KATFindingType (as in Octopoes, where the key holds only the id)
+        names = [n for n in names if n != "ADRFindingType"]
+    if target == "OOI":
+        # a Config reference cannot be parsed; nothing is about a declared scan profile
+        names = [n for n in names if n not in ("Config", "DeclaredScanProfile")]
     return names
 
 
@@ -59,6 +77,12 @@ def _plain(cls: type, f: dataclasses.Field, key: bool) -> st.SearchStrategy:
     if f.name == "id" and issubclass(cls, ooi.OOI) and "FindingType" in cls.__name__:
         return _finding_type_id(cls.__name__)
     kind = str(f.type).replace(" ", "")
+    if kind.startswith("dict"):
+        return st.dictionaries(st.text(max_size=8), json_values, max_size=3)
+    if kind == "bool":
+        return st.booleans()
+    if f.name == "risk_severity":
+        return st.none() | st.sampled_from(ooi.SEVERITIES)
     base = st.integers(0, 2**31) if kind.startswith("int") else token
     if kind.startswith("float"):
         base = st.floats(0, 10, allow_nan=False)

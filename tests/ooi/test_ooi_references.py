@@ -10,9 +10,12 @@ from kat import ooi
 from tests.ooi.ooi_strategies import keys_only, objects
 
 NAMES = sorted(ooi.TYPES)
+#: Types whose reference names its objects: all but Config, keyed as Octopoes does on its
+#: object's natural key without the class name.
+PARSEABLE = [n for n in NAMES if n != "Config"]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARSEABLE)
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_parse_reference_inverts_reference(name, data):
@@ -38,7 +41,7 @@ def test_serialized_form_round_trips(name, data):
     assert ooi.from_serialized(form) == obj
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARSEABLE)
 @settings(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_input_dict_names_the_object(name, data):
