@@ -4,20 +4,23 @@ Why a helper: a Dramatiq worker process runs several threads and holds a broker
 connection; forking it would copy locks held by other threads and the AMQP socket into
 the child. So each worker process starts one lean, single-threaded helper
 (:mod:`kat.runtime.forker`, a fresh interpreter that never imports Dramatiq) and the helper
-forks a child per job.
+forks a job per request.
 
 One job, end to end::
 
-    worker thread ──request + 3 fds (SCM_RIGHTS)──► helper ──fork──► child
-         ▲  ▲                                          │             setsid, rlimits,
-         │  └──── "P"+pid, later "X"+wait status ──────┘             clean environ,
-         └──────────── outcome over a pipe ◄────────────────────────  run(), outcome
+    worker thread ──control + 4 fds (SCM_RIGHTS)──► helper ──fork──► supervisor ──fork──► plugin
+         ▲  ▲   job file (memfd: plugin, settings, raw) ───────────────────────────────► (reads it)
+         │  └──── "P"+pid, later "X"+wait status ──────┘     setsid, subreaper,      job user,
+         └──────────── outcome over a pipe ◄──────────────── job memory       rlimits, clean environ
 
 The worker thread enforces the wall-clock limit (``killpg`` SIGKILL at the deadline)
 and reads the outcome pipe while it waits, so a 50 MB result never blocks the child.
-The helper reaps the child and kills its whole process group, so grandchildren go too.
-The child's outcome is a JSON header plus raw bytes, never a pickle: a plugin that
-forges it can fail its own job but not run code in the worker.
+The supervisor (:mod:`kat.runtime.supervisor`) kills everything the job started when
+it ends; the helper kills what a killed supervisor left. The settings and raw travel
+in a memfd only the job reads, never through the helper (from which later jobs of
+other organisations are forked). The child's outcome is a JSON header plus raw bytes,
+never a pickle: a plugin that forges it can fail its own job but not run code in the
+worker. A helper that does not answer in time is killed and replaced.
 """
 
 from __future__ import annotations
@@ -38,11 +41,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kat import config
 from kat.jobs import FailureReason
+from kat.runtime import isolation
 from kat.runtime.forker import MSG, REQ, killpg
+from kat.runtime.supervisor import MEMORY_EXIT
 
-#: How long the worker waits for the helper to report a child's pid, in seconds.
-SPAWN_TIMEOUT = 30.0
+#: How long the worker waits for the helper to report a child's pid (or, past the
+#: deadline, its end), in seconds; a helper that does not is replaced.
+SPAWN_TIMEOUT = 15.0
 #: After the child exits, how long to wait for the outcome pipe to close, in seconds.
 DRAIN_TIMEOUT = 5.0
 #: The longest single wait for the child, in seconds (a longer limit waits again).
@@ -89,13 +96,21 @@ def hide_environment() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
+#: ``ForkServer(user=...)`` default: the job user of ``KAT_JOB_USER`` (kat.config).
+CONFIGURED = "configured"
+
+
 class ForkServer:
     """Runs jobs in children forked by this process's helper; thread-safe, lazy."""
 
-    def __init__(self, preload: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, preload: list[str] | tuple[str, ...] = (), user: str | None = CONFIGURED
+    ) -> None:
         #: Extra modules for the helper to import (libraries the plugins use), so that a
         #: job does not pay for importing them: children inherit them loaded.
         self.preload = list(preload)
+        #: uid and gid the plugins run as (None: this process's own); raises ConfigError.
+        self.user = isolation.resolve(config.load().job_user if user == CONFIGURED else user)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
@@ -148,57 +163,86 @@ class ForkServer:
             self._proc = None
 
     def run(self, request: dict[str, Any], payload: bytes, timeout: float) -> Outcome:
-        """Run ``request`` (see :func:`_child`) in a fresh child, at most ``timeout`` s."""
+        """Run ``request`` (see :func:`kat.runtime.forker._child`) in a fresh child, at
+        most ``timeout`` s."""
         out_r, out_w = os.pipe()
         # The child's stdout and stderr: a pipe, of which only the tail is kept, so a
         # plugin printing in a loop until its deadline costs no disk.
         log_r, log_w = os.pipe()
         status, status_theirs = socket.socketpair()
+        job = os.memfd_create("kat-job", os.MFD_CLOEXEC)
         scratch = tempfile.mkdtemp(prefix="kat-job-")
+        proc = None
         try:
             # The child works in the scratch folder: relative plugin paths (the default
             # KAT_PLUGINS_DIR is ./plugins) must be made absolute here, in our cwd.
             paths = {k: os.path.abspath(request[k]) for k in ("code", "folder") if k in request}
-            header = json.dumps({**request, **paths, "cwd": scratch}).encode()
-            message = REQ.pack(len(header), len(payload)) + header
-            fds = [out_w, status_theirs.fileno(), log_w]
+            header = json.dumps({**request, **paths}).encode()
+            with os.fdopen(job, "wb", closefd=False) as file:
+                file.write(REQ.pack(len(header)) + header)
+                file.write(payload)
+            memory = int(request.get("memory", 1024))
+            control = json.dumps({"memory": memory, "cwd": scratch, "user": self.user}).encode()
+            message = REQ.pack(len(control)) + control
+            fds = [out_w, status_theirs.fileno(), log_w, job]
             with self._lock:
                 try:
                     sock = self._ensure()
+                    proc = self._proc
                     socket.send_fds(sock, [message], fds)
-                    sock.sendall(payload)
                 except OSError as exc:
                     self._proc = None  # restart next time
                     raise SandboxError(f"job helper unreachable: {exc}") from None
-            os.close(out_w)
-            os.close(log_w)
-            out_w = log_w = -1
+            for fd in (out_w, log_w, job):
+                os.close(fd)
+            out_w = log_w = job = -1
             status_theirs.close()
             # An outcome cannot honestly be much larger than the memory the child had;
             # a child streaming more is cut off so it cannot fill the worker's memory.
-            limit = (int(request.get("memory", 1024)) << 20) + (1 << 20)
-            return self._watch(out_r, status, timeout, log_r, limit)
+            limit = (memory << 20) + (1 << 20)
+            try:
+                return self._watch(out_r, status, timeout, log_r, limit, memory)
+            except SandboxError:
+                self._replace(proc)
+                raise
         finally:
-            for fd in (out_r, out_w, log_r, log_w):
+            for fd in (out_r, out_w, log_r, log_w, job):
                 if fd >= 0:
                     os.close(fd)
             status.close()
             status_theirs.close()
             shutil.rmtree(scratch, ignore_errors=True)
 
+    def _replace(self, proc: subprocess.Popen | None) -> None:
+        """Kill a helper that failed a job (stopped, hung or gone): the next job starts
+        a new one. Jobs the old one still runs fail their attempt and are retried."""
+        with self._lock:
+            if proc is None or proc is not self._proc or self._owner != os.getpid():
+                return
+            with contextlib.suppress(OSError):
+                proc.kill()  # SIGKILL ends a stopped process too
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+            self._proc = None
+
     def _watch(
-        self, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int
-    ) -> Outcome:
+        self, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int,
+        memory: int,
+    ) -> Outcome:  # fmt: skip
         pid = _read_msg(status, b"P", SPAWN_TIMEOUT)
         try:
-            return self._follow(pid, out_r, status, timeout, log_r, limit)
+            return self._follow(pid, out_r, status, timeout, log_r, limit, memory)
         except SandboxError:
             killpg(pid)  # the helper is gone: nobody else will stop this child
             raise
 
     def _follow(
-        self, pid: int, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int
-    ) -> Outcome:
+        self, pid: int, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int,
+        memory: int,
+    ) -> Outcome:  # fmt: skip
         started = time.monotonic()
         deadline, drain_until = started + timeout, None
         chunks: list[bytes] = []
@@ -251,7 +295,7 @@ class ForkServer:
         if received > limit:
             detail = f"the job sent more than {limit >> 20} MiB, past its memory limit"
             return Outcome(False, FailureReason.BAD_OUTPUT, detail, duration=duration)
-        outcome = _decode(b"".join(chunks), wait_status)
+        outcome = _decode(b"".join(chunks), wait_status, memory)
         outcome.duration = duration
         if not outcome.ok:
             outcome.output = tail
@@ -296,8 +340,11 @@ def _object_item(item: Any) -> bool:
     )
 
 
-def _decode(data: bytes, wait_status: int) -> Outcome:
+def _decode(data: bytes, wait_status: int, memory: int) -> Outcome:
     """The child's message, or the reason it left none (a signal, an early exit)."""
+    if os.WIFEXITED(wait_status) and os.WEXITSTATUS(wait_status) == MEMORY_EXIT:
+        detail = f"the job's processes together held more than its limit of {memory} MiB"
+        return Outcome(False, FailureReason.MEMORY, detail)
     if len(data) >= 4:
         (size,) = struct.unpack("!I", data[:4])
         try:

@@ -120,6 +120,16 @@ def _write_plugin(folder: Path, code: str) -> Path:
     return folder
 
 
+@pytest.fixture
+def handoff():
+    """A folder the job's process can write, to hand the test a pid or a path: under
+    root, jobs run as ``nobody``, which cannot reach ``tmp_path`` (below a 0700 folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="kat-test-handoff-"))
+    folder.chmod(0o777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _request_for(plugin: Path, **extra: Any) -> dict:
     """A sandbox request that runs ``plugin/main.py`` (``extra`` overrides fields)."""
     return {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin), **extra}
@@ -214,7 +224,7 @@ def test_a_child_works_in_a_scratch_folder_that_is_removed_after(tmp_path):
     assert scratch != os.getcwd() and not os.path.exists(scratch)
 
 
-def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_path):
+def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_path, handoff):
     plugin = _write_plugin(
         tmp_path / "sleeper",
         "import os, time\n"
@@ -222,7 +232,7 @@ def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_
         "    open(os.environ['PIDFILE'], 'w').write(str(os.getpid()))\n"
         "    time.sleep(30)\n",
     )
-    pidfile = tmp_path / "child.pid"
+    pidfile = handoff / "child.pid"
     request = _request_for(plugin, env={"PIDFILE": str(pidfile)})
     server = ForkServer()
     server.start()
@@ -308,7 +318,7 @@ def test_a_childs_output_takes_no_disk_and_its_tail_is_kept(tmp_path):
     assert outcome.output.endswith(b"x\nthe last line\n")
 
 
-def test_a_worker_killed_mid_job_leaves_no_scratch_folder(tmp_path):
+def test_a_worker_killed_mid_job_leaves_no_scratch_folder(tmp_path, handoff):
     """A worker process that dies (SIGKILL, or stopped past its grace period) never
     reaches its cleanup; the job helper, which kills the job, removes its folder."""
     plugin = _write_plugin(
@@ -319,7 +329,7 @@ def test_a_worker_killed_mid_job_leaves_no_scratch_folder(tmp_path):
         "    open(os.environ['CWDFILE'], 'w').write(os.getcwd())\n"
         "    time.sleep(60)\n",
     )
-    cwdfile = tmp_path / "cwd"
+    cwdfile = handoff / "cwd"
     request = _request_for(plugin, env={"CWDFILE": str(cwdfile)})
     worker = subprocess.Popen(
         [sys.executable, "-c", "import json, sys; from kat.runtime.sandbox import ForkServer; "
