@@ -6,7 +6,7 @@ import os
 import signal
 
 import pytest
-from conftest import alive, gone_within
+from hostile_harness import alive, gone_within
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

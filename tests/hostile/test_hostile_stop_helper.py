@@ -12,7 +12,7 @@ import os
 import time
 
 import pytest
-from conftest import make_system
+from hostile_harness import make_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
