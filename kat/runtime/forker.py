@@ -160,7 +160,9 @@ def _receive(control: socket.socket):
         header = json.loads(_recv_exact(control, size))
     except (EOFError, OSError, ValueError):
         return None
-    if len(fds) != 4:
+    if len(fds) != 4:  # not a request of ours: the worker is broken or gone
+        for fd in fds:
+            os.close(fd)
         return None
     return header, fds
 

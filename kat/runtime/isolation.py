@@ -36,6 +36,9 @@ M_ARENA_MAX = -8
 THREAD_STACK = 1 << 20
 #: Malloc arenas a job's process may create (threads share them).
 MALLOC_ARENAS = 2
+#: RLIMIT_NPROC of a job user: the processes and threads that user may have in all
+#: (every job running as it, together), so a fork bomb cannot take the machine's pids.
+JOB_PROCESSES = 2048
 
 
 def prctl(option: int, value: int) -> bool:
@@ -80,6 +83,9 @@ def become(user: tuple[int, int] | None, folders: list[str]) -> dict[str, str]:
         for folder in dict.fromkeys(folders):
             with contextlib.suppress(OSError):
                 held[folder] = os.open(folder, os.O_PATH | os.O_DIRECTORY)
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NPROC, (JOB_PROCESSES, JOB_PROCESSES))
         uid, gid = user
         os.setgroups([])
         os.setgid(gid)
