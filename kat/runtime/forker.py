@@ -12,8 +12,8 @@ status when the job has ended.
 The job itself (plugin, settings, input, a normalizer's raw) is in the *job file*, a
 memfd the helper never reads: only the job's own process does, after the fork. So no
 organisation's settings or raws ever sit in the helper's heap, from which every later
-job of every organisation is forked. Each job is a supervisor
-(:mod:`kat.runtime.supervisor`) and below it the plugin's process (:func:`_child`).
+job of every organisation is forked. The job's process (:func:`_child`) keeps
+everything it starts below itself and kills it when it ends (:mod:`kat.runtime.processes`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import struct
 import sys
 from typing import Any
 
-from kat.runtime import isolation, supervisor
+from kat.runtime import isolation, processes
 
 #: Modules the helper always imports once, so each child starts with them loaded.
 PRELOAD = ("json", "traceback", "importlib.util", "resource", "kat.ooi", "kat.pluginkit")
@@ -38,7 +38,7 @@ MSG = struct.Struct("!ci")  #: b"P" + pid, or b"X" + wait status
 
 
 def killpg(pid: int) -> None:
-    """SIGKILL the process group ``pid`` leads (a job's supervisor and plugin process)."""
+    """SIGKILL the process group ``pid`` leads (a job's process and what it started)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
 
@@ -52,8 +52,8 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
     for name in (*PRELOAD, *preload):
         with contextlib.suppress(Exception):  # a library that fails here fails in its job
             __import__(name)
-    # Orphans of a job whose supervisor was killed (at its deadline) come to the helper,
-    # which kills them (:func:`_kill_strays`), instead of to PID 1, where they would live on.
+    # Orphans of a job that was killed (at its deadline) come to the helper, which kills
+    # them (:func:`_kill_strays`), instead of to PID 1, where they would live on.
     isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
     isolation.prctl(isolation.PR_SET_DUMPABLE, 0)
     control = socket.socket(fileno=control_fd)
@@ -80,7 +80,7 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
             if request is None:  # the worker process is gone: so are its jobs
                 for pid in children:
                     killpg(pid)
-                supervisor.kill_all(supervisor.descendants(os.getpid()))
+                processes.kill_all(processes.descendants(os.getpid()))
                 # A worker that died (or stopped past its grace period) never removed
                 # the scratch folders of the jobs it had running; nobody else will.
                 import shutil
@@ -90,7 +90,6 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
                 os._exit(0)
             header, (out_w, status_fd, log_fd, job_fd) = request
             status = socket.socket(fileno=status_fd)
-            helper = os.getpid()
             pid = os.fork()
             if pid == 0:
                 # The job keeps only its outcome pipe, log and job file: never a socket
@@ -101,7 +100,7 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
                     other.close()
                 os.close(wake_r)
                 os.close(wake_w)
-                _lead(header, helper, out_w, log_fd, job_fd)  # never returns
+                _child(header, out_w, log_fd, job_fd)  # never returns
             for fd in (out_w, log_fd, job_fd):
                 os.close(fd)
             children[pid] = status
@@ -132,11 +131,11 @@ def _reap(children: dict[int, socket.socket], scratch: dict[int, str]) -> None:
 
 
 def _kill_strays(children: dict[int, socket.socket]) -> None:
-    """Kill every child of the helper that is not a job's supervisor, with all below it:
-    it was started by a job whose supervisor is gone, and must not outlive that job."""
-    for pid in supervisor.children(os.getpid()):
+    """Kill every child of the helper that is not a job, with all below it: it was
+    started by a job that is gone (killed at its deadline), and must not outlive it."""
+    for pid in processes.children(os.getpid()):
         if pid not in children:
-            supervisor.kill_all([pid, *supervisor.descendants(pid)])
+            processes.kill_all([pid, *processes.descendants(pid)])
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -167,33 +166,7 @@ def _receive(control: socket.socket):
     return header, fds
 
 
-# --- the job: its supervisor and the plugin's process --------------------------------
-
-
-def _lead(header: dict[str, Any], helper: int, out_w: int, log_fd: int, job_fd: int) -> None:
-    """The job's supervisor: own session, fork the plugin's process, supervise it."""
-    try:
-        os.setsid()  # own session and process group: killed as one
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        user = header.get("user")
-        if user and header.get("cwd"):
-            os.chown(header["cwd"], *user)  # the job user's scratch folder
-        # The job's memory is what it holds on top of what it starts with: the
-        # interpreter forked from the helper and, for a normalizer, its raw.
-        start = supervisor.anonymous_memory(os.getpid()) + os.fstat(job_fd).st_size
-        limit = start + (int(header["memory"]) << 20)
-        pid = os.fork()
-        if pid == 0:
-            _child(header, out_w, log_fd, job_fd)  # never returns
-        for fd in (out_w, log_fd, job_fd):
-            os.close(fd)
-        supervisor.supervise(pid, limit, helper)
-    finally:
-        os._exit(1)
+# --- the job's process ----------------------------------------------------------------
 
 
 def _read_job(job_fd: int) -> tuple[dict[str, Any], bytes]:
@@ -223,7 +196,11 @@ def _child(control: dict[str, Any], out_w: int, log_fd: int, job_fd: int) -> Non
     """
     code = 1
     try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        os.setsid()  # own session and process group: killed as one
+        # Whatever the plugin starts and orphans stays below this process (processes).
+        isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
@@ -234,6 +211,7 @@ def _child(control: dict[str, Any], out_w: int, log_fd: int, job_fd: int) -> Non
         header, payload = _read_job(job_fd)
         import resource
 
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         # The limit is what the job may map on top of the interpreter it starts as, so
         # the libraries preloaded for the plugins do not eat into a plugin's allowance.
         memory = _address_space() + (int(control["memory"]) << 20)
@@ -245,6 +223,8 @@ def _child(control: dict[str, Any], out_w: int, log_fd: int, job_fd: int) -> Non
         if control.get("cwd"):
             os.chdir(control["cwd"])  # a scratch folder of its own, removed after the job
         user = control.get("user")
+        if user and control.get("cwd"):
+            os.chown(control["cwd"], *user)  # the job user's scratch folder
         folders = [header["folder"], os.path.dirname(header["code"])]
         routes = isolation.become(
             tuple(user) if user else None, folders + isolation.import_folders()
@@ -262,6 +242,7 @@ def _child(control: dict[str, Any], out_w: int, log_fd: int, job_fd: int) -> Non
         try:
             sys.stdout.flush()
             sys.stderr.flush()
+            processes.kill_descendants()  # nothing the job started outlives it
         finally:
             os._exit(code)
 

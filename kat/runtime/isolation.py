@@ -1,8 +1,8 @@
 """Who a job runs as, and what it can still reach once it is that user.
 
 A worker that runs as root runs its plugins as another user (``KAT_JOB_USER``, default
-``nobody``): a plugin then can neither signal its worker, its job helper or its job's
-supervisor, nor read their memory or ``/proc/PID/environ``. The kernel makes a process
+``nobody``): a plugin then can neither signal its worker or its job helper, nor read
+their memory or ``/proc/PID/environ``. The kernel makes a process
 that changed its user non-dumpable, so jobs of other organisations running as the same
 user cannot read each other's memory either; without a switch the child makes itself
 non-dumpable.

@@ -8,19 +8,21 @@ forks a job per request.
 
 One job, end to end::
 
-    worker thread ──control + 4 fds (SCM_RIGHTS)──► helper ──fork──► supervisor ──fork──► plugin
-         ▲  ▲   job file (memfd: plugin, settings, raw) ───────────────────────────────► (reads it)
-         │  └──── "P"+pid, later "X"+wait status ──────┘     setsid, subreaper,      job user,
-         └──────────── outcome over a pipe ◄──────────────── job memory       rlimits, clean environ
+    worker thread ──control + 4 fds (SCM_RIGHTS)──► helper ──fork──► child
+         ▲  ▲  ▲  job file (memfd: plugin, settings, raw) ────────► (reads it) setsid,
+         │  │  └── "P"+pid, later "X"+wait status ──┘             subreaper, rlimits,
+         │  └───── the job's memory, every 50 ms (/proc)           job user, environ
+         └──────────── outcome over a pipe ◄──────────────────────  run(), outcome
 
 The worker thread enforces the wall-clock limit (``killpg`` SIGKILL at the deadline)
+and the job's memory limit (all its processes together, :mod:`kat.runtime.processes`),
 and reads the outcome pipe while it waits, so a 50 MB result never blocks the child.
-The supervisor (:mod:`kat.runtime.supervisor`) kills everything the job started when
-it ends; the helper kills what a killed supervisor left. The settings and raw travel
-in a memfd only the job reads, never through the helper (from which later jobs of
-other organisations are forked). The child's outcome is a JSON header plus raw bytes,
-never a pickle: a plugin that forges it can fail its own job but not run code in the
-worker. A helper that does not answer in time is killed and replaced.
+The child kills everything the job started when it ends; the helper kills what a
+killed child left. The settings and raw travel in a memfd only the job reads, never
+through the helper (from which later jobs of other organisations are forked). The
+child's outcome is a JSON header plus raw bytes, never a pickle: a plugin that forges
+it can fail its own job but not run code in the worker. A helper that does not answer
+in time is killed and replaced.
 """
 
 from __future__ import annotations
@@ -43,9 +45,8 @@ from typing import Any
 
 from kat import config
 from kat.jobs import FailureReason
-from kat.runtime import isolation
+from kat.runtime import isolation, processes
 from kat.runtime.forker import MSG, REQ, killpg
-from kat.runtime.supervisor import MEMORY_EXIT
 
 #: How long the worker waits for the helper to report a child's pid (or, past the
 #: deadline, its end), in seconds; a helper that does not is replaced.
@@ -54,6 +55,8 @@ SPAWN_TIMEOUT = 15.0
 DRAIN_TIMEOUT = 5.0
 #: The longest single wait for the child, in seconds (a longer limit waits again).
 MAX_WAIT = 3600.0
+#: How often the worker measures a running job's memory (all its processes), seconds.
+MEMORY_POLL = 0.05
 #: The tail of a failed child's stdout/stderr kept with the job, in bytes.
 OUTPUT_TAIL = 4096
 
@@ -200,8 +203,11 @@ class ForkServer:
             # An outcome cannot honestly be much larger than the memory the child had;
             # a child streaming more is cut off so it cannot fill the worker's memory.
             limit = (memory << 20) + (1 << 20)
+            # The job's memory is what it holds on top of what it starts with: the
+            # interpreter forked from the helper and, for a normalizer, its raw.
+            budget = _Budget(memory, proc.pid, len(payload))
             try:
-                return self._watch(out_r, status, timeout, log_r, limit, memory)
+                return self._watch(out_r, status, timeout, log_r, limit, budget)
             except SandboxError:
                 self._replace(proc)
                 raise
@@ -230,21 +236,24 @@ class ForkServer:
 
     def _watch(
         self, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int,
-        memory: int,
+        budget: _Budget,
     ) -> Outcome:  # fmt: skip
         pid = _read_msg(status, b"P", SPAWN_TIMEOUT)
         try:
-            return self._follow(pid, out_r, status, timeout, log_r, limit, memory)
+            return self._follow(pid, out_r, status, timeout, log_r, limit, budget)
         except SandboxError:
-            killpg(pid)  # the helper is gone: nobody else will stop this child
+            # The helper is gone or stuck: nobody else will stop this job.
+            processes.kill_all(processes.descendants(pid))
+            killpg(pid)
             raise
 
     def _follow(
         self, pid: int, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int,
-        memory: int,
+        budget: _Budget,
     ) -> Outcome:  # fmt: skip
         started = time.monotonic()
         deadline, drain_until = started + timeout, None
+        next_poll, over_memory = started + MEMORY_POLL, False
         chunks: list[bytes] = []
         wait_status: int | None = None
         timed_out, out_open, log_open, received = False, True, True, 0
@@ -257,7 +266,7 @@ class ForkServer:
                     break  # something still holds the pipe; the group is killed anyway
                 wait = drain_until - now
             elif not timed_out:
-                wait = max(0.0, deadline - now)
+                wait = max(0.0, min(deadline, next_poll) - now)
             else:
                 wait = SPAWN_TIMEOUT
             wait = min(wait, MAX_WAIT)  # select() refuses a time past the clock's range
@@ -281,12 +290,24 @@ class ForkServer:
             if status in ready:
                 wait_status = _read_msg(status, b"X", 1.0)
                 duration = time.monotonic() - started
+            if (
+                wait_status is None
+                and not (timed_out or over_memory)
+                and (time.monotonic() >= next_poll)
+            ):
+                next_poll = time.monotonic() + MEMORY_POLL
+                if budget.exceeded(pid):  # the job's processes together: kill them all
+                    processes.kill_all([pid, *processes.descendants(pid)])
+                    over_memory = True
             if not ready and wait_status is None:
                 if timed_out:
                     raise SandboxError(f"job helper did not report the end of child {pid}")
                 if time.monotonic() >= deadline:
                     killpg(pid)  # the deadline: kill the child and everything it started
                     timed_out = True
+        if over_memory:
+            detail = f"the job's processes together held more than its limit of {budget.mib} MiB"
+            return Outcome(False, FailureReason.MEMORY, detail, duration=duration, output=tail)
         if timed_out:
             return Outcome(
                 False, FailureReason.TIMEOUT, f"killed after the limit of {timeout:g} s", [],
@@ -295,11 +316,26 @@ class ForkServer:
         if received > limit:
             detail = f"the job sent more than {limit >> 20} MiB, past its memory limit"
             return Outcome(False, FailureReason.BAD_OUTPUT, detail, duration=duration)
-        outcome = _decode(b"".join(chunks), wait_status, memory)
+        outcome = _decode(b"".join(chunks), wait_status)
         outcome.duration = duration
         if not outcome.ok:
             outcome.output = tail
         return outcome
+
+
+class _Budget:
+    """A job's memory limit for all its processes: ``mib`` on top of what the job
+    starts with (the helper's memory, inherited, and the payload it reads)."""
+
+    def __init__(self, mib: int, helper: int, payload: int) -> None:
+        self.mib, self._helper, self._payload = mib, helper, payload
+        self._limit: int | None = None
+
+    def exceeded(self, pid: int) -> bool:
+        if self._limit is None:  # measured once, and only for a job that lasts
+            start = processes.anonymous_memory(self._helper) + self._payload
+            self._limit = start + (self.mib << 20)
+        return processes.job_memory(pid) > self._limit
 
 
 def _read_msg(sock: socket.socket, kind: bytes, timeout: float) -> int:
@@ -340,11 +376,8 @@ def _object_item(item: Any) -> bool:
     )
 
 
-def _decode(data: bytes, wait_status: int, memory: int) -> Outcome:
+def _decode(data: bytes, wait_status: int) -> Outcome:
     """The child's message, or the reason it left none (a signal, an early exit)."""
-    if os.WIFEXITED(wait_status) and os.WEXITSTATUS(wait_status) == MEMORY_EXIT:
-        detail = f"the job's processes together held more than its limit of {memory} MiB"
-        return Outcome(False, FailureReason.MEMORY, detail)
     if len(data) >= 4:
         (size,) = struct.unpack("!I", data[:4])
         try:

@@ -236,7 +236,15 @@ def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_
     request = _request_for(plugin, env={"PIDFILE": str(pidfile)})
     server = ForkServer()
     server.start()
-    threading.Timer(0.5, os.kill, (server._proc.pid, signal.SIGKILL)).start()
+    helper = server._proc.pid
+
+    def kill_helper_once_the_job_runs() -> None:
+        deadline = time.monotonic() + 30
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(helper, signal.SIGKILL)
+
+    threading.Thread(target=kill_helper_once_the_job_runs).start()
     try:
         with pytest.raises(SandboxError, match="helper died"):
             server.run(request, b"", 60)
