@@ -41,10 +41,16 @@ MALLOC_ARENAS = 2
 JOB_PROCESSES = 2048
 
 
+try:  # loaded once, in the helper: every job inherits it
+    LIBC = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    LIBC = None
+
+
 def prctl(option: int, value: int) -> bool:
     """Set a process attribute; False where the call is not available."""
     with contextlib.suppress(OSError, AttributeError):
-        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+        return LIBC.prctl(option, value, 0, 0, 0) == 0
     return False
 
 
@@ -131,4 +137,4 @@ def tame_threads() -> None:
     stays close to the memory it really uses, so RLIMIT_AS limits memory, not threads."""
     threading.stack_size(THREAD_STACK)
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+        LIBC.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
