@@ -32,21 +32,19 @@ import json
 import os
 import select
 import shutil
-import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from kat import config
 from kat.jobs import FailureReason
 from kat.runtime import isolation, processes
 from kat.runtime.forker import MSG, REQ, killpg
+from kat.runtime.outcome import Outcome, decode
 
 #: How long the worker waits for the helper to report a child's pid (or, past the
 #: deadline, its end), in seconds; a helper that does not is replaced.
@@ -63,19 +61,6 @@ OUTPUT_TAIL = 4096
 
 class SandboxError(RuntimeError):
     """The sandbox itself broke (helper gone): not the plugin's fault, so retry the job."""
-
-
-@dataclass
-class Outcome:
-    """What one child run produced."""
-
-    ok: bool
-    reason: FailureReason | None = None
-    detail: str = ""
-    raws: list[tuple[list[str], bytes]] = field(default_factory=list)
-    objects: list[dict[str, Any]] = field(default_factory=list)
-    duration: float = 0.0  #: seconds from fork to exit
-    output: bytes = b""  #: tail of the child's stdout/stderr (failed jobs only)
 
 
 # --- the worker side ----------------------------------------------------------------
@@ -316,7 +301,7 @@ class ForkServer:
         if received > limit:
             detail = f"the job sent more than {limit >> 20} MiB, past its memory limit"
             return Outcome(False, FailureReason.BAD_OUTPUT, detail, duration=duration)
-        outcome = _decode(b"".join(chunks), wait_status)
+        outcome = decode(b"".join(chunks), wait_status)
         outcome.duration = duration
         if not outcome.ok:
             outcome.output = tail
@@ -353,59 +338,3 @@ def _read_msg(sock: socket.socket, kind: bytes, timeout: float) -> int:
     if got != kind:
         raise SandboxError(f"job helper sent {got!r}, expected {kind!r}")
     return value
-
-
-def _all(items: Any, check) -> bool:
-    return isinstance(items, list) and all(check(item) for item in items)
-
-
-def _raw_item(item: Any) -> bool:
-    return (
-        isinstance(item, dict)
-        and _all(item.get("mime_types"), lambda m: isinstance(m, str))
-        and type(item.get("size")) is int
-        and item["size"] >= 0
-    )
-
-
-def _object_item(item: Any) -> bool:
-    return (
-        isinstance(item, dict)
-        and isinstance(item.get("object_type"), str)
-        and isinstance(item.get("primary_key"), str)
-    )
-
-
-def _decode(data: bytes, wait_status: int) -> Outcome:
-    """The child's message, or the reason it left none (a signal, an early exit)."""
-    if len(data) >= 4:
-        (size,) = struct.unpack("!I", data[:4])
-        try:
-            header = json.loads(data[4 : 4 + size])
-        except ValueError:
-            header = None
-        if isinstance(header, dict) and not header.get("ok"):
-            try:
-                reason = FailureReason(header.get("reason"))
-            except ValueError:
-                reason = FailureReason.BAD_OUTPUT
-            return Outcome(False, reason, str(header.get("detail", "")))
-        if isinstance(header, dict):
-            # The plugin can write this pipe itself: check every field the worker uses,
-            # so a forged outcome fails its job instead of raising in the worker.
-            blob, raws, offset = data[4 + size :], [], 0
-            items, objects = header.get("raws", []), header.get("objects", [])
-            if not (_all(items, _raw_item) and _all(objects, _object_item)):
-                return Outcome(False, FailureReason.BAD_OUTPUT, "the job sent a malformed result")
-            for item in items:
-                raws.append((item["mime_types"], blob[offset : offset + item["size"]]))
-                offset += item["size"]
-            if offset == len(blob):
-                return Outcome(True, raws=raws, objects=objects)
-    if os.WIFSIGNALED(wait_status):
-        name = signal.Signals(os.WTERMSIG(wait_status)).name
-        return Outcome(False, FailureReason.KILLED, f"the job's process died from {name}")
-    code = os.waitstatus_to_exitcode(wait_status)
-    return Outcome(
-        False, FailureReason.CRASHED, f"the job's process exited ({code}) without a result"
-    )
