@@ -66,6 +66,9 @@ class Settings:
     job_timeout: int = 300
     #: Default memory limit of one job, in MiB.
     job_memory: int = 1024
+    #: User the plugins run as (name or uid); default ``nobody`` when the worker is
+    #: root, else the worker's own user. ``root`` under root switches nothing.
+    job_user: str | None = None
     #: Base URL of a KATalogus; when set, workers read settings over HTTP instead of files.
     katalogus_api: str | None = None
     #: Bearer token the KATalogus requires (and workers send) when set.
@@ -127,6 +130,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         data_dir=Path(env.get("KAT_DATA_DIR") or Settings.data_dir),
         job_timeout=_int(env, "KAT_JOB_TIMEOUT", Settings.job_timeout),
         job_memory=_int(env, "KAT_JOB_MEMORY", Settings.job_memory),
+        job_user=env.get("KAT_JOB_USER") or ("nobody" if os.geteuid() == 0 else None),
         katalogus_api=(env.get("KATALOGUS_API") or "").rstrip("/") or None,
         katalogus_api_token=env.get("KATALOGUS_API_TOKEN") or None,
         katalogus_bind=env.get("KATALOGUS_BIND") or Settings.katalogus_bind,

@@ -1,12 +1,19 @@
-"""The job helper: a lean, single-threaded process that forks one child per job.
+"""The job helper: a lean, single-threaded process that forks one job per request.
 
 Started by :class:`kat.runtime.sandbox.ForkServer` (one per worker process) as a fresh
 interpreter with an empty environment; it imports only the standard library, ``kat.ooi``
 and the libraries the plugins use, never Dramatiq, so a fork copies no threads, locks
-or broker connections. The protocol: the worker sends ``REQ`` (header and payload
-lengths), a JSON header and the payload, with three file descriptors attached
-(outcome pipe, status socket, output pipe); the helper answers on the status socket with
-``MSG`` ``P`` + pid after the fork and ``X`` + wait status when the child has exited.
+or broker connections. The protocol: the worker sends ``REQ`` (a length) and a small
+JSON control header (memory limit, scratch folder, job user), with four file
+descriptors attached (outcome pipe, status socket, output pipe, job file); the helper
+answers on the status socket with ``MSG`` ``P`` + pid after the fork and ``X`` + wait
+status when the job has ended.
+
+The job itself (plugin, settings, input, a normalizer's raw) is in the *job file*, a
+memfd the helper never reads: only the job's own process does, after the fork. So no
+organisation's settings or raws ever sit in the helper's heap, from which every later
+job of every organisation is forked. The job's process (:func:`_child`) keeps
+everything it starts below itself and kills it when it ends (:mod:`kat.runtime.processes`).
 """
 
 from __future__ import annotations
@@ -21,23 +28,23 @@ import struct
 import sys
 from typing import Any
 
+from kat.runtime import isolation, processes
+
 #: Modules the helper always imports once, so each child starts with them loaded.
 PRELOAD = ("json", "traceback", "importlib.util", "resource", "kat.ooi", "kat.pluginkit")
 
-REQ = struct.Struct("!II")  #: header length, payload length
+REQ = struct.Struct("!I")  #: length of the control header (and of the job file's header)
 MSG = struct.Struct("!ci")  #: b"P" + pid, or b"X" + wait status
-#: prctl option that makes orphaned descendants re-parent to this process (Linux).
-PR_SET_CHILD_SUBREAPER = 36
 
 
 def killpg(pid: int) -> None:
-    """SIGKILL the process group ``pid`` leads (a job child and all it started)."""
+    """SIGKILL the process group ``pid`` leads (a job's process and what it started)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
 
 
 def serve(control_fd: int, preload: list[str] = ()) -> None:
-    """The helper's loop: fork a child per request, report its pid and wait status."""
+    """The helper's loop: fork a job per request, report its pid and wait status."""
     # Ctrl-C and SIGTERM reach the worker's whole process group; the helper must
     # outlive them until its worker closes the control socket (jobs may be finishing).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -45,7 +52,10 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
     for name in (*PRELOAD, *preload):
         with contextlib.suppress(Exception):  # a library that fails here fails in its job
             __import__(name)
-    _become_subreaper()
+    # Orphans of a job that was killed (at its deadline) come to the helper, which kills
+    # them (:func:`_kill_strays`), instead of to PID 1, where they would live on.
+    isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
+    isolation.prctl(isolation.PR_SET_DUMPABLE, 0)
     control = socket.socket(fileno=control_fd)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -64,11 +74,13 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
                 except BlockingIOError:
                     break
         _reap(children, scratch)
+        _kill_strays(children)
         if control in ready:
             request = _receive(control)
             if request is None:  # the worker process is gone: so are its jobs
                 for pid in children:
                     killpg(pid)
+                processes.kill_all(processes.descendants(os.getpid()))
                 # A worker that died (or stopped past its grace period) never removed
                 # the scratch folders of the jobs it had running; nobody else will.
                 import shutil
@@ -76,21 +88,21 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
                 for folder in scratch.values():
                     shutil.rmtree(folder, ignore_errors=True)
                 os._exit(0)
-            header, payload, (out_w, status_fd, log_fd) = request
+            header, (out_w, status_fd, log_fd, job_fd) = request
             status = socket.socket(fileno=status_fd)
             pid = os.fork()
             if pid == 0:
-                # The child keeps only its outcome pipe and log: never a socket the
-                # worker trusts (its own status socket included).
+                # The job keeps only its outcome pipe, log and job file: never a socket
+                # the worker trusts (its own status socket included).
                 control.close()
                 status.close()
                 for other in children.values():
                     other.close()
                 os.close(wake_r)
                 os.close(wake_w)
-                _child(header, payload, out_w, log_fd)  # never returns
-            os.close(out_w)
-            os.close(log_fd)
+                _child(header, out_w, log_fd, job_fd)  # never returns
+            for fd in (out_w, log_fd, job_fd):
+                os.close(fd)
             children[pid] = status
             if header.get("cwd"):
                 scratch[pid] = header["cwd"]
@@ -98,16 +110,6 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
                 status.sendall(MSG.pack(b"P", pid))
             except OSError:
                 killpg(pid)
-
-
-def _become_subreaper() -> None:
-    """Orphans of a job (its grandchildren, killed with its group) are re-parented to
-    the helper, which reaps them, instead of to PID 1, which in a container may never
-    reap and collect zombies."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _reap(children: dict[int, socket.socket], scratch: dict[int, str]) -> None:
@@ -122,10 +124,18 @@ def _reap(children: dict[int, socket.socket], scratch: dict[int, str]) -> None:
         status = children.pop(pid, None)
         scratch.pop(pid, None)  # the worker removes it once it has the outcome
         if status is not None:
-            killpg(pid)  # grandchildren left in the job's group die with it
+            killpg(pid)  # what is left in the job's group dies with it
             with contextlib.suppress(OSError):
                 status.sendall(MSG.pack(b"X", wait_status))
             status.close()
+
+
+def _kill_strays(children: dict[int, socket.socket]) -> None:
+    """Kill every child of the helper that is not a job, with all below it: it was
+    started by a job that is gone (killed at its deadline), and must not outlive it."""
+    for pid in processes.children(os.getpid()):
+        if pid not in children:
+            processes.kill_all([pid, *processes.descendants(pid)])
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -141,19 +151,31 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
 
 def _receive(control: socket.socket):
     try:
-        data, fds, _flags, _addr = socket.recv_fds(control, REQ.size, 3)
+        data, fds, _flags, _addr = socket.recv_fds(control, REQ.size, 4)
         if not data:
             return None
         data += _recv_exact(control, REQ.size - len(data))
-        header_size, payload_size = REQ.unpack(data)
-        header = json.loads(_recv_exact(control, header_size))
-        payload = _recv_exact(control, payload_size)
-    except (EOFError, OSError):
+        (size,) = REQ.unpack(data)
+        header = json.loads(_recv_exact(control, size))
+    except (EOFError, OSError, ValueError):
         return None
-    return header, payload, fds
+    if len(fds) != 4:  # not a request of ours: the worker is broken or gone
+        for fd in fds:
+            os.close(fd)
+        return None
+    return header, fds
 
 
-# --- the child ----------------------------------------------------------------------
+# --- the job's process ----------------------------------------------------------------
+
+
+def _read_job(job_fd: int) -> tuple[dict[str, Any], bytes]:
+    """The job file: ``REQ`` + JSON header (plugin, settings, input) + payload (raw)."""
+    with os.fdopen(job_fd, "rb") as job:
+        job.seek(0)
+        data = job.read()
+    (size,) = REQ.unpack(data[: REQ.size])
+    return json.loads(data[REQ.size : REQ.size + size]), data[REQ.size + size :]
 
 
 def _send(out_w: int, header: dict[str, Any], blobs: list[bytes] = ()) -> None:
@@ -164,16 +186,19 @@ def _send(out_w: int, header: dict[str, Any], blobs: list[bytes] = ()) -> None:
             out.write(blob)
 
 
-def _child(header: dict[str, Any], payload: bytes, out_w: int, log_fd: int) -> None:
-    """Set the child up, run the plugin, send the outcome, exit. Never returns.
+def _child(control: dict[str, Any], out_w: int, log_fd: int, job_fd: int) -> None:
+    """Set the plugin's process up, run the plugin, send the outcome, exit. Never returns.
 
-    ``header``: ``kind`` (boefje|normalizer), ``code`` (file), ``folder``, ``env``,
-    ``memory`` (MiB), ``cwd`` (scratch folder), ``argument`` (boefje_meta, or the
-    normalizer's input_ooi). ``payload``: the normalizer's raw bytes.
+    ``control``: ``memory`` (MiB), ``cwd`` (scratch folder), ``user`` ([uid, gid] or
+    None). The job file's header: ``kind`` (boefje|normalizer), ``code`` (file),
+    ``folder``, ``env``, ``argument`` (boefje_meta, or the normalizer's input_ooi); its
+    payload: the normalizer's raw bytes.
     """
     code = 1
     try:
         os.setsid()  # own session and process group: killed as one
+        # Whatever the plugin starts and orphans stays below this process (processes).
+        isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
@@ -183,21 +208,33 @@ def _child(header: dict[str, Any], payload: bytes, out_w: int, log_fd: int) -> N
         os.dup2(log_fd, 2)
         os.close(devnull)
         os.close(log_fd)
+        header, payload = _read_job(job_fd)
         import resource
 
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         # The limit is what the job may map on top of the interpreter it starts as, so
         # the libraries preloaded for the plugins do not eat into a plugin's allowance.
-        memory = _address_space() + (int(header["memory"]) << 20)
+        memory = _address_space() + (int(control["memory"]) << 20)
         # No more than the worker may grant (its own hard limit, or what the kernel can
         # hold): asking for more fails, and the child would die before it could report.
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         memory = min(memory, (1 << 63) - 1 if hard == resource.RLIM_INFINITY else hard)
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if control.get("cwd"):
+            os.chdir(control["cwd"])  # a scratch folder of its own, removed after the job
+        user = control.get("user")
+        if user and control.get("cwd"):
+            os.chown(control["cwd"], *user)  # the job user's scratch folder
+        folders = [header["folder"], os.path.dirname(header["code"])]
+        routes = isolation.become(
+            tuple(user) if user else None, folders + isolation.import_folders()
+        )
+        isolation.reroute_imports(routes)
+        header["folder"] = isolation.reroute(header["folder"], routes)
+        header["code"] = isolation.reroute(header["code"], routes)
+        isolation.tame_threads()
         os.environ.clear()
         os.environ.update(header["env"])
-        if header.get("cwd"):
-            os.chdir(header["cwd"])  # a scratch folder of its own, removed after the job
         code = _run_plugin(header, payload, out_w)
     except BaseException:  # noqa: B036 - the child must always report, then exit
         pass
@@ -205,6 +242,7 @@ def _child(header: dict[str, Any], payload: bytes, out_w: int, log_fd: int) -> N
         try:
             sys.stdout.flush()
             sys.stderr.flush()
+            processes.kill_descendants()  # nothing the job started outlives it
         finally:
             os._exit(code)
 

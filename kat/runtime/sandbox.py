@@ -4,20 +4,25 @@ Why a helper: a Dramatiq worker process runs several threads and holds a broker
 connection; forking it would copy locks held by other threads and the AMQP socket into
 the child. So each worker process starts one lean, single-threaded helper
 (:mod:`kat.runtime.forker`, a fresh interpreter that never imports Dramatiq) and the helper
-forks a child per job.
+forks a job per request.
 
 One job, end to end::
 
-    worker thread ──request + 3 fds (SCM_RIGHTS)──► helper ──fork──► child
-         ▲  ▲                                          │             setsid, rlimits,
-         │  └──── "P"+pid, later "X"+wait status ──────┘             clean environ,
-         └──────────── outcome over a pipe ◄────────────────────────  run(), outcome
+    worker thread ──control + 4 fds (SCM_RIGHTS)──► helper ──fork──► child
+         ▲  ▲  ▲  job file (memfd: plugin, settings, raw) ────────► (reads it) setsid,
+         │  │  └── "P"+pid, later "X"+wait status ──┘             subreaper, rlimits,
+         │  └───── the job's memory, every 50 ms (/proc)           job user, environ
+         └──────────── outcome over a pipe ◄──────────────────────  run(), outcome
 
 The worker thread enforces the wall-clock limit (``killpg`` SIGKILL at the deadline)
+and the job's memory limit (all its processes together, :mod:`kat.runtime.processes`),
 and reads the outcome pipe while it waits, so a 50 MB result never blocks the child.
-The helper reaps the child and kills its whole process group, so grandchildren go too.
-The child's outcome is a JSON header plus raw bytes, never a pickle: a plugin that
-forges it can fail its own job but not run code in the worker.
+The child kills everything the job started when it ends; the helper kills what a
+killed child left. The settings and raw travel in a memfd only the job reads, never
+through the helper (from which later jobs of other organisations are forked). The
+child's outcome is a JSON header plus raw bytes, never a pickle: a plugin that forges
+it can fail its own job but not run code in the worker. A helper that does not answer
+in time is killed and replaced.
 """
 
 from __future__ import annotations
@@ -27,45 +32,35 @@ import json
 import os
 import select
 import shutil
-import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
+from kat import config
 from kat.jobs import FailureReason
+from kat.runtime import isolation, processes
 from kat.runtime.forker import MSG, REQ, killpg
+from kat.runtime.outcome import Outcome, decode
 
-#: How long the worker waits for the helper to report a child's pid, in seconds.
-SPAWN_TIMEOUT = 30.0
+#: How long the worker waits for the helper to report a child's pid (or, past the
+#: deadline, its end), in seconds; a helper that does not is replaced.
+SPAWN_TIMEOUT = 15.0
 #: After the child exits, how long to wait for the outcome pipe to close, in seconds.
 DRAIN_TIMEOUT = 5.0
 #: The longest single wait for the child, in seconds (a longer limit waits again).
 MAX_WAIT = 3600.0
+#: How often the worker measures a running job's memory (all its processes), seconds.
+MEMORY_POLL = 0.05
 #: The tail of a failed child's stdout/stderr kept with the job, in bytes.
 OUTPUT_TAIL = 4096
 
 
 class SandboxError(RuntimeError):
     """The sandbox itself broke (helper gone): not the plugin's fault, so retry the job."""
-
-
-@dataclass
-class Outcome:
-    """What one child run produced."""
-
-    ok: bool
-    reason: FailureReason | None = None
-    detail: str = ""
-    raws: list[tuple[list[str], bytes]] = field(default_factory=list)
-    objects: list[dict[str, Any]] = field(default_factory=list)
-    duration: float = 0.0  #: seconds from fork to exit
-    output: bytes = b""  #: tail of the child's stdout/stderr (failed jobs only)
 
 
 # --- the worker side ----------------------------------------------------------------
@@ -89,13 +84,21 @@ def hide_environment() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
+#: ``ForkServer(user=...)`` default: the job user of ``KAT_JOB_USER`` (kat.config).
+CONFIGURED = "configured"
+
+
 class ForkServer:
     """Runs jobs in children forked by this process's helper; thread-safe, lazy."""
 
-    def __init__(self, preload: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, preload: list[str] | tuple[str, ...] = (), user: str | None = CONFIGURED
+    ) -> None:
         #: Extra modules for the helper to import (libraries the plugins use), so that a
         #: job does not pay for importing them: children inherit them loaded.
         self.preload = list(preload)
+        #: uid and gid the plugins run as (None: this process's own); raises ConfigError.
+        self.user = isolation.resolve(config.load().job_user if user == CONFIGURED else user)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
@@ -148,59 +151,94 @@ class ForkServer:
             self._proc = None
 
     def run(self, request: dict[str, Any], payload: bytes, timeout: float) -> Outcome:
-        """Run ``request`` (see :func:`_child`) in a fresh child, at most ``timeout`` s."""
+        """Run ``request`` (see :func:`kat.runtime.forker._child`) in a fresh child, at
+        most ``timeout`` s."""
         out_r, out_w = os.pipe()
         # The child's stdout and stderr: a pipe, of which only the tail is kept, so a
         # plugin printing in a loop until its deadline costs no disk.
         log_r, log_w = os.pipe()
         status, status_theirs = socket.socketpair()
+        job = os.memfd_create("kat-job", os.MFD_CLOEXEC)
         scratch = tempfile.mkdtemp(prefix="kat-job-")
+        proc = None
         try:
             # The child works in the scratch folder: relative plugin paths (the default
             # KAT_PLUGINS_DIR is ./plugins) must be made absolute here, in our cwd.
             paths = {k: os.path.abspath(request[k]) for k in ("code", "folder") if k in request}
-            header = json.dumps({**request, **paths, "cwd": scratch}).encode()
-            message = REQ.pack(len(header), len(payload)) + header
-            fds = [out_w, status_theirs.fileno(), log_w]
+            header = json.dumps({**request, **paths}).encode()
+            with os.fdopen(job, "wb", closefd=False) as file:
+                file.write(REQ.pack(len(header)) + header)
+                file.write(payload)
+            memory = int(request.get("memory", 1024))
+            control = json.dumps({"memory": memory, "cwd": scratch, "user": self.user}).encode()
+            message = REQ.pack(len(control)) + control
+            fds = [out_w, status_theirs.fileno(), log_w, job]
             with self._lock:
                 try:
                     sock = self._ensure()
+                    proc = self._proc
                     socket.send_fds(sock, [message], fds)
-                    sock.sendall(payload)
                 except OSError as exc:
                     self._proc = None  # restart next time
                     raise SandboxError(f"job helper unreachable: {exc}") from None
-            os.close(out_w)
-            os.close(log_w)
-            out_w = log_w = -1
+            for fd in (out_w, log_w, job):
+                os.close(fd)
+            out_w = log_w = job = -1
             status_theirs.close()
             # An outcome cannot honestly be much larger than the memory the child had;
             # a child streaming more is cut off so it cannot fill the worker's memory.
-            limit = (int(request.get("memory", 1024)) << 20) + (1 << 20)
-            return self._watch(out_r, status, timeout, log_r, limit)
+            limit = (memory << 20) + (1 << 20)
+            # The job's memory is what it holds on top of what it starts with: the
+            # interpreter forked from the helper and, for a normalizer, its raw.
+            budget = _Budget(memory, proc.pid, len(payload))
+            try:
+                return self._watch(out_r, status, timeout, log_r, limit, budget)
+            except SandboxError:
+                self._replace(proc)
+                raise
         finally:
-            for fd in (out_r, out_w, log_r, log_w):
+            for fd in (out_r, out_w, log_r, log_w, job):
                 if fd >= 0:
                     os.close(fd)
             status.close()
             status_theirs.close()
             shutil.rmtree(scratch, ignore_errors=True)
 
+    def _replace(self, proc: subprocess.Popen | None) -> None:
+        """Kill a helper that failed a job (stopped, hung or gone): the next job starts
+        a new one. Jobs the old one still runs fail their attempt and are retried."""
+        with self._lock:
+            if proc is None or proc is not self._proc or self._owner != os.getpid():
+                return
+            with contextlib.suppress(OSError):
+                proc.kill()  # SIGKILL ends a stopped process too
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+            self._proc = None
+
     def _watch(
-        self, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int
-    ) -> Outcome:
+        self, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int,
+        budget: _Budget,
+    ) -> Outcome:  # fmt: skip
         pid = _read_msg(status, b"P", SPAWN_TIMEOUT)
         try:
-            return self._follow(pid, out_r, status, timeout, log_r, limit)
+            return self._follow(pid, out_r, status, timeout, log_r, limit, budget)
         except SandboxError:
-            killpg(pid)  # the helper is gone: nobody else will stop this child
+            # The helper is gone or stuck: nobody else will stop this job.
+            processes.kill_all(processes.descendants(pid))
+            killpg(pid)
             raise
 
     def _follow(
-        self, pid: int, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int
-    ) -> Outcome:
+        self, pid: int, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int,
+        budget: _Budget,
+    ) -> Outcome:  # fmt: skip
         started = time.monotonic()
         deadline, drain_until = started + timeout, None
+        next_poll, over_memory = started + MEMORY_POLL, False
         chunks: list[bytes] = []
         wait_status: int | None = None
         timed_out, out_open, log_open, received = False, True, True, 0
@@ -213,7 +251,7 @@ class ForkServer:
                     break  # something still holds the pipe; the group is killed anyway
                 wait = drain_until - now
             elif not timed_out:
-                wait = max(0.0, deadline - now)
+                wait = max(0.0, min(deadline, next_poll) - now)
             else:
                 wait = SPAWN_TIMEOUT
             wait = min(wait, MAX_WAIT)  # select() refuses a time past the clock's range
@@ -237,12 +275,24 @@ class ForkServer:
             if status in ready:
                 wait_status = _read_msg(status, b"X", 1.0)
                 duration = time.monotonic() - started
+            if (
+                wait_status is None
+                and not (timed_out or over_memory)
+                and (time.monotonic() >= next_poll)
+            ):
+                next_poll = time.monotonic() + MEMORY_POLL
+                if budget.exceeded(pid):  # the job's processes together: kill them all
+                    processes.kill_all([pid, *processes.descendants(pid)])
+                    over_memory = True
             if not ready and wait_status is None:
                 if timed_out:
                     raise SandboxError(f"job helper did not report the end of child {pid}")
                 if time.monotonic() >= deadline:
                     killpg(pid)  # the deadline: kill the child and everything it started
                     timed_out = True
+        if over_memory:
+            detail = f"the job's processes together held more than its limit of {budget.mib} MiB"
+            return Outcome(False, FailureReason.MEMORY, detail, duration=duration, output=tail)
         if timed_out:
             return Outcome(
                 False, FailureReason.TIMEOUT, f"killed after the limit of {timeout:g} s", [],
@@ -251,11 +301,26 @@ class ForkServer:
         if received > limit:
             detail = f"the job sent more than {limit >> 20} MiB, past its memory limit"
             return Outcome(False, FailureReason.BAD_OUTPUT, detail, duration=duration)
-        outcome = _decode(b"".join(chunks), wait_status)
+        outcome = decode(b"".join(chunks), wait_status)
         outcome.duration = duration
         if not outcome.ok:
             outcome.output = tail
         return outcome
+
+
+class _Budget:
+    """A job's memory limit for all its processes: ``mib`` on top of what the job
+    starts with (the helper's memory, inherited, and the payload it reads)."""
+
+    def __init__(self, mib: int, helper: int, payload: int) -> None:
+        self.mib, self._helper, self._payload = mib, helper, payload
+        self._limit: int | None = None
+
+    def exceeded(self, pid: int) -> bool:
+        if self._limit is None:  # measured once, and only for a job that lasts
+            start = processes.anonymous_memory(self._helper) + self._payload
+            self._limit = start + (self.mib << 20)
+        return processes.job_memory(pid) > self._limit
 
 
 def _read_msg(sock: socket.socket, kind: bytes, timeout: float) -> int:
@@ -273,59 +338,3 @@ def _read_msg(sock: socket.socket, kind: bytes, timeout: float) -> int:
     if got != kind:
         raise SandboxError(f"job helper sent {got!r}, expected {kind!r}")
     return value
-
-
-def _all(items: Any, check) -> bool:
-    return isinstance(items, list) and all(check(item) for item in items)
-
-
-def _raw_item(item: Any) -> bool:
-    return (
-        isinstance(item, dict)
-        and _all(item.get("mime_types"), lambda m: isinstance(m, str))
-        and type(item.get("size")) is int
-        and item["size"] >= 0
-    )
-
-
-def _object_item(item: Any) -> bool:
-    return (
-        isinstance(item, dict)
-        and isinstance(item.get("object_type"), str)
-        and isinstance(item.get("primary_key"), str)
-    )
-
-
-def _decode(data: bytes, wait_status: int) -> Outcome:
-    """The child's message, or the reason it left none (a signal, an early exit)."""
-    if len(data) >= 4:
-        (size,) = struct.unpack("!I", data[:4])
-        try:
-            header = json.loads(data[4 : 4 + size])
-        except ValueError:
-            header = None
-        if isinstance(header, dict) and not header.get("ok"):
-            try:
-                reason = FailureReason(header.get("reason"))
-            except ValueError:
-                reason = FailureReason.BAD_OUTPUT
-            return Outcome(False, reason, str(header.get("detail", "")))
-        if isinstance(header, dict):
-            # The plugin can write this pipe itself: check every field the worker uses,
-            # so a forged outcome fails its job instead of raising in the worker.
-            blob, raws, offset = data[4 + size :], [], 0
-            items, objects = header.get("raws", []), header.get("objects", [])
-            if not (_all(items, _raw_item) and _all(objects, _object_item)):
-                return Outcome(False, FailureReason.BAD_OUTPUT, "the job sent a malformed result")
-            for item in items:
-                raws.append((item["mime_types"], blob[offset : offset + item["size"]]))
-                offset += item["size"]
-            if offset == len(blob):
-                return Outcome(True, raws=raws, objects=objects)
-    if os.WIFSIGNALED(wait_status):
-        name = signal.Signals(os.WTERMSIG(wait_status)).name
-        return Outcome(False, FailureReason.KILLED, f"the job's process died from {name}")
-    code = os.waitstatus_to_exitcode(wait_status)
-    return Outcome(
-        False, FailureReason.CRASHED, f"the job's process exited ({code}) without a result"
-    )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 from operate_harness import System, make_system
 
@@ -21,3 +25,13 @@ def running(tmp_path_factory) -> System:
     made.start_workers()
     yield made
     made.stop()
+
+
+@pytest.fixture
+def job_writable() -> Path:
+    """A folder a job can write: under root, jobs run as ``nobody`` (KAT_JOB_USER),
+    which cannot reach ``tmp_path`` (below a 0700 folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="kat-test-jobs-"))
+    folder.chmod(0o777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

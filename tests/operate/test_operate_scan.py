@@ -229,7 +229,7 @@ def test_an_unreachable_broker_is_one_clear_line(system):
 
 @pytest.mark.timeout(120)
 @pytest.mark.e2e
-def test_ctrl_c_in_an_inline_scan_leaves_no_job_running_or_queued(system, tmp_path):
+def test_ctrl_c_in_an_inline_scan_leaves_no_job_running_or_queued(system, job_writable):
     """Nothing will ever run an inline scan's jobs once it stops: they end as failed,
     not `running` or `queued` forever in `kat tasks` and in the scan's progress."""
     import signal
@@ -241,12 +241,12 @@ def test_ctrl_c_in_an_inline_scan_leaves_no_job_running_or_queued(system, tmp_pa
     proc = subprocess.Popen(
         [sys.executable, "-m", "kat", "scan", "--org", "acme", "--inline", "--boefje", "hold",
          "IPAddressV4|internet|127.0.0.11", "IPAddressV4|internet|127.0.0.12"],
-        env={**os.environ, **system.env, "BOEFJE_HOLD_DIR": str(tmp_path)},
+        env={**os.environ, **system.env, "BOEFJE_HOLD_DIR": str(job_writable)},
         cwd=system.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        while not (tmp_path / "127.0.0.11.started").exists():
+        while not (job_writable / "127.0.0.11.started").exists():
             assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)

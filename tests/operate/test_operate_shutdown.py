@@ -23,9 +23,8 @@ def _wait_for(path, timeout: float = 30) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_sigterm_finishes_what_it_can_and_hands_back_the_rest(system, tmp_path):
-    hold = tmp_path / "hold"
-    hold.mkdir()
+def test_sigterm_finishes_what_it_can_and_hands_back_the_rest(system, job_writable):
+    hold = job_writable
     system.catalogue.set_enabled("acme", "hold", True)
     env = {"BOEFJE_HOLD_DIR": str(hold), "KAT_SHUTDOWN_GRACE": str(GRACE)}
     workers = system.start_workers(kinds=("boefje",), **env)

@@ -89,6 +89,16 @@ def _write_plugin(folder: Path, code: str) -> Path:
     return folder
 
 
+@pytest.fixture
+def handoff():
+    """A folder the job's process can write, to hand the test a pid or a path: under
+    root, jobs run as ``nobody``, which cannot reach ``tmp_path`` (below a 0700 folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="kat-test-handoff-"))
+    folder.chmod(0o777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _request_for(plugin: Path, **extra: Any) -> dict:
     """A sandbox request that runs ``plugin/main.py`` (``extra`` overrides fields)."""
     return {**_request("noop"), "code": str(plugin / "main.py"), "folder": str(plugin), **extra}
@@ -183,7 +193,7 @@ def test_a_child_works_in_a_scratch_folder_that_is_removed_after(tmp_path):
     assert scratch != os.getcwd() and not os.path.exists(scratch)
 
 
-def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_path):
+def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_path, handoff):
     plugin = _write_plugin(
         tmp_path / "sleeper",
         "import os, time\n"
@@ -191,11 +201,19 @@ def test_a_helper_dying_mid_job_fails_the_attempt_and_takes_the_child_along(tmp_
         "    open(os.environ['PIDFILE'], 'w').write(str(os.getpid()))\n"
         "    time.sleep(30)\n",
     )
-    pidfile = tmp_path / "child.pid"
+    pidfile = handoff / "child.pid"
     request = _request_for(plugin, env={"PIDFILE": str(pidfile)})
     server = ForkServer()
     server.start()
-    threading.Timer(0.5, os.kill, (server._proc.pid, signal.SIGKILL)).start()
+    helper = server._proc.pid
+
+    def kill_helper_once_the_job_runs() -> None:
+        deadline = time.monotonic() + 30
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(helper, signal.SIGKILL)
+
+    threading.Thread(target=kill_helper_once_the_job_runs).start()
     try:
         with pytest.raises(SandboxError, match="helper died"):
             server.run(request, b"", 60)
@@ -277,7 +295,7 @@ def test_a_childs_output_takes_no_disk_and_its_tail_is_kept(tmp_path):
     assert outcome.output.endswith(b"x\nthe last line\n")
 
 
-def test_a_worker_killed_mid_job_leaves_no_scratch_folder(tmp_path):
+def test_a_worker_killed_mid_job_leaves_no_scratch_folder(tmp_path, handoff):
     """A worker process that dies (SIGKILL, or stopped past its grace period) never
     reaches its cleanup; the job helper, which kills the job, removes its folder."""
     plugin = _write_plugin(
@@ -288,7 +306,7 @@ def test_a_worker_killed_mid_job_leaves_no_scratch_folder(tmp_path):
         "    open(os.environ['CWDFILE'], 'w').write(os.getcwd())\n"
         "    time.sleep(60)\n",
     )
-    cwdfile = tmp_path / "cwd"
+    cwdfile = handoff / "cwd"
     request = _request_for(plugin, env={"CWDFILE": str(cwdfile)})
     worker = subprocess.Popen(
         [sys.executable, "-c", "import json, sys; from kat.runtime.sandbox import ForkServer; "
@@ -470,3 +488,99 @@ def test_a_plugin_cannot_read_the_workers_environment_through_proc():
     assert ok, detail
     assert "no-leak" not in raws[0]
     assert "PermissionError" in raws[0]  # the worker's environ, refused
+
+
+def test_forked_children_share_the_jobs_memory_limit(tmp_path):
+    """RLIMIT_AS holds each process alone; the job's supervisor holds them together."""
+    plugin = _write_plugin(
+        tmp_path / "forks",
+        "import os, time\n"
+        "def run(meta):\n"
+        "    pids = []\n"
+        "    for _ in range(4):\n"
+        "        pid = os.fork()\n"
+        "        if pid == 0:\n"
+        "            block = b'x' * (100 << 20)\n"
+        "            time.sleep(10)\n"
+        "            os._exit(0)\n"
+        "        pids.append(pid)\n"
+        "    return [({'text/plain'}, str([os.waitpid(p, 0)[1] for p in pids]))]\n",
+    )
+    server = ForkServer()
+    try:
+        outcome = server.run(_request_for(plugin, memory=256), b"", 30)
+        assert not outcome.ok and outcome.reason is FailureReason.MEMORY, outcome
+        assert "together held more than its limit of 256 MiB" in outcome.detail
+        assert outcome.duration < 10  # killed, not waited for
+        assert server.run(_request("noop"), b"", 10).ok
+    finally:
+        server.stop()
+
+
+def test_a_setsid_grandchild_is_killed_when_its_job_ends(tmp_path):
+    plugin = _write_plugin(
+        tmp_path / "daemon",
+        "import os, time\n"
+        "def run(meta):\n"
+        "    r, w = os.pipe()\n"
+        "    if os.fork() == 0:\n"
+        "        if os.fork() == 0:\n"
+        "            os.setsid()\n"
+        "            os.write(w, str(os.getpid()).encode())\n"
+        "            time.sleep(60)\n"
+        "        os._exit(0)\n"
+        "    os.close(w)\n"
+        "    return [({'text/plain'}, os.read(r, 32))]\n",
+    )
+    server = ForkServer()
+    try:
+        outcome = server.run(_request_for(plugin), b"", 30)
+    finally:
+        server.stop()
+    assert outcome.ok, outcome
+    grandchild = int(outcome.raws[0][1])
+    for _ in range(100):
+        try:
+            if Path(f"/proc/{grandchild}/stat").read_text().split(")")[-1].split()[0] == "Z":
+                break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(grandchild, signal.SIGKILL)
+        raise AssertionError(f"grandchild {grandchild} outlived its job")
+
+
+def test_64_threads_start_under_the_default_memory_limit(tmp_path):
+    plugin = _write_plugin(
+        tmp_path / "threads",
+        "import threading\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "def run(meta):\n"
+        "    barrier = threading.Barrier(64, timeout=20)\n"
+        "    with ThreadPoolExecutor(64) as pool:\n"
+        "        done = list(pool.map(lambda i: barrier.wait() >= 0, range(64)))\n"
+        "    return [({'text/plain'}, str(sum(done)))]\n",
+    )
+    server = ForkServer()
+    try:
+        outcome = server.run(_request_for(plugin, memory=1024), b"", 30)
+    finally:
+        server.stop()
+    assert outcome.ok, (outcome.detail, outcome.output)
+    assert outcome.raws[0][1] == b"64"
+
+
+def test_the_job_user_must_exist_and_needs_root_to_differ():
+    from kat.config import ConfigError
+    from kat.runtime import isolation
+
+    with pytest.raises(ConfigError, match="KAT_JOB_USER='no-such-user-here': no such user"):
+        isolation.resolve("no-such-user-here")
+    assert isolation.resolve(None) is None
+    assert isolation.resolve(str(os.geteuid())) is None  # oneself: nothing to switch
+    if os.geteuid() == 0:
+        assert isolation.resolve("nobody") == (65534, 65534)
+    else:
+        with pytest.raises(ConfigError, match="only a worker running as root"):
+            isolation.resolve("0")

@@ -1,0 +1,5 @@
+"""The ordinary job: returns the input hostname."""
+
+
+def run(boefje_meta: dict):
+    return [({"text/plain"}, boefje_meta["arguments"]["input"]["name"])]
