@@ -117,7 +117,8 @@ def make_broker(url: str) -> RabbitmqBroker:
     )
     # Before Retries, so that after_process_message (run in reverse) sees its verdict.
     queues = [BOEFJE_QUEUE, NORMALIZER_QUEUE]
-    broker.add_middleware(JobStatusMiddleware(lifecycle, queues), before=Retries)
+    status = JobStatusMiddleware(lifecycle, queues, on_cancel=lambda job: context().stop(job))
+    broker.add_middleware(status, before=Retries)
     broker.add_middleware(_SandboxBoot())
     # After _SandboxBoot: after_* hooks run in reverse, so at shutdown the jobs left are
     # handed back before the job helper's hook kills their children.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
@@ -36,9 +37,16 @@ def message_job(message) -> str | None:
 class JobStatusMiddleware(Middleware):
     """Begins each job through the lifecycle and settles runs that raised."""
 
-    def __init__(self, lifecycle: Lifecycle, queues: list[str]):
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        queues: list[str],
+        on_cancel: Callable[[str], object] | None = None,
+    ):
         self.lifecycle = lifecycle
         self.queues = queues
+        #: Stops the run of a job this process runs that was cancelled meanwhile.
+        self.on_cancel = on_cancel
         self._stop = threading.Event()
 
     def before_process_message(self, broker: dramatiq.Broker, message) -> None:
@@ -79,6 +87,8 @@ class JobStatusMiddleware(Middleware):
         while not self._stop.is_set():
             try:
                 self.lifecycle.store.heartbeat(name, self.queues)
+                for ident in self.lifecycle.cancelled() if self.on_cancel else ():
+                    self.on_cancel(ident)
             except StoreError as exc:
                 logger.warning("heartbeat not recorded: %s", exc)
             self._stop.wait(HEARTBEAT_INTERVAL)

@@ -10,11 +10,13 @@ itself raise, so Dramatiq retries the message.
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kat import ooi
@@ -68,7 +70,9 @@ class Context:
         self.catalogue = open_reader(settings)
         self._plugins, _problems = discover(settings.plugins_dir)
         self._plugins_at = time.monotonic()
-        self.sandbox = ForkServer(preload=preload_modules(self._plugins))
+        self._stops: dict[str, threading.Event] = {}
+        self._stops_lock = threading.Lock()
+        self.sandbox = ForkServer(preload=preload_modules(self._plugins), user=settings.job_user)
 
     def plugin(self, plugin_id: str, kind: str) -> Plugin:
         if plugin_id not in self._plugins or time.monotonic() - self._plugins_at > PLUGINS_TTL:
@@ -81,6 +85,28 @@ class Context:
                 f"no {kind} {plugin_id!r} in {self.settings.plugins_dir}",
             )
         return plugin
+
+    @contextlib.contextmanager
+    def stoppable(self, job_id: str) -> Iterator[threading.Event]:
+        """An event that stops the job's run when set (:meth:`stop`), while it runs."""
+        event = threading.Event()
+        with self._stops_lock:
+            self._stops[job_id] = event
+        try:
+            yield event
+        finally:
+            with self._stops_lock:
+                self._stops.pop(job_id, None)
+
+    def stop(self, job_id: str) -> bool:
+        """Kill the run of ``job_id`` in this process (it was cancelled); False if none."""
+        with self._stops_lock:
+            event = self._stops.get(job_id)
+        if event is None:
+            return False
+        logger.info("job %s: cancelled, stopping its run", job_id)
+        event.set()
+        return True
 
     def plugins(self) -> dict[str, Plugin]:
         return self._plugins
@@ -211,7 +237,8 @@ def run_boefje(
         "memory": memory,
         "argument": meta.to_dict(),
     }
-    outcome = ctx.sandbox.run(request, b"", timeout)
+    with ctx.stoppable(meta.id) as stop:
+        outcome = ctx.sandbox.run(request, b"", timeout, stop)
     meta.ended_at = now().isoformat()
     # Settings may be secrets: the stored meta keeps their names, not their values.
     stored_meta = {**meta.to_dict(), "environment": dict.fromkeys(env, "***")}
@@ -323,7 +350,8 @@ def run_normalizer(ctx: Context, meta: NormalizerMeta) -> JobResult:
         "memory": memory,
         "argument": input_ooi,
     }
-    outcome = ctx.sandbox.run(request, bytes(raw), timeout)
+    with ctx.stoppable(meta.id) as stop:
+        outcome = ctx.sandbox.run(request, bytes(raw), timeout, stop)
     meta.ended_at = now().isoformat()
     if not outcome.ok:
         return JobResult(

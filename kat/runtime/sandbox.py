@@ -150,9 +150,15 @@ class ForkServer:
                     self._proc.kill()
             self._proc = None
 
-    def run(self, request: dict[str, Any], payload: bytes, timeout: float) -> Outcome:
+    def run(
+        self,
+        request: dict[str, Any],
+        payload: bytes,
+        timeout: float,
+        stop: threading.Event | None = None,
+    ) -> Outcome:
         """Run ``request`` (see :func:`kat.runtime.forker._child`) in a fresh child, at
-        most ``timeout`` s."""
+        most ``timeout`` s; setting ``stop`` kills it (the job was cancelled)."""
         out_r, out_w = os.pipe()
         # The child's stdout and stderr: a pipe, of which only the tail is kept, so a
         # plugin printing in a loop until its deadline costs no disk.
@@ -192,7 +198,7 @@ class ForkServer:
             # interpreter forked from the helper and, for a normalizer, its raw.
             budget = _Budget(memory, proc.pid, len(payload))
             try:
-                return self._watch(out_r, status, timeout, log_r, limit, budget)
+                return self._watch(out_r, status, timeout, log_r, limit, budget, stop)
             except SandboxError:
                 self._replace(proc)
                 raise
@@ -221,11 +227,11 @@ class ForkServer:
 
     def _watch(
         self, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int,
-        budget: _Budget,
+        budget: _Budget, stop: threading.Event | None = None,
     ) -> Outcome:  # fmt: skip
         pid = _read_msg(status, b"P", SPAWN_TIMEOUT)
         try:
-            return self._follow(pid, out_r, status, timeout, log_r, limit, budget)
+            return self._follow(pid, out_r, status, timeout, log_r, limit, budget, stop)
         except SandboxError:
             # The helper is gone or stuck: nobody else will stop this job.
             processes.kill_all(processes.descendants(pid))
@@ -234,11 +240,11 @@ class ForkServer:
 
     def _follow(
         self, pid: int, out_r: int, status: socket.socket, timeout: float, log_r: int, limit: int,
-        budget: _Budget,
+        budget: _Budget, stop: threading.Event | None = None,
     ) -> Outcome:  # fmt: skip
         started = time.monotonic()
         deadline, drain_until = started + timeout, None
-        next_poll, over_memory = started + MEMORY_POLL, False
+        next_poll, over_memory, cancelled = started + MEMORY_POLL, False, False
         chunks: list[bytes] = []
         wait_status: int | None = None
         timed_out, out_open, log_open, received = False, True, True, 0
@@ -277,11 +283,14 @@ class ForkServer:
                 duration = time.monotonic() - started
             if (
                 wait_status is None
-                and not (timed_out or over_memory)
+                and not (timed_out or over_memory or cancelled)
                 and (time.monotonic() >= next_poll)
             ):
                 next_poll = time.monotonic() + MEMORY_POLL
-                if budget.exceeded(pid):  # the job's processes together: kill them all
+                if stop is not None and stop.is_set():  # cancelled: kill it all
+                    processes.kill_all([pid, *processes.descendants(pid)])
+                    cancelled = True
+                elif budget.exceeded(pid):  # the job's processes together: kill them all
                     processes.kill_all([pid, *processes.descendants(pid)])
                     over_memory = True
             if not ready and wait_status is None:
@@ -290,6 +299,9 @@ class ForkServer:
                 if time.monotonic() >= deadline:
                     killpg(pid)  # the deadline: kill the child and everything it started
                     timed_out = True
+        if cancelled:
+            detail = "cancelled while it ran: its processes were killed"
+            return Outcome(False, FailureReason.CANCELLED, detail, duration=duration, output=tail)
         if over_memory:
             detail = f"the job's processes together held more than its limit of {budget.mib} MiB"
             return Outcome(False, FailureReason.MEMORY, detail, duration=duration, output=tail)

@@ -73,3 +73,31 @@ def test_a_cancelled_scan_leaves_no_job_waiting(tmp_path):
     finally:
         store.close()
         system.stop()
+
+
+def test_a_cancelled_running_job_is_stopped(tmp_path):
+    system = make_system(tmp_path, PLUGINS)
+    system.catalogue.put_setting("acme", "pause", "PAUSE", "60")
+    store = system.store()
+    try:
+        workers = system.start_workers(kinds=("boefje",))
+        (job_id,) = enqueue(system, "pause", 1, "running")
+        deadline = time.monotonic() + 30
+        while store.get_job(job_id).status is not JobStatus.RUNNING:
+            assert time.monotonic() < deadline, workers.logs()[-3000:]
+            time.sleep(0.1)
+        done = system.kat("task", "cancel", job_id, "--json")
+        assert json.loads(done.stdout)["reason"] == "cancelled"
+        # The worker notices with its next heartbeat and kills the run (60 s otherwise).
+        deadline = time.monotonic() + 20
+        while f"job {job_id}: cancelled, stopping its run" not in workers.logs():
+            assert time.monotonic() < deadline, workers.logs()[-3000:]
+            time.sleep(0.2)
+        system.catalogue.put_setting("acme", "pause", "PAUSE", "0")
+        (after,) = enqueue(system, "pause", 1, "after")
+        wait_ended(store, [after], 30, workers.logs)
+        job = store.get_job(job_id)
+        assert (job.status, job.reason) == (JobStatus.FAILED, "cancelled")
+    finally:
+        store.close()
+        system.stop()
