@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -124,9 +125,13 @@ def test_a_program_that_ignores_signals_is_killed_with_the_job(tmp_path):
     shutil.copytree(PLUGINS_DIR / "kat_nmap_tcp", plugins / "kat_nmap_tcp")
     manifest = json.loads((plugins / "kat_nmap_tcp" / "boefje.json").read_text())
     (plugins / "kat_nmap_tcp" / "boefje.json").write_text(json.dumps({**manifest, "timeout": 3}))
-    bin_dir = tmp_path / "bin"
+    # Jobs run as nobody under root: the stand-in and its pid file live where it reaches.
+    shared = Path(tempfile.mkdtemp(prefix="kat-test-jobs-"))
+    shared.chmod(0o777)
+    bin_dir = shared / "bin"
     bin_dir.mkdir()
-    pid_file = tmp_path / "nmap.pid"
+    bin_dir.chmod(0o755)
+    pid_file = shared / "nmap.pid"
     fake = bin_dir / "nmap"
     fake.write_text(
         f"#!/bin/sh\ntrap '' TERM INT HUP\necho $$ > {pid_file}\nwhile :; do sleep 1; done\n"

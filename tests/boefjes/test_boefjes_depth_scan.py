@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from tests.normalizers.feeds import FeedServer
 from tests.plugins.helpers import PLUGINS_DIR
 from tests.servers.dns_server import DNSServer
 from tests.servers.scan_targets import BannerListener, add_zone, free_address, weak_https
@@ -35,12 +36,25 @@ def network(cert_chain):
 
 
 @pytest.fixture(scope="module")
-def scanned(network, tmp_path_factory):
+def feeds():
+    server = FeedServer()  # the CVE API the CVE finding-type feeder asks (loopback)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def scanned(network, feeds, tmp_path_factory):
     host, dns_server = network
     folder = tmp_path_factory.mktemp("depth-scan")
     organisations = folder / "catalogue" / "organisations"
     organisations.mkdir(parents=True)
     enabled = "".join(f"  {b}:\n    enabled: true\n" for b in BOEFJES)
+    # One level more: the finding types the scan found get their risk from the feeders.
+    enabled += "  kat-finding-types:\n    enabled: true\n"
+    enabled += (
+        "  cve-finding-types:\n    enabled: true\n"
+        f"    settings:\n      CVEAPI_URL: {feeds.url}/cve\n"
+    )
     (organisations / "acme.yaml").write_text(f"id: acme\nname: Acme\nplugins:\n{enabled}")
     env = {
         "PATH": os.environ["PATH"],
@@ -57,7 +71,7 @@ def scanned(network, tmp_path_factory):
             timeout=280, cwd=PLUGINS_DIR.parent,
         )  # fmt: skip
 
-    done = kat("scan", "--org", "acme", "--inline", "--depth", "3", "--json",
+    done = kat("scan", "--org", "acme", "--inline", "--depth", "4", "--json",
                "Hostname|internet|scan.test")  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads(done.stdout)
@@ -85,18 +99,12 @@ def test_the_scan_ends_with_the_findings(scanned):
     assert f"Finding|IPPort|internet|{host}|tcp|22|CVE-2024-6387" in found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="risk and severity come from the finding catalogue of the normalizer branch; "
-    "remove this mark when it is merged",
-)
 def test_the_findings_carry_risk_and_severity(scanned):
     _host, _summary, kat = scanned
+    listed = json.loads(kat("objects", "--org", "acme", "--type", "Finding", "--json").stdout)
+    risk = {o["finding_type"].split("|", 1)[1]: o["risk"] for o in listed}
+    # The feeders (one level below the findings) affirmed the finding types' risk.
+    assert risk["KAT-TLS-1.0-AND-1.1-SUPPORT"]["severity"] in ("medium", "high", "critical")
+    assert risk["CVE-2024-6387"]["severity"] and risk["CVE-2024-6387"]["score"] is not None
     text = kat("objects", "--org", "acme", "--type", "Finding").stdout
-    types = json.loads(kat("objects", "--org", "acme", "--json").stdout)
-    by_id = {
-        o["primary_key"].split("|", 1)[1]: o for o in types if "FindingType" in o["object_type"]
-    }
-    for finding_id in ("KAT-TLS-1.0-AND-1.1-SUPPORT", "CVE-2024-6387"):
-        assert by_id[finding_id].get("risk_severity"), (finding_id, by_id[finding_id])
-    assert "severity" in text.lower()
+    assert text.splitlines()[0].split()[:2] == ["SEVERITY", "SCORE"]

@@ -90,15 +90,15 @@ def test_the_guard_leaves_routes_outside_the_api_to_their_own_handling(env):
     app = create_app(load(env))
     seen = []
 
-    class Form:  # what a console page with its own CSRF token would be
+    class Form:  # a route outside the API, with its own form handling
         def on_post(self, req, resp):
             seen.append(req.get_media(default_when_empty=None))
             resp.media = {"ok": True}
 
-    app.add_route("/console/form", Form())
+    app.add_route("/elsewhere/form", Form())
     form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://a.example"}
     client = TestClient(app)
-    result = client.simulate_post("/console/form", body=b"a=1", headers=form)
+    result = client.simulate_post("/elsewhere/form", body=b"a=1", headers=form)
     assert result.status_code == 200 and seen == [{"a": "1"}]
 
 

@@ -73,6 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(401, b'{"error": "invalid key"}')
         if path.startswith("/cve/CVE-2021-46882.json"):
             return self._send(200, NVD_RECORD)
+        if path.startswith("/cve/CVE-2024-6387.json"):  # the same record, for the scan test
+            return self._send(200, NVD_RECORD.replace(b"CVE-2021-46882", b"CVE-2024-6387"))
         if path == "/cwe/cwe/weakness/79":
             return self._send(200, json.dumps(CWE_ANSWER).encode())
         if path == "/retirejs/jsrepository.json":
