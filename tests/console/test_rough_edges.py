@@ -92,8 +92,9 @@ def test_the_readme_metrics_example_works_with_the_example_env():
         for line in (ROOT / ".env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    curl = re.search(r"curl -s localhost:(\d+)/metrics", (ROOT / "README.md").read_text())
-    assert curl, "the README's metrics example is gone"
+    doc = ROOT / "docs" / "operations.md"
+    curl = re.search(r"curl -s localhost:(\d+)/metrics", doc.read_text())
+    assert curl, "the metrics example of docs/operations.md is gone"
     assert example["KAT_METRICS_PORT"] == curl.group(1)
     assert example["KAT_NORMALIZER_METRICS_PORT"] not in ("0", example["KAT_METRICS_PORT"])
 

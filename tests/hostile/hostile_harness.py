@@ -22,8 +22,9 @@ from typing import Any
 
 from kat import config
 from kat.catalogue import Catalogue, sealing
-from kat.store import Store
+from kat.store import Store, open_store
 from tests.broker import delete_queues
+from tests.database import store_url
 from tests.runtime.runtime_harness import ROOT, Workers
 
 PLUGINS = Path(__file__).parent / "plugins"
@@ -92,9 +93,10 @@ class System:
         deadline = time.monotonic() + timeout
         job = None
         while time.monotonic() < deadline:
-            job = self.store.get_job(job_id)
-            if job and job["status"] in ("completed", "failed"):
-                return job
+            found = self.store.get_job(job_id)
+            if found and found.ended:
+                return found.to_dict()
+            job = found
             time.sleep(0.05)
         raise AssertionError(f"job {job_id} did not end within {timeout} s: {job}")
 
@@ -107,7 +109,7 @@ class System:
 
     def raw(self, job: dict) -> bytes:
         (raw,) = self.store.raws_for(job["id"])
-        return self.store.get_raw(raw["id"])["data"]
+        return self.store.get_raw(raw.id).data
 
     def stop(self) -> None:
         for service in self.services:
@@ -122,6 +124,7 @@ def make_system(root: Path, **extra: str) -> System:
         "KAT_PLUGINS_DIR": str(PLUGINS),
         "KAT_CATALOGUE_DIR": str(root / "catalogue"),
         "KAT_DATA_DIR": str(root / "data"),
+        "KAT_DATABASE_URL": store_url(root),
         "KAT_QUEUE_PREFIX": f"kat-hostile-{uuid.uuid4().hex[:8]}-",
         "KAT_JOB_TIMEOUT": "60",
         "KAT_METRICS_PORT": "",
@@ -140,7 +143,7 @@ def make_system(root: Path, **extra: str) -> System:
         # simply overwritten by the next organisation's string of the same size.
         markers[org] = f"kat-marker-{org}-{secrets.token_hex(16 if org == 'alpha' else 4)}"
         catalogue.put_setting(org, "memory-scan", "MARKER", markers[org])
-    store = Store(settings.db_path)
+    store = open_store(settings.database_url)
     return System(env, settings, catalogue, store, Sender(env), markers)
 
 

@@ -40,7 +40,7 @@ def test_a_normalizer_finds_no_other_organisations_raw_in_its_memory(hostile, se
         job = hostile.wait(hostile.boefje(org, "memory-scan"))
         marker = _report(hostile, job)["raw_marker"]
         (raw,) = hostile.store.raws_for(job["id"])
-        raws[org] = (raw["id"], marker)
+        raws[org] = (raw.id, marker)
     alpha_raw, alpha_marker = raws["alpha"]
     beta_raw, beta_marker = raws["beta"]
     for _ in range(ALPHA_RUNS):
@@ -48,7 +48,7 @@ def test_a_normalizer_finds_no_other_organisations_raw_in_its_memory(hostile, se
         assert job["status"] == "completed", job
     job = hostile.wait(hostile.normalizer("beta", "raw-scan", beta_raw))
     assert job["status"] == "completed", job
-    found = {o["primary_key"] for o in hostile.store.objects_for(job["id"])}
+    found = {o.primary_key for o in hostile.store.objects_for(job["id"])}
     assert f"Hostname|internet|{beta_marker}.scan.test" in found  # its own raw: seen
     assert not [key for key in found if alpha_marker in key], "alpha's raw in beta's job"
     hostile.ordinary_job_completes(service)

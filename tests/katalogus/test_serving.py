@@ -152,8 +152,10 @@ def test_a_process_of_the_same_user_cannot_read_the_servers_environment():
         write_plugins(root / "plugins")
         shutil.copytree(ROOT / "kat", root / "kat", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(ROOT / "gunicorn.conf.py", root)
+        (root / "data").mkdir()  # the console keeps its session key here: nobody writes it
         for path in (root, *root.rglob("*")):
             path.chmod(0o755 if path.is_dir() else 0o644)
+        (root / "data").chmod(0o777)
         as_nobody = {"user": NOBODY, "group": NOBODY, "extra_groups": [], "cwd": root}
         python, path = _python_for_nobody(root, as_nobody)
         port = free_port()
@@ -161,6 +163,7 @@ def test_a_process_of_the_same_user_cannot_read_the_servers_environment():
             PYTHONPATH=path,
             KAT_CATALOGUE_DIR=str(root / "catalogue"),
             KAT_PLUGINS_DIR=str(root / "plugins"),
+            KAT_DATA_DIR=str(root / "data"),
             KATALOGUS_BIND=f"127.0.0.1:{port}",
             WEB_CONCURRENCY="2",
             BYTES_ENCRYPTION_MIDDLEWARE="NACL_SEALBOX",
