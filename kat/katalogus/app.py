@@ -10,6 +10,8 @@ import falcon
 from kat import config
 from kat.catalogue import Catalogue
 from kat.config import Settings
+from kat.dataapi import PREFIXES as DATA_PREFIXES
+from kat.dataapi import register as register_data_api
 from kat.katalogus import resources as r
 from kat.katalogus.metrics import MetricsResource, RequestMetrics
 from kat.katalogus.middleware import JSONBody, TokenAuth, add_error_handlers
@@ -35,7 +37,13 @@ def create_app(
     catalogue = catalogue or Catalogue.from_settings(settings)
     registry = PluginRegistry(settings.plugins_dir)
     metrics = RequestMetrics()
-    app = falcon.App(middleware=[metrics, TokenAuth(settings.katalogus_api_token), JSONBody()])
+    app = falcon.App(
+        middleware=[
+            metrics,
+            TokenAuth(settings.katalogus_api_token, skip=DATA_PREFIXES),
+            JSONBody(),
+        ]
+    )
     app.req_options.strip_url_path_trailing_slash = True
     metrics.router = app._router  # names the route of requests refused before routing
     add_error_handlers(app)
@@ -64,6 +72,8 @@ def create_app(
     app.add_route(f"{ORG}/{{plugin}}/settings", r.Settings(*shared))
     app.add_route(f"{ORG}/{{plugin}}/settings/{{key}}", r.Setting(*shared))
     app.add_route(f"{ORG}/settings/clone/{{to_org}}", r.Clone(*shared))
+
+    register_data_api(app, settings)  # /bytes, /token, /v1/data: the store for workers
 
     _watchers[id(app)] = Watcher(catalogue, registry)
     if watch:

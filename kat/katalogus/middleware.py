@@ -26,11 +26,15 @@ OPEN_PATHS = frozenset({"/health", "/metrics"})
 class TokenAuth:
     """With ``KATALOGUS_API_TOKEN`` set, every route but ``/health`` needs the bearer token."""
 
-    def __init__(self, token: str | None) -> None:
+    def __init__(self, token: str | None, skip: tuple[str, ...] = ()) -> None:
         self.expected = f"Bearer {token}".encode() if token else None
+        #: Path prefixes another token guards (the data API's).
+        self.skip = skip
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self.expected is None or req.path in OPEN_PATHS:
+            return
+        if any(req.path == p or req.path.startswith(p + "/") for p in self.skip):
             return
         given = (req.get_header("Authorization") or "").encode()
         if not hmac.compare_digest(given, self.expected):
@@ -45,7 +49,7 @@ class JSONBody:
     and any body that does not fit the route's schema in ``openapi.yaml``."""
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
-        if req.method not in ("POST", "PUT", "PATCH"):
+        if req.method not in ("POST", "PUT", "PATCH") or getattr(resource, "reads_own_body", False):
             return
         if req.content_length is not None and req.content_length > MAX_BODY:
             raise falcon.HTTPContentTooLarge(description=f"request body is over {MAX_BODY} bytes")

@@ -20,7 +20,7 @@ from typing import Any
 from kat import ooi
 from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
 from kat.catalogue.plugins import Plugin, discover, normalizers_for
-from kat.config import Settings
+from kat.config import ConfigError, Settings
 from kat.jobs import (
     OUTPUT_MARK,
     BoefjeMeta,
@@ -57,6 +57,8 @@ class Context:
 
     def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
+        if store is None and settings.remote_store_conflict():
+            raise ConfigError(settings.remote_store_conflict())
         self.store = store or open_store(settings.database_url)
         self.catalogue = open_reader(settings)
         self._plugins, _problems = discover(settings.plugins_dir)
