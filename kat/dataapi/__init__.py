@@ -14,6 +14,7 @@ import falcon
 
 from kat.config import Settings
 from kat.dataapi import auth, bytesapi, resources
+from kat.dataapi.params import CheckParams
 from kat.dataapi.wire import StoreHolder
 
 #: Path prefixes the data API answers (the KATalogus token check leaves them alone).
@@ -26,5 +27,6 @@ def register(app: falcon.App, settings: Settings) -> None:
     """Add the data API's routes and token check to the KATalogus ``app``."""
     holder = StoreHolder(settings)
     app.add_middleware(auth.DataTokenAuth(settings.data_api_token))
+    app.add_middleware(CheckParams())
     bytesapi.add_routes(app, holder, settings.data_api_token)
     resources.add_routes(app, holder)

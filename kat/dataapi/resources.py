@@ -165,7 +165,14 @@ class Scans(_Resource):
             boefjes=tuple(boefjes) if boefjes is not None else None,
             created_at=b["created_at"],
         )  # fmt: skip
-        once(req, resp, self.store, lambda: self.store.add_scan(scan) or {}, falcon.HTTP_201)
+
+        def add() -> dict[str, Any]:
+            if self.store.get_scan(scan.id) is not None:
+                raise falcon.HTTPConflict(description=f"scan {scan.id!r} exists")
+            self.store.add_scan(scan)
+            return {}
+
+        once(req, resp, self.store, add, falcon.HTTP_201)
 
 
 def scan_dict(scan: Scan) -> dict[str, Any]:

@@ -63,7 +63,8 @@ def read_json(req: falcon.Request) -> Any:
         raise falcon.HTTPContentTooLarge(description=f"request body is over {MAX_BODY} bytes")
     try:
         body = json.loads(raw) if raw.strip() else None
-        json.dumps(body, allow_nan=False)
+        # Lone surrogates are not Unicode; NaN and Infinity (or 1e400) are not JSON.
+        json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
     except (ValueError, UnicodeError) as exc:
         raise falcon.HTTPBadRequest(description=f"request body is not JSON: {exc}") from None
     except RecursionError:
