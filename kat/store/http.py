@@ -8,9 +8,12 @@
 - Connection errors and 5xx answers are retried with exponential backoff; when the
   retries run out the call raises :class:`StoreError`, so the lifecycle's own retry
   path (and the dead-letter sweeper) takes over, as when a local database fails.
-- Every write that must not happen twice carries an ``Idempotency-Key`` (one per call,
-  the same on each retry): the server answers a retry with the answer it gave the
-  first time, so a raw upload whose answer was lost is not stored twice.
+- A retried write is never made twice. Raws and objects replace what an earlier
+  attempt of the job stored (a raw upload whose answer was lost is there once, with
+  the ids the retry's answer names). Writes whose answer matters and that a retry
+  would change (begin, end, claiming a scan pair, adding a scan) carry an
+  ``Idempotency-Key`` (one per call, the same on each retry): the server answers a
+  retry with the answer it gave the first time.
 """
 
 from __future__ import annotations
@@ -156,7 +159,8 @@ class HTTPStore:
             "plugin_id": plugin_id, "meta": meta, "plugin_version": plugin_version,
             "input_ooi": input_ooi, "raw_id": raw_id, "retry_of": retry_of,
         }  # fmt: skip
-        return bool(self._call("POST", "/jobs", body, once=True)["added"])
+        # No key: a retry of an add that happened answers False, which no caller minds.
+        return bool(self._call("POST", "/jobs", body)["added"])
 
     def forget_job(self, job_id: str) -> None:
         self._call("DELETE", f"/jobs/{_q(job_id)}")
@@ -211,7 +215,9 @@ class HTTPStore:
                 for m, d in raws
             ],
         }
-        return list(self._call("PUT", f"/jobs/{_q(job_id)}/raws", body, once=True)["ids"])
+        # No key: a retry replaces what the lost attempt stored, so the job's raws are
+        # there once, with the ids this answer gives.
+        return list(self._call("PUT", f"/jobs/{_q(job_id)}/raws", body)["ids"])
 
     def raws_for(self, job_id: str) -> list[Raw]:
         return [_raw(r) for r in self._call("GET", f"/jobs/{_q(job_id)}/raws")]
@@ -225,7 +231,7 @@ class HTTPStore:
         self, job_id: str, organization: str, objects: Iterable[dict[str, Any]]
     ) -> int:
         body = {"organization": organization, "objects": list(objects)}
-        return int(self._call("PUT", f"/jobs/{_q(job_id)}/objects", body, once=True)["count"])
+        return int(self._call("PUT", f"/jobs/{_q(job_id)}/objects", body)["count"])  # replaces
 
     def objects(
         self, org: str | None = None, object_type: str | None = None, limit: int = 1000
