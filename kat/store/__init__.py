@@ -48,6 +48,20 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def open_store(url: str, migrate: bool = True) -> Store:
+    """The store at ``url`` (see :func:`open_backend`); with ``OCTOPOES_API`` set, its
+    normalizer objects also go to OpenKAT's Octopoes (:mod:`kat.sinks.octopoes`)."""
+    store = open_backend(url, migrate)
+    from kat.config import load
+
+    octopoes = load().octopoes_api
+    if octopoes:
+        from kat.sinks.octopoes import OctopoesSink, SinkingStore
+
+        return SinkingStore(store, OctopoesSink(octopoes))  # type: ignore[return-value]
+    return store
+
+
+def open_backend(url: str, migrate: bool = True) -> Store:
     """The store at ``url``: ``sqlite:///relative/or//absolute/path``, ``postgresql://…``,
     or ``http(s)://…`` (a kat server's data API)."""
     path = sqlite_path(url)
