@@ -48,16 +48,24 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def open_store(url: str, migrate: bool = True) -> Store:
-    """The store at ``url`` (see :func:`open_backend`); with ``OCTOPOES_API`` set, its
-    normalizer objects also go to OpenKAT's Octopoes (:mod:`kat.sinks.octopoes`)."""
+    """The store at ``url`` (see :func:`open_backend`); with ``BYTES_API`` set, raws and
+    metas also go to OpenKAT's Bytes (:mod:`kat.sinks.bytes`), with ``OCTOPOES_API``
+    normalizer objects to OpenKAT's Octopoes (:mod:`kat.sinks.octopoes`)."""
     store = open_backend(url, migrate)
     from kat.config import load
 
-    octopoes = load().octopoes_api
-    if octopoes:
+    settings = load()
+    if settings.bytes_api:  # OpenKAT's Bytes gets raws and metas too
+        from kat.sinks.bytes import BytesClient, BytesStore
+
+        client = BytesClient(
+            settings.bytes_api, settings.bytes_username or "", settings.bytes_password or ""
+        )
+        store = BytesStore(store, client)  # type: ignore[assignment]
+    if settings.octopoes_api:
         from kat.sinks.octopoes import OctopoesSink, SinkingStore
 
-        return SinkingStore(store, OctopoesSink(octopoes))  # type: ignore[return-value]
+        store = SinkingStore(store, OctopoesSink(settings.octopoes_api))  # type: ignore[assignment]
     return store
 
 
