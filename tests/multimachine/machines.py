@@ -106,8 +106,12 @@ def gunicorn(folder: Path, env: dict[str, str]) -> Machine:
     return Machine("central", folder, env, argv)
 
 
-def worker(name: str, folder: Path, env: dict[str, str], kind: str) -> Machine:
-    argv = [sys.executable, "-m", "kat", kind, "--processes", "1", "--log-level", "INFO"]
+def worker(
+    name: str, folder: Path, env: dict[str, str], kind: str, prefix: list[str] | None = None
+) -> Machine:
+    """A worker machine; ``prefix``: e.g. ``ip netns exec NAME`` to run in a namespace."""
+    argv = [*(prefix or []), sys.executable, "-m", "kat", kind, "--processes", "1",
+            "--log-level", "INFO"]  # fmt: skip
     return Machine(name, folder, env, argv)
 
 

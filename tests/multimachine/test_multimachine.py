@@ -1,6 +1,9 @@
 """Three machines: a central server (gunicorn with the KATalogus and the data API on
 PostgreSQL, RabbitMQ) and two worker machines that hold no database, no catalogue and no
-key, only the broker's URL, the KATalogus API and the data API with their tokens.
+key, only the broker's URL, the KATalogus API and the data API with their tokens. As
+root with ``ip netns``, each worker machine is a network namespace of its own, linked
+to the central one by a veth pair (tests/multimachine/network.py); otherwise they are
+separate processes with folders of their own.
 
 A depth-2 scan runs with the boefjes on one machine and the normalizers on the other;
 the boefje machine is SIGKILLed mid-scan and restarted; then the data API is cut for
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 import collections
 import json
+import subprocess
+import sys
 import time
 import uuid
 
@@ -22,7 +27,10 @@ from kat.store import open_store
 from tests import broker
 from tests.database import store_url
 from tests.e2e.e2e_harness import ROOT, free_port, kat
+from tests.multimachine import network
 from tests.multimachine.machines import gunicorn, leftovers, worker
+from tests.servers.dns_server import DNSServer
+from tests.servers.tcp import BannerServer
 
 ORG = "multi"
 DATA_TOKEN = f"data-{uuid.uuid4().hex}"
@@ -49,14 +57,14 @@ def _central_env(tmp_path) -> dict[str, str]:
     }
 
 
-def _configure(api: str, dns_port: int, ports: list[int]) -> None:
+def _configure(api: str, dns: str, ports: list[int]) -> None:
     headers = {"Authorization": f"Bearer {CATALOGUE_TOKEN}"}
     with httpx.Client(base_url=f"{api}/v1/organisations", timeout=10, headers=headers) as c:
         assert c.post("", json={"id": ORG, "name": "Several machines"}).status_code == 201
         for boefje in ("dns-records", "port-scan", "service_banner"):
             assert c.patch(f"/{ORG}/plugins/{boefje}", json={"enabled": True}).status_code == 200
         for plugin, key, value in (
-            ("dns-records", "REMOTE_NS", f"127.0.0.1:{dns_port}"),
+            ("dns-records", "REMOTE_NS", dns),
             ("dns-records", "RECORD_TYPES", "A,AAAA,NS,SOA,TXT"),
             ("port-scan", "PORTS", ",".join(map(str, ports))),
         ):
@@ -74,33 +82,67 @@ def _wait(store, scan_id: str, until, timeout: float, what: str) -> dict[str, in
 
 @pytest.mark.e2e
 @pytest.mark.timeout(420)
-def test_a_scan_over_three_machines_survives_a_killed_worker_and_a_cut_api(
-    tmp_path, dns_server, ssh_server
-):
+def test_a_scan_over_three_machines_survives_a_killed_worker_and_a_cut_api(tmp_path):
     central_env = _central_env(tmp_path / "central")
     api = f"http://{central_env['KATALOGUS_BIND']}"
-    worker_env = {  # all a worker machine gets
-        "KAT_BROKER_URL": config.Settings.broker_url,
-        "KATALOGUS_API": api,
-        "KATALOGUS_API_TOKEN": CATALOGUE_TOKEN,
-        "KAT_DATA_API": api,
-        "KAT_DATA_API_TOKEN": DATA_TOKEN,
-        "KAT_QUEUE_PREFIX": central_env["KAT_QUEUE_PREFIX"],
-        "KAT_PLUGINS_DIR": str(ROOT / "plugins"),  # the code, as installed in the image
-        "KAT_SHUTDOWN_GRACE": "1",
-    }
-    central = gunicorn(tmp_path / "central", central_env)
-    boefjes = worker("boefje-machine", tmp_path / "machine-a", worker_env, "boefje")
-    normalizers = worker("normalizer-machine", tmp_path / "machine-b", worker_env, "normalizer")
-    machines = (central, boefjes, normalizers)
-    store = None
+    port = central_env["KATALOGUS_BIND"].rsplit(":", 1)[1]
+    net = network.Network() if network.available() else None
+    machines, servers, store = [], [], None
     try:
+        if net:  # each worker machine in a namespace; central = the host end of the links
+            a_ns, a_host, _ = net.machine(1)
+            b_ns, b_host, _ = net.machine(2)
+            rabbit = free_port()
+            for host in (a_host, b_host):
+                net.relay(host, rabbit, ("127.0.0.1", 5672))
+            binds = (f"127.0.0.1:{port}", f"{a_host}:{port}", f"{b_host}:{port}")
+            central_env["GUNICORN_CMD_ARGS"] = " ".join(f"--bind {b}" for b in binds)
+            reach = {
+                "a": (f"http://{a_host}:{port}", f"amqp://guest:guest@{a_host}:{rabbit}/%2F",
+                      ["ip", "netns", "exec", a_ns]),
+                "b": (f"http://{b_host}:{port}", f"amqp://guest:guest@{b_host}:{rabbit}/%2F",
+                      ["ip", "netns", "exec", b_ns]),
+            }  # fmt: skip
+            target = a_host  # the scanned servers, reached from machine A over its link
+        else:
+            same = (api, config.Settings.broker_url, [])
+            reach, target = {"a": same, "b": same}, "127.0.0.1"
+        dns_server, ssh_server = DNSServer(host=target), BannerServer(host=target)
+        servers += [dns_server, ssh_server]
+
+        def worker_env(machine: str) -> dict[str, str]:  # all a worker machine gets
+            url, broker_url, _prefix = reach[machine]
+            return {
+                "KAT_BROKER_URL": broker_url,
+                "KATALOGUS_API": url,
+                "KATALOGUS_API_TOKEN": CATALOGUE_TOKEN,
+                "KAT_DATA_API": url,
+                "KAT_DATA_API_TOKEN": DATA_TOKEN,
+                "KAT_QUEUE_PREFIX": central_env["KAT_QUEUE_PREFIX"],
+                "KAT_PLUGINS_DIR": str(ROOT / "plugins"),  # the code, as in the image
+                "KAT_SHUTDOWN_GRACE": "1",
+            }
+
+        central = gunicorn(tmp_path / "central", central_env)
+        boefjes = worker("boefje-machine", tmp_path / "machine-a", worker_env("a"), "boefje",
+                         reach["a"][2])  # fmt: skip
+        normalizers = worker("normalizer-machine", tmp_path / "machine-b", worker_env("b"),
+                             "normalizer", reach["b"][2])  # fmt: skip
+        machines += [central, boefjes, normalizers]
         central.start().wait_healthy(api)
-        _configure(api, dns_server.port, [ssh_server.port])
+        if net:  # a worker machine reaches the central one over its link, not loopback
+            probe = (
+                "import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 3)"
+            )
+            for host, ok in (("127.0.0.1", False), (reach["a"][0][7:].split(":")[0], True)):
+                done = subprocess.run([*reach["a"][2], sys.executable, "-c", probe, host, port],
+                                      capture_output=True, timeout=30)  # fmt: skip
+                assert (done.returncode == 0) is ok, (host, done.stderr)
+        _configure(api, f"{target}:{dns_server.port}", [ssh_server.port])
         for machine in (boefjes, normalizers):
             machine.start().wait_for("Worker process is ready for action")
 
-        inputs = ["Hostname|internet|example.test", "IPAddressV4|internet|127.0.0.1"]
+        inputs = ["Hostname|internet|example.test", f"IPAddressV4|internet|{target}"]
         inputs += [f"IPAddressV4|internet|127.0.9.{i + 1}" for i in range(EXTRA)]
         queued = kat(central_env, "scan", "--org", ORG, "--depth", "2", "--json", *inputs)
         assert queued.returncode == 0, queued.stderr
@@ -147,7 +189,7 @@ def test_a_scan_over_three_machines_survives_a_killed_worker_and_a_cut_api(
         # All objects show on the central machine.
         shown = kat(central_env, "objects", "--org", ORG, "--scan", scan_id, "--json")
         keys = {o["primary_key"] for o in json.loads(shown.stdout)}
-        ssh = f"IPPort|internet|127.0.0.1|tcp|{ssh_server.port}"
+        ssh = f"IPPort|internet|{target}|tcp|{ssh_server.port}"
         for expected in (
             "DNSARecord|internet|example.test|127.0.0.1",
             ssh,
@@ -162,6 +204,10 @@ def test_a_scan_over_three_machines_survives_a_killed_worker_and_a_cut_api(
     finally:
         for machine in machines:
             machine.stop()
+        for server in servers:
+            server.close()
         if store is not None:
             store.close()
+        if net is not None:
+            net.close()
         broker.delete_queues(config.load(central_env))
