@@ -20,7 +20,12 @@ from kat.dataapi.wire import StoreHolder
 #: Path prefixes the data API answers (the KATalogus token check leaves them alone).
 PREFIXES = auth.PREFIXES
 
-__all__ = ["PREFIXES", "register"]
+__all__ = ["PREFIXES", "register", "worker_reads"]
+
+
+def worker_reads(settings: Settings) -> auth.WorkerReads:
+    """The KATalogus reads the worker token may make (for ``TokenAuth(allow=…)``)."""
+    return auth.WorkerReads(settings.data_api_token, StoreHolder(settings))
 
 
 def register(app: falcon.App, settings: Settings) -> None:

@@ -1,9 +1,10 @@
 """The data API's token: one bearer token for workers, apart from the KATalogus token.
 
 Scope (docs/multi-machine.md): the worker token opens ``/v1/data/*``, ``/bytes/*`` and
-``POST /token`` and nothing else, and the KATalogus token does not open them. So a worker
-machine can report jobs and write raws and objects, but cannot change the catalogue;
-what settings it reads is up to the KATalogus token it is given (if any).
+``POST /token``, and in the KATalogus only the reads of the jobs the store holds
+(:class:`WorkerReads`); the KATalogus token does not open the data API. So a worker
+machine can report jobs and write raws and objects, and read the settings of the jobs
+it is handed, but cannot change the catalogue or read other settings.
 
 The check runs before routing, so every data path, known or not and whatever the id in
 it, answers 401 alike without the token: no route tells whether an id exists. With no
@@ -13,6 +14,7 @@ token configured the data API is off and every data route answers 401.
 from __future__ import annotations
 
 import hmac
+import re
 
 import falcon
 
@@ -56,3 +58,40 @@ class DataTokenAuth:
                 else "the data API is off: set KAT_DATA_API_TOKEN on the server",
                 challenges=["Bearer"],
             )
+
+
+#: The KATalogus reads a worker makes for a job: the organisation, the plugin, its settings.
+_READS = re.compile(
+    r"^/v1/organisations/(?P<org>[^/]+)(?:/plugins/(?P<plugin>[^/]+)|/(?P<of>[^/]+)/settings)?$"
+)
+
+
+class WorkerReads:
+    """Lets the worker token make the KATalogus reads of the jobs it holds, and no more.
+
+    A ``GET`` of ``/v1/organisations/{org}``, ``…/plugins/{plugin}`` or
+    ``…/{plugin}/settings`` with the data API token is allowed while the store has a
+    queued or running job of that organisation (and plugin). Everything else in the
+    KATalogus still needs the KATalogus token. Passed to the KATalogus' ``TokenAuth``.
+    """
+
+    def __init__(self, token: str | None, holder) -> None:
+        self.token, self.holder = token, holder
+
+    def __call__(self, req: falcon.Request) -> bool:
+        if req.method != "GET" or not self.token:
+            return False
+        if not token_matches(bearer(req.get_header("Authorization")), self.token):
+            return False
+        match = _READS.match(req.path)
+        if match is None:
+            return False
+        org, plugin = match["org"], match["plugin"] or match["of"]
+        try:
+            store = self.holder.store
+            return any(
+                store.list_jobs(org=org, plugin=plugin, status=status, limit=1)
+                for status in ("running", "queued")
+            )
+        except Exception:  # noqa: BLE001 - no store, no grant: the usual 401 follows
+            return False

@@ -12,6 +12,7 @@ from kat.catalogue import Catalogue
 from kat.config import Settings
 from kat.dataapi import PREFIXES as DATA_PREFIXES
 from kat.dataapi import register as register_data_api
+from kat.dataapi import worker_reads
 from kat.katalogus import resources as r
 from kat.katalogus.metrics import MetricsResource, RequestMetrics
 from kat.katalogus.middleware import JSONBody, TokenAuth, add_error_handlers
@@ -40,7 +41,9 @@ def create_app(
     app = falcon.App(
         middleware=[
             metrics,
-            TokenAuth(settings.katalogus_api_token, skip=DATA_PREFIXES),
+            TokenAuth(
+                settings.katalogus_api_token, skip=DATA_PREFIXES, allow=worker_reads(settings)
+            ),
             JSONBody(),
         ]
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import falcon
@@ -26,15 +27,24 @@ OPEN_PATHS = frozenset({"/health", "/metrics"})
 class TokenAuth:
     """With ``KATALOGUS_API_TOKEN`` set, every route but ``/health`` needs the bearer token."""
 
-    def __init__(self, token: str | None, skip: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        token: str | None,
+        skip: tuple[str, ...] = (),
+        allow: Callable[[Any], bool] | None = None,
+    ) -> None:
         self.expected = f"Bearer {token}".encode() if token else None
         #: Path prefixes another token guards (the data API's).
         self.skip = skip
+        #: Requests let through without this token (the worker token's reads).
+        self.allow = allow
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self.expected is None or req.path in OPEN_PATHS:
             return
         if any(req.path == p or req.path.startswith(p + "/") for p in self.skip):
+            return
+        if self.allow is not None and self.allow(req):
             return
         given = (req.get_header("Authorization") or "").encode()
         if not hmac.compare_digest(given, self.expected):

@@ -108,3 +108,30 @@ def test_the_token_route_trades_the_password_for_the_token(client):
     assert ok.json["access_token"] == TOKEN and ok.json["token_type"] == "bearer"
     bad = client.simulate_post("/token", body="username=kat&password=nope", headers=headers)
     assert bad.status_code == 401 and TOKEN not in bad.text
+
+
+def test_the_worker_token_reads_the_settings_of_the_jobs_it_holds_only(tmp_path):
+    client = TestClient(create_app(load(server_env(tmp_path, store_url(tmp_path)))))
+    worker = {"Authorization": f"Bearer {TOKEN}"}
+    settings = "/v1/organisations/_dev/dns-records/settings"
+    reads = (settings, "/v1/organisations/_dev", "/v1/organisations/_dev/plugins/dns-records")
+    assert {client.simulate_get(p, headers=worker).status_code for p in reads} == {401}
+
+    job = {"id": "j2", "type": "boefje", "organization": "_dev", "plugin_id": "dns-records",
+           "meta": {}}  # fmt: skip
+    assert client.simulate_post("/v1/data/jobs", json=job, headers=worker).status_code == 200
+    assert {client.simulate_get(p, headers=worker).status_code for p in reads} == {200}
+    # Not other plugins, not writes, not the organisation list.
+    for method, path in (
+        ("GET", "/v1/organisations/_dev/kat_dns_normalize/settings"),
+        ("GET", "/v1/organisations"),
+        ("GET", "/v1/organisations/_dev/plugins"),
+        ("PUT", f"{settings}/RECORD_TYPES"),
+        ("DELETE", f"{settings}/RECORD_TYPES"),
+        ("PATCH", "/v1/organisations/_dev/plugins/dns-records"),
+    ):
+        answer = client.simulate_request(method, path, headers=worker, json={"value": "A"})
+        assert answer.status_code == 401, (method, path)
+
+    client.simulate_post("/v1/data/jobs/j2/end", json={"status": "completed"}, headers=worker)
+    assert {client.simulate_get(p, headers=worker).status_code for p in reads} == {401}
