@@ -71,8 +71,9 @@ class WorkerReads:
 
     A ``GET`` of ``/v1/organisations/{org}``, ``…/plugins/{plugin}`` or
     ``…/{plugin}/settings`` with the data API token is allowed while the store has a
-    queued or running job of that organisation (and plugin). Everything else in the
-    KATalogus still needs the KATalogus token. Passed to the KATalogus' ``TokenAuth``.
+    queued or running job of that organisation.
+    Everything else in the KATalogus still needs the KATalogus token. Passed to the
+    KATalogus' ``TokenAuth``.
     """
 
     def __init__(self, token: str | None, holder) -> None:
@@ -86,12 +87,13 @@ class WorkerReads:
         match = _READS.match(req.path)
         if match is None:
             return False
-        org, plugin = match["org"], match["plugin"] or match["of"]
+        # Per organisation, not per plugin: a boefje job reads the state (enabled,
+        # settings) of the normalizers it may start, which have no job yet.
+        org = match["org"]
         try:
             store = self.holder.store
             return any(
-                store.list_jobs(org=org, plugin=plugin, status=status, limit=1)
-                for status in ("running", "queued")
+                store.list_jobs(org=org, status=status, limit=1) for status in ("running", "queued")
             )
         except Exception:  # noqa: BLE001 - no store, no grant: the usual 401 follows
             return False

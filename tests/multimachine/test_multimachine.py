@@ -115,7 +115,7 @@ def test_a_scan_over_three_machines_survives_a_killed_worker_and_a_cut_api(tmp_p
             return {
                 "KAT_BROKER_URL": broker_url,
                 "KATALOGUS_API": url,
-                "KATALOGUS_API_TOKEN": CATALOGUE_TOKEN,
+                "KATALOGUS_API_TOKEN": DATA_TOKEN,  # the worker token: its jobs' reads only
                 "KAT_DATA_API": url,
                 "KAT_DATA_API_TOKEN": DATA_TOKEN,
                 "KAT_QUEUE_PREFIX": central_env["KAT_QUEUE_PREFIX"],
