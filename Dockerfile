@@ -49,7 +49,7 @@ RUN /app/.venv/bin/pip install --no-cache-dir --no-deps .
 
 COPY --chown=kat:kat plugins ./plugins
 COPY --chown=kat:kat catalogue ./catalogue
-COPY gunicorn.conf.py Procfile ./
+COPY gunicorn.conf.py Procfile Procfile.worker ./
 RUN mkdir -p /app/data && chown kat:kat /app/data
 
 USER kat

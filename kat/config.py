@@ -104,6 +104,18 @@ class Settings:
     scan_profile_whitelist: dict[str, int] = field(default_factory=dict)
     #: ``BOEFJE_*`` variables of the worker, prefix stripped: plugin setting defaults.
     boefje_defaults: dict[str, str] = field(default_factory=dict)
+    # --- several machines (docs/multi-machine.md) ---
+    #: Base URL of a kat server's data API; when set, the store is reached over HTTP.
+    data_api: str | None = None
+    #: Bearer token of the data API: the server requires it, workers send it.
+    data_api_token: str | None = None
+    #: Base URL of an OpenKAT Bytes that workers write raws and metas to instead.
+    bytes_api: str | None = None
+    #: OpenKAT Bytes' login (``POST /token``).
+    bytes_username: str | None = None
+    bytes_password: str | None = None
+    #: Base URL of an OpenKAT Octopoes that also receives normalizer objects.
+    octopoes_api: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -111,8 +123,18 @@ class Settings:
 
     @property
     def database_url(self) -> str:
-        """The store's URL (``KAT_DATABASE_URL``, else SQLite in the data folder)."""
-        return self.database_url_setting or f"sqlite:///{self.db_path}"
+        """The store's URL: ``KAT_DATA_API`` (a kat server over HTTP), else
+        ``KAT_DATABASE_URL``, else SQLite in the data folder."""
+        return self.data_api or self.database_url_setting or f"sqlite:///{self.db_path}"
+
+    def remote_store_conflict(self) -> str | None:
+        """Why this worker must not start: it names a database and a data API at once."""
+        if self.database_url_setting and self.data_api:
+            return (
+                "both KAT_DATABASE_URL and KAT_DATA_API are set: a worker either holds the"
+                " database or talks to a kat server's data API; unset one of them"
+            )
+        return None
 
 
 def load(env: dict[str, str] | None = None) -> Settings:
@@ -145,6 +167,12 @@ def load(env: dict[str, str] | None = None) -> Settings:
         sweep_interval=_int(env, "KAT_SWEEP_INTERVAL", Settings.sweep_interval),
         max_interrupted=_int(env, "KAT_MAX_INTERRUPTED", Settings.max_interrupted, minimum=0),
         scan_profile_whitelist=_whitelist(env.get("SCAN_PROFILE_WHITELIST")),
+        data_api=(env.get("KAT_DATA_API") or "").rstrip("/") or None,
+        data_api_token=env.get("KAT_DATA_API_TOKEN") or None,
+        bytes_api=(env.get("BYTES_API") or "").rstrip("/") or None,
+        bytes_username=env.get("BYTES_USERNAME") or None,
+        bytes_password=env.get("BYTES_PASSWORD") or None,
+        octopoes_api=(env.get("OCTOPOES_API") or "").rstrip("/") or None,
         boefje_defaults={
             key[len(BOEFJE_PREFIX) :]: value
             for key, value in env.items()

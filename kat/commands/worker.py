@@ -54,6 +54,9 @@ def serve(args: argparse.Namespace, queue: str) -> int:
     if args.processes < 1 or args.threads < 1:
         raise UsageError("--processes and --threads must be at least 1")
     settings = config.load()
+    conflict = settings.remote_store_conflict()
+    if conflict:
+        raise UsageError(conflict)
     from kat.catalogue import CatalogueError, open_reader
     from kat.runtime.sandbox import hide_environment
 

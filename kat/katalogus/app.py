@@ -10,6 +10,9 @@ import falcon
 from kat import config, console
 from kat.catalogue import Catalogue
 from kat.config import Settings
+from kat.dataapi import PREFIXES as DATA_PREFIXES
+from kat.dataapi import register as register_data_api
+from kat.dataapi import worker_reads
 from kat.katalogus import resources as r
 from kat.katalogus import spec
 from kat.katalogus.metrics import MetricsResource, RequestMetrics
@@ -46,7 +49,9 @@ def create_app(
     app = falcon.App(
         middleware=[
             metrics,
-            TokenAuth(settings.katalogus_api_token),
+            TokenAuth(
+                settings.katalogus_api_token, skip=DATA_PREFIXES, allow=worker_reads(settings)
+            ),
             CrossSiteGuard(API_PREFIXES),
             JSONBody(JSON_PREFIXES),
         ]
@@ -80,6 +85,7 @@ def create_app(
     app.add_route(f"{ORG}/{{plugin}}/settings/{{key}}", r.Setting(*shared))
     app.add_route(f"{ORG}/settings/clone/{{to_org}}", r.Clone(*shared))
 
+    register_data_api(app, settings)  # /bytes, /token, /v1/data: the store for workers
     # Build the spec's validators now, at worker boot, not in the first request's time.
     spec.body_validators()
     spec.query_validators()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,8 +60,17 @@ def _media_type(content_type: str | None) -> str:
 class TokenAuth:
     """With ``KATALOGUS_API_TOKEN`` set, every route but ``/health`` needs the bearer token."""
 
-    def __init__(self, token: str | None) -> None:
+    def __init__(
+        self,
+        token: str | None,
+        skip: tuple[str, ...] = (),
+        allow: Callable[[Any], bool] | None = None,
+    ) -> None:
         self.expected = f"Bearer {token}".encode() if token else None
+        #: Path prefixes another token guards (the data API's).
+        self.skip = skip
+        #: Requests let through without this token (the worker token's reads).
+        self.allow = allow
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         given = (req.get_header("Authorization") or "").encode()
@@ -69,12 +78,18 @@ class TokenAuth:
         req.context.authenticated = self.expected is None or hmac.compare_digest(
             given, self.expected
         )
-        open_route = req.path in OPEN_PATHS or req.path.startswith(OPEN_PREFIXES)
-        if not req.context.authenticated and not open_route:
-            raise falcon.HTTPUnauthorized(
-                description="a valid bearer token is required (KATALOGUS_API_TOKEN)",
-                challenges=["Bearer"],
-            )
+        if req.context.authenticated:
+            return
+        if req.path in OPEN_PATHS or req.path.startswith(OPEN_PREFIXES):
+            return
+        if any(req.path == p or req.path.startswith(p + "/") for p in self.skip):
+            return  # the data API checks its own token
+        if self.allow is not None and self.allow(req):
+            return  # a worker token's reads of the organisations it has jobs for
+        raise falcon.HTTPUnauthorized(
+            description="a valid bearer token is required (KATALOGUS_API_TOKEN)",
+            challenges=["Bearer"],
+        )
 
 
 class CrossSiteGuard:
@@ -146,7 +161,7 @@ class JSONBody:
             reason = spec.query_error(template, req.method, req.params)
             if reason:
                 raise falcon.HTTPBadRequest(description=reason)
-        if req.method not in ("POST", "PUT", "PATCH"):
+        if req.method not in ("POST", "PUT", "PATCH") or getattr(resource, "reads_own_body", False):
             return
         if req.content_length is not None and req.content_length > MAX_BODY:
             raise falcon.HTTPContentTooLarge(description=f"request body is over {MAX_BODY} bytes")

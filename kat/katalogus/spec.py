@@ -39,7 +39,7 @@ def body_validators() -> dict[tuple[str, str], jsonschema.protocols.Validator]:
     for template, item in spec["paths"].items():
         for method in _METHODS:
             body = (item.get(method) or {}).get("requestBody")
-            if not body:
+            if not body or "application/json" not in body["content"]:
                 continue
             schema = body["content"]["application/json"]["schema"]
             if "$ref" in schema:

@@ -29,7 +29,7 @@ from kat.catalogue.plugins import (
     normalizers_for,
     program_path,
 )
-from kat.config import Settings
+from kat.config import ConfigError, Settings
 from kat.jobs import (
     OUTPUT_MARK,
     BoefjeMeta,
@@ -66,6 +66,8 @@ class Context:
 
     def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
+        if store is None and settings.remote_store_conflict():
+            raise ConfigError(settings.remote_store_conflict())
         self.store = store or open_store(settings.database_url)
         self.catalogue = open_reader(settings)
         self._plugins, _problems = discover(settings.plugins_dir)

@@ -28,7 +28,7 @@ __all__ = [
 ]  # fmt: skip
 
 #: URL schemes of the backends.
-SQLITE, POSTGRES = ("sqlite",), ("postgresql", "postgres")
+SQLITE, POSTGRES, HTTP = ("sqlite",), ("postgresql", "postgres"), ("http", "https")
 
 
 class BadDatabaseURL(ValueError):
@@ -48,7 +48,30 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def open_store(url: str, migrate: bool = True) -> Store:
-    """The store at ``url``: ``sqlite:///relative/or//absolute/path`` or ``postgresql://…``."""
+    """The store at ``url`` (see :func:`open_backend`); with ``BYTES_API`` set, raws and
+    metas also go to OpenKAT's Bytes (:mod:`kat.sinks.bytes`), with ``OCTOPOES_API``
+    normalizer objects to OpenKAT's Octopoes (:mod:`kat.sinks.octopoes`)."""
+    store = open_backend(url, migrate)
+    from kat.config import load
+
+    settings = load()
+    if settings.bytes_api:  # OpenKAT's Bytes gets raws and metas too
+        from kat.sinks.bytes import BytesClient, BytesStore
+
+        client = BytesClient(
+            settings.bytes_api, settings.bytes_username or "", settings.bytes_password or ""
+        )
+        store = BytesStore(store, client)  # type: ignore[assignment]
+    if settings.octopoes_api:
+        from kat.sinks.octopoes import OctopoesSink, SinkingStore
+
+        store = SinkingStore(store, OctopoesSink(settings.octopoes_api))  # type: ignore[assignment]
+    return store
+
+
+def open_backend(url: str, migrate: bool = True) -> Store:
+    """The store at ``url``: ``sqlite:///relative/or//absolute/path``, ``postgresql://…``,
+    or ``http(s)://…`` (a kat server's data API)."""
     path = sqlite_path(url)
     scheme = url.partition("://")[0]
     if path is not None:
@@ -59,4 +82,9 @@ def open_store(url: str, migrate: bool = True) -> Store:
         from kat.store.postgres import PostgresStore
 
         return PostgresStore(url, migrate=migrate)
+    if scheme in HTTP:  # a kat server's data API (KAT_DATA_API, KAT_DATA_API_TOKEN)
+        from kat.config import load
+        from kat.store.http import HTTPStore
+
+        return HTTPStore(url, load().data_api_token)
     raise BadDatabaseURL(f"scheme {scheme!r}: the store's URL is sqlite:///… or postgresql://…")

@@ -535,3 +535,38 @@ class SQLStore:
                 batch,
             )
         return len(batch)
+
+    # --- data API replies (additive: several machines, kat.dataapi) -------------------
+
+    def recall_reply(self, key: str) -> str | None:
+        """The answer the data API gave to the write with this Idempotency-Key, if any."""
+        rows = self._rows("SELECT reply FROM api_replies WHERE key = ?", (key,))
+        return rows[0]["reply"] if rows else None
+
+    def keep_reply(self, key: str, reply: str) -> None:
+        """Remember the answer to a write with an Idempotency-Key (the first one wins)."""
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO api_replies (key, reply, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO NOTHING",
+                (key, reply, timestamp()),
+            )
+
+    def add_raw(
+        self, job_id: str, organization: str, mime_types: Iterable[str], data: bytes
+    ) -> str:
+        """Add one raw file to a job's (OpenKAT Bytes' ``POST /bytes/raw``); its id."""
+        raw_id = str(uuid.uuid4())
+        with self._transaction() as tx:
+            row = tx.execute(
+                "SELECT COUNT(*) AS n FROM raws WHERE job_id = ?", (job_id,)
+            ).fetchone()
+            tx.execute(
+                "INSERT INTO raws (id, job_id, organization, mime_types, size, data,"
+                " created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    raw_id, job_id, organization, json.dumps(sorted(mime_types)),
+                    len(data), bytes(data), timestamp(), row["n"],
+                ),
+            )  # fmt: skip
+        return raw_id

@@ -1,0 +1,262 @@
+"""kat's own data routes (``/v1/data/…``): every :class:`~kat.store.base.Store` method a
+worker on another machine calls, and the reads behind ``kat tasks``/``task``/``objects``/
+``raw``. :class:`kat.store.http.HTTPStore` is their client; bodies are the Store's
+records as JSON (``Job.to_dict`` …), raw bytes base64-encoded."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import falcon
+
+from kat.dataapi.wire import StoreHolder, decode_base64, encode_base64, once, read_json, send_json
+from kat.jobs import JobStatus
+from kat.store import Raw, Scan, StoreError
+
+DATA = "/v1/data"
+
+
+def _limit(req: falcon.Request, name: str, default: int, most: int) -> int:
+    value = req.get_param_as_int(name, min_value=0, max_value=most)
+    return default if value is None else value
+
+
+def raw_dict(raw: Raw) -> dict[str, Any]:
+    body = raw.to_dict()
+    if raw.data is not None:
+        body["content"] = encode_base64(raw.data)
+    return body
+
+
+def _store_unavailable(req, resp, exc: StoreError, params) -> None:
+    raise falcon.HTTPServiceUnavailable(description=f"the store failed: {exc}"[:500])
+
+
+class _Resource:
+    def __init__(self, holder: StoreHolder) -> None:
+        self.holder = holder
+        self.reads_own_body = True  # the KATalogus' JSON middleware leaves the body to us
+
+    @property
+    def store(self):
+        return self.holder.store
+
+
+class Jobs(_Resource):
+    def on_get(self, req, resp):
+        jobs = self.store.list_jobs(
+            org=req.get_param("organization"), status=req.get_param("status"),
+            plugin=req.get_param("plugin"), job_type=req.get_param("type"),
+            limit=_limit(req, "limit", 100, 10_000), offset=_limit(req, "offset", 0, 10**9),
+        )  # fmt: skip
+        send_json(resp, [j.to_dict() for j in jobs])
+
+    def on_post(self, req, resp):
+        b = read_json(req)
+        once(req, resp, self.store, lambda: {"added": self.store.add_job(
+            b["id"], b["type"], b["organization"], b["plugin_id"], b["meta"],
+            plugin_version=b.get("plugin_version"), input_ooi=b.get("input_ooi"),
+            raw_id=b.get("raw_id"), retry_of=b.get("retry_of"),
+        )})  # fmt: skip
+
+
+class JobCount(_Resource):
+    def on_get(self, req, resp):
+        count = self.store.count_jobs(req.get_param("organization"), req.get_param("status"))
+        send_json(resp, {"count": count})
+
+
+class JobItem(_Resource):
+    def on_get(self, req, resp, job_id):
+        job = self.store.get_job(job_id)
+        if job is None:
+            raise falcon.HTTPNotFound(description=f"no job {job_id!r:.80}")
+        send_json(resp, job.to_dict())
+
+    def on_delete(self, req, resp, job_id):
+        self.store.forget_job(job_id)
+        resp.status = falcon.HTTP_204
+
+
+class JobBegin(_Resource):
+    def on_post(self, req, resp, job_id):
+        b = read_json(req)
+
+        def begin() -> dict[str, Any]:
+            job = self.store.begin_job(job_id, b["worker"], b["interrupted"])
+            return {"job": job.to_dict() if job else None}
+
+        once(req, resp, self.store, begin)
+
+
+class JobRequeue(_Resource):
+    def on_post(self, req, resp, job_id):
+        b = read_json(req)
+        self.store.requeue_job(job_id, b.get("detail"))
+        send_json(resp, {})
+
+
+class JobEnd(_Resource):
+    def on_post(self, req, resp, job_id):
+        b = read_json(req)
+        once(req, resp, self.store, lambda: {"changed": self.store.end_job(
+            job_id, JobStatus(b["status"]), b.get("reason"), b.get("detail"),
+            runnable_hash=b.get("runnable_hash"), meta=b.get("meta"),
+        )})  # fmt: skip
+
+
+class JobRaws(_Resource):
+    def on_get(self, req, resp, job_id):
+        send_json(resp, [raw_dict(r) for r in self.store.raws_for(job_id)])
+
+    def on_put(self, req, resp, job_id):
+        b = read_json(req)
+        raws = [
+            (r["mime_types"], decode_base64(r["content"], f"raws/{i}/content"))
+            for i, r in enumerate(b["raws"])
+        ]
+        once(req, resp, self.store, lambda: {
+            "ids": self.store.replace_raws(job_id, b["organization"], raws)
+        })  # fmt: skip
+
+
+class JobObjects(_Resource):
+    def on_get(self, req, resp, job_id):
+        send_json(resp, [asdict(o) for o in self.store.objects_for(job_id)])
+
+    def on_put(self, req, resp, job_id):
+        b = read_json(req)
+        once(req, resp, self.store, lambda: {
+            "count": self.store.replace_objects(job_id, b["organization"], b["objects"])
+        })  # fmt: skip
+
+
+class RawItem(_Resource):
+    def on_get(self, req, resp, raw_id):
+        with_data = req.get_param_as_bool("data", default=True)
+        raw = self.store.get_raw(raw_id, with_data=with_data)
+        if raw is None:
+            raise falcon.HTTPNotFound(description=f"no raw {raw_id!r:.80}")
+        send_json(resp, raw_dict(raw))
+
+
+class Objects(_Resource):
+    def on_get(self, req, resp):
+        found = self.store.objects(
+            req.get_param("organization"), req.get_param("object_type"),
+            _limit(req, "limit", 1000, 1_000_000),
+        )  # fmt: skip
+        send_json(resp, [asdict(o) for o in found])
+
+
+class Organizations(_Resource):
+    def on_get(self, req, resp):
+        send_json(resp, self.store.organizations())
+
+
+class Scans(_Resource):
+    def on_post(self, req, resp):
+        b = read_json(req)
+        boefjes = b.get("boefjes")
+        scan = Scan(
+            id=b["id"], organization=b["organization"], inputs=tuple(b["inputs"]),
+            depth=b.get("depth", 1), scan_level=b.get("scan_level", 2),
+            boefjes=tuple(boefjes) if boefjes is not None else None,
+            created_at=b["created_at"],
+        )  # fmt: skip
+
+        def add() -> dict[str, Any]:
+            if self.store.get_scan(scan.id) is not None:
+                raise falcon.HTTPConflict(description=f"scan {scan.id!r} exists")
+            self.store.add_scan(scan)
+            return {}
+
+        once(req, resp, self.store, add, falcon.HTTP_201)
+
+
+def scan_dict(scan: Scan) -> dict[str, Any]:
+    body = asdict(scan)
+    body["inputs"] = list(scan.inputs)
+    body["boefjes"] = list(scan.boefjes) if scan.boefjes is not None else None
+    return body
+
+
+class ScanItem(_Resource):
+    def on_get(self, req, resp, scan_id):
+        scan = self.store.get_scan(scan_id)
+        if scan is None:
+            raise falcon.HTTPNotFound(description=f"no scan {scan_id!r:.80}")
+        send_json(resp, scan_dict(scan))
+
+
+class ScanPairs(_Resource):
+    def on_post(self, req, resp, scan_id):
+        b = read_json(req)
+        once(req, resp, self.store, lambda: {"job_id": self.store.claim_pair(
+            scan_id, b["boefje_id"], b["input_ooi"], b["level"]
+        )})  # fmt: skip
+
+
+class Pair(_Resource):
+    def on_delete(self, req, resp, job_id):
+        self.store.release_pair(job_id)
+        resp.status = falcon.HTTP_204
+
+
+class ScanJobs(_Resource):
+    def on_get(self, req, resp, scan_id):
+        jobs = self.store.scan_jobs(scan_id)
+        send_json(resp, [{"job": sj.job.to_dict(), "level": sj.level} for sj in jobs])
+
+    def on_post(self, req, resp, scan_id):
+        b = read_json(req)
+        self.store.add_scan_job(scan_id, b["job_id"], b["level"])
+        send_json(resp, {})
+
+
+class ScanProgress(_Resource):
+    def on_get(self, req, resp, scan_id):
+        send_json(resp, self.store.scan_progress(scan_id))
+
+
+class ScanObjects(_Resource):
+    def on_get(self, req, resp, scan_id):
+        send_json(resp, [list(pair) for pair in self.store.scan_objects(scan_id)])
+
+
+class Workers(_Resource):
+    def on_get(self, req, resp):
+        send_json(resp, [asdict(w) for w in self.store.workers()])
+
+
+class WorkerItem(_Resource):
+    def on_put(self, req, resp, name):
+        b = read_json(req)
+        self.store.heartbeat(name, b["queues"])
+        send_json(resp, {})
+
+    def on_delete(self, req, resp, name):
+        self.store.remove_worker(name)
+        resp.status = falcon.HTTP_204
+
+
+class Schema(_Resource):
+    def on_get(self, req, resp):
+        send_json(resp, {"version": self.store.schema_version()})
+
+
+def add_routes(app: falcon.App, holder: StoreHolder) -> None:
+    app.add_error_handler(StoreError, _store_unavailable)
+    for path, cls in (
+        ("/jobs", Jobs), ("/jobs/count", JobCount), ("/jobs/{job_id}", JobItem),
+        ("/jobs/{job_id}/begin", JobBegin), ("/jobs/{job_id}/requeue", JobRequeue),
+        ("/jobs/{job_id}/end", JobEnd), ("/jobs/{job_id}/raws", JobRaws),
+        ("/jobs/{job_id}/objects", JobObjects), ("/raws/{raw_id}", RawItem),
+        ("/objects", Objects), ("/organizations", Organizations), ("/scans", Scans),
+        ("/scans/{scan_id}", ScanItem), ("/scans/{scan_id}/pairs", ScanPairs),
+        ("/pairs/{job_id}", Pair), ("/scans/{scan_id}/jobs", ScanJobs),
+        ("/scans/{scan_id}/progress", ScanProgress), ("/scans/{scan_id}/objects", ScanObjects),
+        ("/workers", Workers), ("/workers/{name}", WorkerItem), ("/schema", Schema),
+    ):  # fmt: skip
+        app.add_route(DATA + path, cls(holder))

@@ -1,0 +1,311 @@
+"""The store over HTTP: a worker on another machine talks to a kat server's data API.
+
+``KAT_DATA_API=https://kat.example.org`` (and ``KAT_DATA_API_TOKEN``) makes
+:func:`kat.store.open_store` return an :class:`HTTPStore`, which implements
+:class:`~kat.store.base.Store` with the routes of :mod:`kat.dataapi.resources`.
+
+- One keep-alive connection per thread, a timeout on every call.
+- Connection errors and 5xx answers are retried with exponential backoff; when the
+  retries run out the call raises :class:`StoreError`, so the lifecycle's own retry
+  path (and the dead-letter sweeper) takes over, as when a local database fails.
+- A retried write is never made twice. Raws and objects replace what an earlier
+  attempt of the job stored (a raw upload whose answer was lost is there once, with
+  the ids the retry's answer names). Writes whose answer matters and that a retry
+  would change (begin, end, claiming a scan pair, adding a scan) carry an
+  ``Idempotency-Key`` (one per call, the same on each retry): the server answers a
+  retry with the answer it gave the first time.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from kat.jobs import JobStatus
+from kat.store.base import Job, Raw, Scan, ScanJob, StoredObject, StoreError, Worker
+
+logger = logging.getLogger(__name__)
+
+#: Seconds one HTTP call may take.
+TIMEOUT = 30.0
+#: Seconds to wait before each retry: about 16 s in all, then StoreError.
+BACKOFF = (0.25, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0)
+
+_CONNECTION_ERRORS = (OSError, http.client.HTTPException)
+
+
+def _job(d: dict[str, Any]) -> Job:
+    return Job(**{**d, "status": JobStatus(d["status"])})
+
+
+def _raw(d: dict[str, Any]) -> Raw:
+    content = d.get("content")
+    return Raw(
+        id=d["id"], job_id=d["job_id"], organization=d["organization"],
+        mime_types=list(d["mime_types"]), size=d["size"], created_at=d["created_at"],
+        data=base64.b64decode(content) if content is not None else None,
+    )  # fmt: skip
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+class HTTPStore:
+    """:class:`~kat.store.base.Store` over a kat server's data API (``/v1/data``)."""
+
+    def __init__(
+        self, base_url: str, token: str | None, timeout: float = TIMEOUT,
+        backoff: tuple[float, ...] = BACKOFF,
+    ) -> None:  # fmt: skip
+        parts = urlsplit(base_url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise StoreError(f"KAT_DATA_API={base_url!r}: expected http(s)://host[:port]")
+        self.base_url = base_url.rstrip("/")
+        self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path
+        self._token = token
+        self.timeout = timeout
+        self.backoff = backoff
+        self._local = threading.local()
+
+    # --- transport -------------------------------------------------------------------
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            cls = (
+                http.client.HTTPSConnection
+                if self._scheme == "https"
+                else http.client.HTTPConnection
+            )
+            conn = cls(self._netloc, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _call(
+        self, method: str, path: str, body: Any = None, *, query: dict[str, Any] | None = None,
+        once: bool = False, missing_ok: bool = False,
+    ) -> Any:  # fmt: skip
+        """One API call with retries; the JSON answer (None for 204 or a 404 when
+        ``missing_ok``). ``once``: send an Idempotency-Key, the same on every retry."""
+        url = self._prefix + "/v1/data" + path
+        if query:
+            url += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
+        headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if once:
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        problem = ""
+        for attempt in range(len(self.backoff) + 1):
+            if attempt:
+                time.sleep(self.backoff[attempt - 1])
+            try:
+                conn = self._connection()
+                conn.request(method, url, body=payload, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except _CONNECTION_ERRORS as exc:
+                self._drop_connection()
+                problem = f"{type(exc).__name__}: {exc}"
+                logger.info("data API %s %s: %s (attempt %d)", method, path, problem, attempt + 1)
+                continue
+            if response.status >= 500:
+                problem = f"HTTP {response.status}: {data[:300].decode('utf-8', 'replace')}"
+                logger.info("data API %s %s: %s (attempt %d)", method, path, problem, attempt + 1)
+                continue
+            if response.status == 404 and missing_ok:
+                return None
+            if response.status >= 400:
+                raise StoreError(
+                    f"data API {method} {path}: HTTP {response.status}:"
+                    f" {data[:300].decode('utf-8', 'replace')}"
+                )
+            return json.loads(data) if data else None
+        raise StoreError(
+            f"data API {self.base_url} {method} {path}: gave up after retries: {problem}"
+        )
+
+    def close(self) -> None:
+        self._drop_connection()
+
+    # --- jobs ------------------------------------------------------------------------
+
+    def add_job(
+        self, job_id: str, job_type: str, organization: str, plugin_id: str,
+        meta: dict[str, Any], *, plugin_version: str | None = None,
+        input_ooi: str | None = None, raw_id: str | None = None, retry_of: str | None = None,
+    ) -> bool:  # fmt: skip
+        body = {
+            "id": job_id, "type": job_type, "organization": organization,
+            "plugin_id": plugin_id, "meta": meta, "plugin_version": plugin_version,
+            "input_ooi": input_ooi, "raw_id": raw_id, "retry_of": retry_of,
+        }  # fmt: skip
+        # No key: a retry of an add that happened answers False, which no caller minds.
+        return bool(self._call("POST", "/jobs", body)["added"])
+
+    def forget_job(self, job_id: str) -> None:
+        self._call("DELETE", f"/jobs/{_q(job_id)}")
+
+    def begin_job(self, job_id: str, worker: str, interrupted: bool) -> Job | None:
+        body = {"worker": worker, "interrupted": interrupted}
+        job = self._call("POST", f"/jobs/{_q(job_id)}/begin", body, once=True)["job"]
+        return _job(job) if job else None
+
+    def requeue_job(self, job_id: str, detail: str | None) -> None:
+        self._call("POST", f"/jobs/{_q(job_id)}/requeue", {"detail": detail})
+
+    def end_job(
+        self, job_id: str, status: JobStatus, reason: str | None = None,
+        detail: str | None = None, *, runnable_hash: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> bool:  # fmt: skip
+        body = {
+            "status": str(status), "reason": str(reason) if reason is not None else None,
+            "detail": detail, "runnable_hash": runnable_hash, "meta": meta,
+        }  # fmt: skip
+        return bool(self._call("POST", f"/jobs/{_q(job_id)}/end", body, once=True)["changed"])
+
+    def get_job(self, job_id: str) -> Job | None:
+        job = self._call("GET", f"/jobs/{_q(job_id)}", missing_ok=True)
+        return _job(job) if job else None
+
+    def list_jobs(
+        self, org: str | None = None, status: str | None = None, plugin: str | None = None,
+        job_type: str | None = None, limit: int = 100, offset: int = 0,
+    ) -> list[Job]:  # fmt: skip
+        query = {"organization": org, "status": status, "plugin": plugin, "type": job_type,
+                 "limit": limit, "offset": offset}  # fmt: skip
+        return [_job(j) for j in self._call("GET", "/jobs", query=query)]
+
+    def count_jobs(self, org: str | None = None, status: str | None = None) -> int:
+        query = {"organization": org, "status": status}
+        return int(self._call("GET", "/jobs/count", query=query)["count"])
+
+    def organizations(self) -> list[str]:
+        return list(self._call("GET", "/organizations"))
+
+    # --- raws and objects ------------------------------------------------------------
+
+    def replace_raws(
+        self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]]
+    ) -> list[str]:
+        body = {
+            "organization": organization,
+            "raws": [
+                {"mime_types": sorted(m), "content": base64.b64encode(bytes(d)).decode()}
+                for m, d in raws
+            ],
+        }
+        # No key: a retry replaces what the lost attempt stored, so the job's raws are
+        # there once, with the ids this answer gives.
+        return list(self._call("PUT", f"/jobs/{_q(job_id)}/raws", body)["ids"])
+
+    def raws_for(self, job_id: str) -> list[Raw]:
+        return [_raw(r) for r in self._call("GET", f"/jobs/{_q(job_id)}/raws")]
+
+    def get_raw(self, raw_id: str, with_data: bool = True) -> Raw | None:
+        query = {"data": "true" if with_data else "false"}
+        raw = self._call("GET", f"/raws/{_q(raw_id)}", query=query, missing_ok=True)
+        return _raw(raw) if raw else None
+
+    def replace_objects(
+        self, job_id: str, organization: str, objects: Iterable[dict[str, Any]]
+    ) -> int:
+        body = {"organization": organization, "objects": list(objects)}
+        return int(self._call("PUT", f"/jobs/{_q(job_id)}/objects", body)["count"])  # replaces
+
+    def objects(
+        self, org: str | None = None, object_type: str | None = None, limit: int = 1000
+    ) -> list[StoredObject]:
+        query = {"organization": org, "object_type": object_type, "limit": limit}
+        return [StoredObject(**o) for o in self._call("GET", "/objects", query=query)]
+
+    def objects_for(self, job_id: str) -> list[StoredObject]:
+        return [StoredObject(**o) for o in self._call("GET", f"/jobs/{_q(job_id)}/objects")]
+
+    # --- scans -----------------------------------------------------------------------
+
+    def add_scan(self, scan: Scan) -> None:
+        body = {
+            "id": scan.id, "organization": scan.organization, "inputs": list(scan.inputs),
+            "depth": scan.depth, "scan_level": scan.scan_level,
+            "boefjes": list(scan.boefjes) if scan.boefjes is not None else None,
+            "created_at": scan.created_at,
+        }  # fmt: skip
+        self._call("POST", "/scans", body, once=True)
+
+    def get_scan(self, scan_id: str) -> Scan | None:
+        d = self._call("GET", f"/scans/{_q(scan_id)}", missing_ok=True)
+        if d is None:
+            return None
+        boefjes = d.get("boefjes")
+        return Scan(
+            id=d["id"], organization=d["organization"], inputs=tuple(d["inputs"]),
+            depth=d["depth"], scan_level=d["scan_level"],
+            boefjes=tuple(boefjes) if boefjes is not None else None, created_at=d["created_at"],
+        )  # fmt: skip
+
+    def claim_pair(self, scan_id: str, boefje_id: str, input_ooi: str, level: int) -> str | None:
+        body = {"boefje_id": boefje_id, "input_ooi": input_ooi, "level": level}
+        return self._call("POST", f"/scans/{_q(scan_id)}/pairs", body, once=True)["job_id"]
+
+    def release_pair(self, job_id: str) -> None:
+        self._call("DELETE", f"/pairs/{_q(job_id)}")
+
+    def add_scan_job(self, scan_id: str, job_id: str, level: int) -> None:
+        self._call("POST", f"/scans/{_q(scan_id)}/jobs", {"job_id": job_id, "level": level})
+
+    def scan_progress(self, scan_id: str) -> dict[str, int]:
+        return dict(self._call("GET", f"/scans/{_q(scan_id)}/progress"))
+
+    def scan_jobs(self, scan_id: str) -> list[ScanJob]:
+        rows = self._call("GET", f"/scans/{_q(scan_id)}/jobs")
+        return [ScanJob(_job(r["job"]), r["level"]) for r in rows]
+
+    def scan_objects(self, scan_id: str) -> list[tuple[str, str]]:
+        return [(t, k) for t, k in self._call("GET", f"/scans/{_q(scan_id)}/objects")]
+
+    # --- workers ---------------------------------------------------------------------
+
+    def heartbeat(self, name: str, queues: list[str]) -> None:
+        self._call("PUT", f"/workers/{_q(name)}", {"queues": list(queues)})
+
+    def workers(self) -> list[Worker]:
+        return [Worker(**w) for w in self._call("GET", "/workers")]
+
+    def remove_worker(self, name: str) -> None:
+        self._call("DELETE", f"/workers/{_q(name)}")
+
+    # --- whole-store operations ------------------------------------------------------
+
+    def schema_version(self) -> int:
+        return int(self._call("GET", "/schema")["version"])
+
+    def migrate(self) -> list[int]:
+        """The server migrates its own database; nothing to do from here."""
+        return []
+
+    def export_rows(self, table: str) -> Iterator[dict[str, Any]]:
+        raise StoreError("kat store copy works on databases, not over the data API")
+
+    def import_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
+        raise StoreError("kat store copy works on databases, not over the data API")

@@ -1,0 +1,14 @@
+"""The Store protocol's own tests, run against HTTPStore over a live data API."""
+
+from __future__ import annotations
+
+from tests.store.test_store_interface import (  # noqa: F401 (collected by pytest)
+    test_a_job_is_recorded_once_and_reads_back_typed,
+    test_a_scan_claims_each_pair_once_and_counts_its_jobs,
+    test_an_ended_job_cannot_begin_or_end_again,
+    test_an_interrupted_run_is_counted,
+    test_jobs_list_filter_count_and_page,
+    test_objects_of_a_job_replace_an_earlier_attempt,
+    test_raws_keep_their_order_bytes_and_mime_types,
+    test_workers_say_they_are_alive,
+)
