@@ -75,6 +75,15 @@ class Settings:
     max_interrupted: int = 1
     #: Seconds between two sweeps of the dead-letter queues by each worker process.
     sweep_interval: int = 30
+    #: Scheduling (kat.scheduling): seconds between runs of a boefje on an object when
+    #: neither its manifest nor the scope file says; seconds a finished boefje run's raw
+    #: is reused for the same (boefje, runnable, input, settings); seconds between passes;
+    #: bounds on outstanding boefje jobs per organisation and in total.
+    default_interval: int = 86400
+    grace_period: int = 86400
+    scheduler_tick: int = 5
+    scheduler_max_per_org: int = 100
+    scheduler_max_total: int = 1000
     #: ``BOEFJE_*`` variables of the worker, prefix stripped: plugin setting defaults.
     boefje_defaults: dict[str, str] = field(default_factory=dict)
 
@@ -115,6 +124,13 @@ def load(env: dict[str, str] | None = None) -> Settings:
         database_url_setting=env.get("KAT_DATABASE_URL") or None,
         sweep_interval=_int(env, "KAT_SWEEP_INTERVAL", Settings.sweep_interval),
         max_interrupted=_int(env, "KAT_MAX_INTERRUPTED", Settings.max_interrupted, minimum=0),
+        default_interval=_int(env, "KAT_DEFAULT_INTERVAL", Settings.default_interval),
+        grace_period=_int(env, "KAT_GRACE_PERIOD", Settings.grace_period, minimum=0),
+        scheduler_tick=_int(env, "KAT_SCHEDULER_TICK", Settings.scheduler_tick),
+        scheduler_max_per_org=_int(
+            env, "KAT_SCHEDULER_MAX_PER_ORG", Settings.scheduler_max_per_org
+        ),
+        scheduler_max_total=_int(env, "KAT_SCHEDULER_MAX_TOTAL", Settings.scheduler_max_total),
         boefje_defaults={
             key[len(BOEFJE_PREFIX) :]: value
             for key, value in env.items()

@@ -11,6 +11,7 @@ from kat import config
 from kat.catalogue import Catalogue
 from kat.config import Settings
 from kat.katalogus import resources as r
+from kat.katalogus import scope as scope_routes
 from kat.katalogus.metrics import MetricsResource, RequestMetrics
 from kat.katalogus.middleware import JSONBody, TokenAuth, add_error_handlers
 from kat.katalogus.registry import PluginRegistry
@@ -64,6 +65,7 @@ def create_app(
     app.add_route(f"{ORG}/{{plugin}}/settings", r.Settings(*shared))
     app.add_route(f"{ORG}/{{plugin}}/settings/{{key}}", r.Setting(*shared))
     app.add_route(f"{ORG}/settings/clone/{{to_org}}", r.Clone(*shared))
+    scope_routes.register(app, catalogue, ORG)  # declared scope (kat.scheduling)
 
     _watchers[id(app)] = Watcher(catalogue, registry)
     if watch:

@@ -13,11 +13,22 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kat.jobs import JobStatus
 from kat.store import migrations
-from kat.store.base import TABLES, Job, Raw, Scan, ScanJob, StoredObject, Worker, timestamp
+from kat.store.base import (
+    TABLES,
+    Job,
+    Raw,
+    Scan,
+    ScanJob,
+    ScheduleEntry,
+    StoredObject,
+    Worker,
+    timestamp,
+)
 
 _ENDED = (str(JobStatus.COMPLETED), str(JobStatus.FAILED))
 _NOT_ENDED = f"status NOT IN ('{_ENDED[0]}', '{_ENDED[1]}')"
@@ -435,3 +446,100 @@ class SQLStore:
                 batch,
             )
         return len(batch)
+
+    # === continuous scanning (kat.scheduling) =======================================
+    # Appended by the scheduling work: the schedule, the scheduler's lease, boefje runs.
+
+    _SCHEDULE_COLUMNS = (
+        "organization, boefje_id, input_ooi, level, next_at, urgent, last_job, last_at"
+    )
+
+    @staticmethod
+    def _entry(row: Mapping[str, Any]) -> ScheduleEntry:
+        return ScheduleEntry(
+            row["organization"], row["boefje_id"], row["input_ooi"], row["level"],
+            row["next_at"], bool(row["urgent"]), row["last_job"], row["last_at"],
+        )  # fmt: skip
+
+    def schedule_entries(self, org: str | None = None) -> list[ScheduleEntry]:
+        where, args = _where([("organization", org)])
+        sql = f"SELECT {self._SCHEDULE_COLUMNS} FROM schedule{where} ORDER BY next_at"
+        return [self._entry(r) for r in self._rows(sql, args)]
+
+    def due_entries(self, now: str, limit: int) -> list[ScheduleEntry]:
+        rows = self._rows(
+            f"SELECT {self._SCHEDULE_COLUMNS} FROM schedule WHERE next_at <= ?"
+            " ORDER BY urgent DESC, next_at LIMIT ?",
+            (now, limit),
+        )
+        return [self._entry(r) for r in rows]
+
+    def put_schedule(self, entries: Iterable[ScheduleEntry]) -> int:
+        rows = [
+            (e.organization, e.boefje_id, e.input_ooi, e.level, e.next_at, int(e.urgent),
+             e.last_job, e.last_at)
+            for e in entries
+        ]  # fmt: skip
+        for start in range(0, len(rows), 5000):
+            with self._transaction() as tx:
+                tx.executemany(
+                    f"INSERT INTO schedule ({self._SCHEDULE_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (organization, boefje_id, input_ooi) DO UPDATE SET"
+                    " level = excluded.level, next_at = excluded.next_at,"
+                    " urgent = excluded.urgent, last_job = excluded.last_job,"
+                    " last_at = excluded.last_at",
+                    rows[start : start + 5000],
+                )
+        return len(rows)
+
+    def remove_schedule(self, keys: Iterable[tuple[str, str, str]]) -> int:
+        rows = list(keys)
+        if rows:
+            with self._transaction() as tx:
+                tx.executemany(
+                    "DELETE FROM schedule WHERE organization = ? AND boefje_id = ?"
+                    " AND input_ooi = ?",
+                    rows,
+                )
+        return len(rows)
+
+    def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        now = datetime.now(UTC)
+        expires = (now + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+                " expires_at = excluded.expires_at"
+                " WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
+                (name, holder, expires, now.isoformat(timespec="microseconds")),
+            )
+            row = tx.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
+        return row is not None and row["holder"] == holder
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    def outstanding_boefje_jobs(self) -> dict[str, int]:
+        rows = self._rows(
+            "SELECT organization, COUNT(*) AS n FROM jobs WHERE type = 'boefje'"
+            f" AND {_NOT_ENDED} GROUP BY organization"
+        )
+        return {r["organization"]: r["n"] for r in rows}
+
+    def record_run(self, run_key: str, job_id: str) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO boefje_runs (run_key, job_id, ended_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (run_key) DO UPDATE SET job_id = excluded.job_id,"
+                " ended_at = excluded.ended_at",
+                (run_key, job_id, timestamp()),
+            )
+
+    def find_run(self, run_key: str, since: str) -> str | None:
+        rows = self._rows(
+            "SELECT job_id FROM boefje_runs WHERE run_key = ? AND ended_at >= ?", (run_key, since)
+        )
+        return rows[0]["job_id"] if rows else None
