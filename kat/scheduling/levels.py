@@ -7,12 +7,13 @@ OpenKAT's Octopoes gives each reference field two limits (``ReferenceField`` in
 - ``max_inherit_scan_level``: X takes Y's level, capped at this value.
 
 A field without a limit, or with a limit of 0, passes nothing in that direction
-(OpenKAT gives an object that inherits level 0 an empty profile: not scanned). :data:`LIMITS` records the
-limits of the fields kat's object types share with OpenKAT, keyed by (type, field);
-the field names are those of :mod:`kat.ooi`. An object's level is the highest level any
-path from a declared object brings it (each step capped by its limit); a declared level
-always wins over an inherited one. Objects no path reaches have no level and are never
-scanned.
+(OpenKAT gives an object that inherits level 0 an empty profile: not scanned).
+:data:`LIMITS` records the limits of the fields kat's object types share with
+OpenKAT, keyed by (type, field); the field names are those of :mod:`kat.ooi`.
+
+An object's level is the highest level any path from a declared object brings it
+(each step capped by its limit); a declared level always wins over an inherited one.
+Objects no path reaches have no level and are never scanned.
 """
 
 from __future__ import annotations

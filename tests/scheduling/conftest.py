@@ -70,9 +70,7 @@ class System:
     def pass_(self) -> list[tuple[str, str, str]]:
         before = len(self.sent)
         self.scheduler.run_once()
-        return [
-            (m["organization"], m["boefje"]["id"], m["input_ooi"]) for m in self.sent[before:]
-        ]
+        return [(m["organization"], m["boefje"]["id"], m["input_ooi"]) for m in self.sent[before:]]
 
     def finish_all(self) -> None:
         from kat.jobs import JobStatus

@@ -20,9 +20,7 @@ def test_add_change_remove_keeps_a_sorted_reviewable_file(catalogue):
     scopes.set("acme", HOST, 2)
     scopes.set("acme", HOST, 3)
     path = catalogue.root / "scopes" / "acme.yaml"
-    assert path.read_text() == (
-        f"objects:\n  {HOST}: 3\n  Hostname|internet|zeta.example: 1\n"
-    )
+    assert path.read_text() == (f"objects:\n  {HOST}: 3\n  Hostname|internet|zeta.example: 1\n")
     scopes.remove("acme", "Hostname|internet|zeta.example")
     assert scopes.get("acme").objects == {HOST: 3}
     with pytest.raises(NotFound):
@@ -50,7 +48,8 @@ def test_hand_edits_are_picked_up_and_broken_ones_named_by_line(catalogue):
     scope = scopes.get("acme")
     assert scope.objects == {HOST: 3}
     assert scope.plugins == {
-        "dns-records": Schedule(interval=30), "port-scan": Schedule(cron="0 3 * * *")
+        "dns-records": Schedule(interval=30),
+        "port-scan": Schedule(cron="0 3 * * *"),
     }
     path.write_text(f"objects:\n  {HOST}: 3\nplugins:\n  dns-records: {{cron: 'not cron'}}\n")
     assert scopes.get("acme").objects == {HOST: 3}  # the last good state is kept
