@@ -7,12 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT := $(wildcard kat plugins tests benchmarks)
 
-.PHONY: run test lint format venv install rabbitmq bench clean
+.PHONY: run test lint format venv install rabbitmq redis bench clean
 
-run: install rabbitmq
+run: install rabbitmq redis
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
 
-test: install rabbitmq
+test: install rabbitmq redis
 	$(BIN)/ruff check $(LINT)
 	$(BIN)/ruff format --check $(LINT)
 	$(BIN)/pytest
@@ -40,6 +40,9 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 
 rabbitmq:
 	@scripts/ensure-rabbitmq.sh
+
+redis:
+	@scripts/ensure-redis.sh
 
 bench: install rabbitmq
 	$(BIN)/python benchmarks/katalogus.py

@@ -84,6 +84,8 @@ class Settings:
     scheduler_tick: int = 5
     scheduler_max_per_org: int = 100
     scheduler_max_total: int = 1000
+    #: Redis of the per-plugin rate limits (kat.runtime.ratelimit); empty: per process.
+    redis_url: str | None = "redis://127.0.0.1:6379/0"
     #: ``BOEFJE_*`` variables of the worker, prefix stripped: plugin setting defaults.
     boefje_defaults: dict[str, str] = field(default_factory=dict)
 
@@ -131,6 +133,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
             env, "KAT_SCHEDULER_MAX_PER_ORG", Settings.scheduler_max_per_org
         ),
         scheduler_max_total=_int(env, "KAT_SCHEDULER_MAX_TOTAL", Settings.scheduler_max_total),
+        redis_url=env.get("KAT_REDIS_URL", Settings.redis_url) or None,
         boefje_defaults={
             key[len(BOEFJE_PREFIX) :]: value
             for key, value in env.items()
