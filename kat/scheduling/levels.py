@@ -59,6 +59,9 @@ _FIELDS: dict[str, list[tuple[str, int | None, int | None]]] = {}
 for (_type, _field), (_issue, _inherit) in LIMITS.items():
     _FIELDS.setdefault(_type, []).append((_field, _issue, _inherit))
 
+#: The object types whose references pass levels on (the only ones a pass must read).
+LINKING_TYPES = tuple(sorted(_FIELDS))
+
 
 @dataclass(frozen=True)
 class Level:
@@ -124,3 +127,17 @@ def levels(
                 result[neighbour] = Level(passed, False, f"{how} -> {ref}")
                 heapq.heappush(heap, (-passed, neighbour))
     return result
+
+
+def object_levels(store: Any, catalogue_dir: Any, org: str) -> dict[str, Level]:
+    """The scan level of each of ``org``'s objects and where it came from (for
+    ``kat objects``): the declared scope in ``catalogue_dir`` plus the stored objects."""
+    from kat.scheduling.scope import Scopes
+
+    declared = Scopes(catalogue_dir).get(org).objects
+    linking = (
+        (o.primary_key, o.data)
+        for object_type in LINKING_TYPES
+        for o in store.objects(org, object_type=object_type, limit=10_000_000)
+    )
+    return levels(declared, linking)

@@ -107,17 +107,23 @@ class Scheduler:
     def levels(self, org: str) -> dict[str, levelmod.Level]:
         """Every object of ``org`` that has a scan level, and where it came from."""
         declared = self.scopes.get(org).objects
-        stored = {o.primary_key: o.data for o in self.store.objects(org, limit=MAX_OBJECTS)}
-        return levelmod.levels(declared, stored.items())
+        return levelmod.levels(declared, self._linking_objects(org))
 
-    def desired(self, org: str) -> dict[tuple[str, str], int]:
-        """(boefje id, reference) -> the object's level, for every pair in scope."""
+    def _linking_objects(self, org: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
+        """The stored objects whose references pass levels on (others need no reading:
+        they have a level only when declared or reached)."""
+        for object_type in levelmod.LINKING_TYPES:
+            for obj in self.store.objects(org, object_type=object_type, limit=MAX_OBJECTS):
+                yield obj.primary_key, obj.data
+
+    def desired(self, org: str) -> dict[str, dict[str, int]]:
+        """boefje id -> {reference: the object's level} for every pair in scope."""
         boefjes = self._boefjes(org)
-        pairs = {}
+        pairs: dict[str, dict[str, int]] = {}
         for reference, level in self.levels(org).items():
             for plugin in boefjes.get(reference.split("|", 1)[0], ()):
                 if plugin.scan_level <= level.level:
-                    pairs[(plugin.id, reference)] = level.level
+                    pairs.setdefault(plugin.id, {})[reference] = level.level
         return pairs
 
     def plan(self, report: PassReport | None = None) -> PassReport:
@@ -129,23 +135,31 @@ class Scheduler:
             except CatalogueError as exc:  # a broken scope file that never parsed
                 logger.error("scope of %s not planned: %s", org, exc)
                 continue
-            have = {(e.boefje_id, e.input_ooi): e for e in self.store.schedule_entries(org)}
-            changes: list[ScheduleEntry] = []
-            for (boefje_id, reference), level in want.items():
-                entry = have.get((boefje_id, reference))
-                if entry is None:
-                    changes.append(ScheduleEntry(org, boefje_id, reference, level, now, True))
-                    report.added += 1
-                elif level > entry.level:
-                    changes.append(replace(entry, level=level, next_at=now, urgent=True))
-                    report.raised += 1
-                elif level < entry.level:
-                    changes.append(replace(entry, level=level))
-            gone = [(org, b, r) for (b, r) in have if (b, r) not in want]
-            self.store.put_schedule(changes)
-            report.removed += self.store.remove_schedule(gone)
-            report.pairs += len(want)
+            for boefje_id in sorted(set(want) | set(self.store.schedule_boefjes(org))):
+                self._plan_boefje(org, boefje_id, want.get(boefje_id, {}), now, report)
         return report
+
+    def _plan_boefje(
+        self, org: str, boefje_id: str, want: dict[str, int], now: str, report: PassReport
+    ) -> None:
+        """One boefje of one organisation: new pairs and raised levels due now."""
+        have = self.store.schedule_levels(org, boefje_id)
+        new, raised, lowered = [], [], []
+        for reference, level in want.items():
+            old = have.pop(reference, None)
+            if old is None:
+                new.append(ScheduleEntry(org, boefje_id, reference, level, now, True))
+            elif level > old:
+                raised.append((reference, level))
+            elif level < old:
+                lowered.append((reference, level))
+        self.store.put_schedule(new)
+        self.store.set_schedule_levels(org, boefje_id, raised, now)
+        self.store.set_schedule_levels(org, boefje_id, lowered, None)
+        report.removed += self.store.remove_schedule((org, boefje_id, r) for r in have)
+        report.added += len(new)
+        report.raised += len(raised)
+        report.pairs += len(want)
 
     # --- sending -----------------------------------------------------------------------
 

@@ -329,3 +329,16 @@ class SchedulingStore(Protocol):
 
     def find_run(self, run_key: str, since: str) -> str | None:
         """The job that completed ``run_key`` at or after ``since``, if any."""
+
+    # (planning reads and writes, one boefje of one organisation at a time)
+
+    def schedule_boefjes(self, org: str) -> list[str]:
+        """The boefjes that have entries for ``org``."""
+
+    def schedule_levels(self, org: str, boefje_id: str) -> dict[str, int]:
+        """input reference -> level of the entries of (``org``, ``boefje_id``)."""
+
+    def set_schedule_levels(
+        self, org: str, boefje_id: str, levels: Iterable[tuple[str, int]], due: str | None
+    ) -> int:
+        """Change the level of existing entries; with ``due``: also due then, urgent."""

@@ -543,3 +543,34 @@ class SQLStore:
             "SELECT job_id FROM boefje_runs WHERE run_key = ? AND ended_at >= ?", (run_key, since)
         )
         return rows[0]["job_id"] if rows else None
+
+    def schedule_boefjes(self, org: str) -> list[str]:
+        rows = self._rows(
+            "SELECT DISTINCT boefje_id FROM schedule WHERE organization = ? ORDER BY boefje_id",
+            (org,),
+        )
+        return [r["boefje_id"] for r in rows]
+
+    def schedule_levels(self, org: str, boefje_id: str) -> dict[str, int]:
+        rows = self._rows(
+            "SELECT input_ooi, level FROM schedule WHERE organization = ? AND boefje_id = ?",
+            (org, boefje_id),
+        )
+        return {r["input_ooi"]: r["level"] for r in rows}
+
+    def set_schedule_levels(
+        self, org: str, boefje_id: str, levels: Iterable[tuple[str, int]], due: str | None
+    ) -> int:
+        if due is None:
+            sql, rows = (
+                "UPDATE schedule SET level = ?",
+                [(lv, org, boefje_id, r) for r, lv in levels],
+            )
+        else:
+            sql = "UPDATE schedule SET level = ?, next_at = ?, urgent = 1"
+            rows = [(lv, due, org, boefje_id, r) for r, lv in levels]
+        sql += " WHERE organization = ? AND boefje_id = ? AND input_ooi = ?"
+        for start in range(0, len(rows), 5000):
+            with self._transaction() as tx:
+                tx.executemany(sql, rows[start : start + 5000])
+        return len(rows)
