@@ -31,6 +31,7 @@ from kat.store.base import (
 )
 
 _ENDED = (str(JobStatus.COMPLETED), str(JobStatus.FAILED))
+_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"  # a schedule row (continuous scanning)
 _NOT_ENDED = f"status NOT IN ('{_ENDED[0]}', '{_ENDED[1]}')"
 
 #: Rows per statement batch when ``kat store copy`` imports a table.
@@ -480,17 +481,26 @@ class SQLStore:
              e.last_job, e.last_at)
             for e in entries
         ]  # fmt: skip
+        upsert = (
+            " ON CONFLICT (organization, boefje_id, input_ooi) DO UPDATE SET"
+            " level = excluded.level, next_at = excluded.next_at, urgent = excluded.urgent,"
+            " last_job = excluded.last_job, last_at = excluded.last_at"
+        )
+        single = f"INSERT INTO schedule ({self._SCHEDULE_COLUMNS}) VALUES {_ROW}{upsert}"
         for start in range(0, len(rows), 5000):
+            chunk = rows[start : start + 5000]
             with self._transaction() as tx:
-                tx.executemany(
-                    f"INSERT INTO schedule ({self._SCHEDULE_COLUMNS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (organization, boefje_id, input_ooi) DO UPDATE SET"
-                    " level = excluded.level, next_at = excluded.next_at,"
-                    " urgent = excluded.urgent, last_job = excluded.last_job,"
-                    " last_at = excluded.last_at",
-                    rows[start : start + 5000],
-                )
+                if self.dialect == "postgres":  # psycopg pipelines executemany
+                    tx.executemany(single, chunk)
+                    continue
+                for first in range(0, len(chunk), 500):  # SQLite: 500 rows a statement
+                    part = chunk[first : first + 500]
+                    tx.execute(
+                        f"INSERT INTO schedule ({self._SCHEDULE_COLUMNS}) VALUES "
+                        + ", ".join([_ROW] * len(part))
+                        + upsert,
+                        [value for row in part for value in row],
+                    )
         return len(rows)
 
     def remove_schedule(self, keys: Iterable[tuple[str, str, str]]) -> int:
