@@ -487,10 +487,13 @@ class SQLStore:
             " last_job = excluded.last_job, last_at = excluded.last_at"
         )
         single = f"INSERT INTO schedule ({self._SCHEDULE_COLUMNS}) VALUES {_ROW}{upsert}"
+        if self.dialect == "postgres" and len(rows) > 100:
+            self._copy_schedule(rows, upsert)
+            return len(rows)
         for start in range(0, len(rows), 5000):
             chunk = rows[start : start + 5000]
             with self._transaction() as tx:
-                if self.dialect == "postgres":  # psycopg pipelines executemany
+                if self.dialect == "postgres":
                     tx.executemany(single, chunk)
                     continue
                 for first in range(0, len(chunk), 500):  # SQLite: 500 rows a statement
@@ -502,6 +505,18 @@ class SQLStore:
                         [value for row in part for value in row],
                     )
         return len(rows)
+
+    def _copy_schedule(self, rows: list[tuple], upsert: str) -> None:
+        """PostgreSQL: COPY the rows into a temporary table, then one upsert."""
+        columns = self._SCHEDULE_COLUMNS
+        with self._transaction() as tx:
+            tx.execute("CREATE TEMP TABLE schedule_in (LIKE schedule) ON COMMIT DROP")
+            with tx.cursor.copy(f"COPY schedule_in ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            tx.execute(
+                f"INSERT INTO schedule ({columns}) SELECT {columns} FROM schedule_in{upsert}"
+            )
 
     def remove_schedule(self, keys: Iterable[tuple[str, str, str]]) -> int:
         rows = list(keys)

@@ -82,3 +82,6 @@ class System:
 @pytest.fixture
 def system(catalogue, store) -> System:
     return System(catalogue, store)
+
+
+from tests.servers.fixtures import dns_server, ssh_server  # noqa: E402, F401 (e2e fixtures)

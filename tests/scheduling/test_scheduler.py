@@ -111,3 +111,19 @@ def test_only_one_scheduler_holds_the_lease(store):
     assert store.take_lease(LEASE, "a", 10)  # renewed by its holder
     store.release_lease(LEASE, "a")
     assert store.take_lease(LEASE, "b", 10)
+
+
+def test_a_large_schedule_write_round_trips(store):
+    from kat.store.base import ScheduleEntry
+
+    entries = [
+        ScheduleEntry("acme", "dns-records", f"Hostname|internet|h{n}.example", 2, "2026-01-01")
+        for n in range(250)
+    ]
+    assert store.put_schedule(entries) == 250
+    changed = [ScheduleEntry(e.organization, e.boefje_id, e.input_ooi, 3, "2026-02-01", True)
+               for e in entries[:120]]  # fmt: skip
+    store.put_schedule(changed)  # an upsert: no duplicate keys
+    assert store.schedule_levels("acme", "dns-records") == {
+        e.input_ooi: 3 if n < 120 else 2 for n, e in enumerate(entries)
+    }
