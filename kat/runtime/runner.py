@@ -187,7 +187,7 @@ def run_boefje(
     # Deduplication (kat.scheduling.dedup): the same (boefje, runnable hash, input,
     # settings) completed within KAT_GRACE_PERIOD is not run again; its raws are reused.
     run_key = dedup.run_key(plugin.id, plugin.runnable_hash, meta.input_ooi, env)
-    reused = dedup.reuse(ctx.store, run_key, ctx.settings.grace_period)
+    reused = dedup.reuse(ctx.store, run_key, ctx.settings.grace_period, meta.arguments)
     outcome = reused[1] if reused else ctx.sandbox.run(request, b"", timeout)
     meta.ended_at = now().isoformat()
     # Settings may be secrets: the stored meta keeps their names, not their values.

@@ -2,11 +2,11 @@
 
 A boefje run is keyed by (boefje, runnable hash, input object, the settings it
 receives): :func:`run_key` hashes them, so no setting value is stored. When a worker is
-about to run a boefje and the same key completed within ``KAT_GRACE_PERIOD`` seconds,
-even for another organisation with identical settings, :func:`reuse` hands back the
-earlier run's raws instead: the job completes with copies of them (its normalizers run
-for its own organisation) and its stored meta names the job it reused
-(``deduplicated_from``). :func:`remember` records a completed run's key.
+about to run a boefje job the scheduler sent, and the same key completed within
+``KAT_GRACE_PERIOD`` seconds (even for another organisation with identical settings),
+:func:`reuse` hands back the earlier run's raws instead: the job completes with copies
+of them (its normalizers run for its own organisation) and its stored meta names the
+job it reused (``deduplicated_from``). :func:`remember` records a completed run's key.
 
 The hook is called from :func:`kat.runtime.runner.run_boefje`.
 """
@@ -53,10 +53,15 @@ def _count() -> None:
         pass
 
 
-def reuse(store: Any, key: str, grace_period: int) -> tuple[str, Outcome] | None:
+def reuse(
+    store: Any, key: str, grace_period: int, arguments: Any = None
+) -> tuple[str, Outcome] | None:
     """The earlier job and an outcome carrying copies of its raws, when the same run
-    completed within ``grace_period`` seconds; None: run the boefje."""
-    if grace_period <= 0:
+    completed within ``grace_period`` seconds; None: run the boefje.
+
+    Only jobs the scheduler sent (``arguments["schedule"]``) are deduplicated, as in
+    OpenKAT: a job a person asked for (``kat run``, ``kat scan``) always runs."""
+    if grace_period <= 0 or not (isinstance(arguments, dict) and "schedule" in arguments):
         return None
     since = (datetime.now(UTC) - timedelta(seconds=grace_period)).isoformat(timespec="microseconds")
     earlier = store.find_run(key, since)

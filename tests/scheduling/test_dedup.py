@@ -61,13 +61,16 @@ def system(tmp_path):
     return env, count, tmp_path
 
 
-def _run(system, org: str, job_id: str, **extra) -> dict:
+SCHEDULED = {"arguments": {"schedule": {"level": 2}}}  # as the scheduler sends them
+
+
+def _run(system, org: str, job_id: str, arguments=SCHEDULED, **extra) -> dict:
     env, _count, tmp_path = system
     path = tmp_path / f"{job_id}.json"
     path.write_text(
         json.dumps({
             "id": job_id, "boefje": {"id": "counter"}, "organization": org,
-            "input_ooi": "Hostname|internet|example.com",
+            "input_ooi": "Hostname|internet|example.com", **arguments,
         })
     )  # fmt: skip
     done = subprocess.run(
@@ -114,3 +117,11 @@ def test_the_key_hides_setting_values():
     key = run_key("counter", "abc", "Hostname|internet|x", {"API_KEY": "s3cret"})
     assert "s3cret" not in key and len(key) == 64
     assert key != run_key("counter", "abc", "Hostname|internet|x", {"API_KEY": "other"})
+
+
+def test_a_job_a_person_asked_for_always_runs(system):
+    _env, count, _tmp = system
+    _run(system, "acme", "77777777-7777-4777-8777-777777777777")
+    manual = _run(system, "beta", "88888888-8888-4888-8888-888888888888", arguments={})
+    assert count.read_text() == "run\n" * 2
+    assert REUSED_KEY not in manual["meta"]
