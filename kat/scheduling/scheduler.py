@@ -205,11 +205,15 @@ class Scheduler:
             outstanding[entry.organization] = outstanding.get(entry.organization, 0) + 1
             if entry.organization not in overrides:
                 overrides[entry.organization] = self.scopes.get(entry.organization).plugins
-            after = next_run(
-                plugin, overrides[entry.organization].get(plugin.id), now, self.default_interval
-            )
+            # The interval counts from when the job was queued (after send), so two runs
+            # are never closer than the interval, however long sending took.
+            sent_at = self.clock()
+            override = overrides[entry.organization].get(plugin.id)
+            after = next_run(plugin, override, sent_at, self.default_interval)
             updates.append(
-                replace(entry, next_at=iso(after), urgent=False, last_job=job_id, last_at=iso(now))
+                replace(
+                    entry, next_at=iso(after), urgent=False, last_job=job_id, last_at=iso(sent_at)
+                )
             )
         self.store.put_schedule(updates)
         return report
