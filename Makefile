@@ -7,14 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT := $(wildcard kat plugins tests benchmarks)
 
-.PHONY: run test test-fast lint format venv install rabbitmq postgres chromium scanners bench clean
+.PHONY: run test test-fast lint format venv install rabbitmq postgres redis chromium scanners bench clean
 
 # Ctrl-C stops honcho with status 130: that is how `make run` is meant to end.
-run: install rabbitmq scanners
+run: install rabbitmq redis scanners
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start || [ $$? -eq 130 ]
 
 # The whole suite twice: every test system's store on SQLite, then on PostgreSQL.
-test: install rabbitmq postgres chromium scanners
+test: install rabbitmq postgres redis chromium scanners
 	$(BIN)/ruff check $(LINT)
 	$(BIN)/ruff format --check $(LINT)
 	KAT_TEST_STORE=sqlite $(BIN)/pytest
@@ -58,6 +58,9 @@ chromium:
 # `make test` needs them: KAT_SCANNERS_REQUIRED=1 makes a missing one an error.
 scanners:
 	@KAT_SCANNERS_REQUIRED=$(if $(filter test,$(MAKECMDGOALS)),1,0) scripts/ensure-scanners.sh
+
+redis:
+	@scripts/ensure-redis.sh
 
 bench: install rabbitmq postgres
 	$(BIN)/python benchmarks/katalogus.py

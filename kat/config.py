@@ -102,6 +102,17 @@ class Settings:
     #: Normalizers whose declared scan profiles count, with the highest level each may
     #: declare (OpenKAT's ``SCAN_PROFILE_WHITELIST``, JSON ``{"normalizer id": level}``).
     scan_profile_whitelist: dict[str, int] = field(default_factory=dict)
+    #: Scheduling (kat.scheduling): seconds between runs of a boefje on an object when
+    #: neither its manifest nor the scope file says; seconds a finished boefje run's raw
+    #: is reused for the same (boefje, runnable, input, settings); seconds between passes;
+    #: bounds on outstanding boefje jobs per organisation and in total.
+    default_interval: int = 86400
+    grace_period: int = 86400
+    scheduler_tick: int = 5
+    scheduler_max_per_org: int = 100
+    scheduler_max_total: int = 1000
+    #: Redis of the per-plugin rate limits (kat.runtime.ratelimit); empty: per process.
+    redis_url: str | None = "redis://127.0.0.1:6379/0"
     #: ``BOEFJE_*`` variables of the worker, prefix stripped: plugin setting defaults.
     boefje_defaults: dict[str, str] = field(default_factory=dict)
     # --- several machines (docs/multi-machine.md) ---
@@ -173,6 +184,14 @@ def load(env: dict[str, str] | None = None) -> Settings:
         bytes_username=env.get("BYTES_USERNAME") or None,
         bytes_password=env.get("BYTES_PASSWORD") or None,
         octopoes_api=(env.get("OCTOPOES_API") or "").rstrip("/") or None,
+        default_interval=_int(env, "KAT_DEFAULT_INTERVAL", Settings.default_interval),
+        grace_period=_int(env, "KAT_GRACE_PERIOD", Settings.grace_period, minimum=0),
+        scheduler_tick=_int(env, "KAT_SCHEDULER_TICK", Settings.scheduler_tick),
+        scheduler_max_per_org=_int(
+            env, "KAT_SCHEDULER_MAX_PER_ORG", Settings.scheduler_max_per_org
+        ),
+        scheduler_max_total=_int(env, "KAT_SCHEDULER_MAX_TOTAL", Settings.scheduler_max_total),
+        redis_url=env.get("KAT_REDIS_URL", Settings.redis_url) or None,
         boefje_defaults={
             key[len(BOEFJE_PREFIX) :]: value
             for key, value in env.items()

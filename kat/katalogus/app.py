@@ -14,6 +14,7 @@ from kat.dataapi import PREFIXES as DATA_PREFIXES
 from kat.dataapi import register as register_data_api
 from kat.dataapi import worker_reads
 from kat.katalogus import resources as r
+from kat.katalogus import scope as scope_routes
 from kat.katalogus import spec
 from kat.katalogus.metrics import MetricsResource, RequestMetrics
 from kat.katalogus.middleware import (
@@ -84,6 +85,7 @@ def create_app(
     app.add_route(f"{ORG}/{{plugin}}/settings", r.Settings(*shared))
     app.add_route(f"{ORG}/{{plugin}}/settings/{{key}}", r.Setting(*shared))
     app.add_route(f"{ORG}/settings/clone/{{to_org}}", r.Clone(*shared))
+    scope_routes.register(app, catalogue, ORG)  # declared scope (kat.scheduling)
 
     register_data_api(app, settings)  # /bytes, /token, /v1/data: the store for workers
     # Build the spec's validators now, at worker boot, not in the first request's time.

@@ -44,6 +44,7 @@ from kat.runtime import metrics
 from kat.runtime.deadletters import Sweeper
 from kat.runtime.lifecycle import Lifecycle, job_id
 from kat.runtime.middleware import JobStatusMiddleware
+from kat.runtime.ratelimit import RateLimits
 from kat.runtime.runner import Context, run_boefje, run_normalizer
 from kat.runtime.shutdown import HandBack
 from kat.scheduling import planner as scan
@@ -119,6 +120,9 @@ def make_broker(url: str) -> RabbitmqBroker:
     queues = [BOEFJE_QUEUE, NORMALIZER_QUEUE]
     status = JobStatusMiddleware(lifecycle, queues, on_cancel=lambda job: context().stop(job))
     broker.add_middleware(status, before=Retries)
+    # Per-plugin rate limits (kat.runtime.ratelimit): a limited job is held back before
+    # it begins, so it stays queued and waits its turn.
+    broker.add_middleware(_rate_limits(), before=JobStatusMiddleware)
     broker.add_middleware(_SandboxBoot())
     # After _SandboxBoot: after_* hooks run in reverse, so at shutdown the jobs left are
     # handed back before the job helper's hook kills their children.
@@ -130,6 +134,17 @@ def make_broker(url: str) -> RabbitmqBroker:
         broker.add_middleware(metrics.JobMetrics(lifecycle))
         broker.add_middleware(_prometheus(settings))
     return broker
+
+
+def _rate_limits() -> RateLimits:
+    def manifest(plugin_id: str) -> dict[str, Any] | None:
+        plugin = context().plugins().get(plugin_id)
+        return plugin.manifest if plugin is not None else None
+
+    def setting(organization: str, plugin_id: str, name: str) -> Any:
+        return context().catalogue.plugin_state(organization, plugin_id)[1].get(name)
+
+    return RateLimits(manifest, setting, settings.redis_url, settings.queue_prefix)
 
 
 def metrics_environment(settings: config.Settings) -> dict[str, str]:

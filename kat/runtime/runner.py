@@ -44,6 +44,7 @@ from kat.jobs import (
 )
 from kat.runtime.environment import InvalidSettings, boefje_environment
 from kat.runtime.sandbox import ForkServer
+from kat.scheduling import dedup
 from kat.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -239,11 +240,20 @@ def run_boefje(
         "memory": memory,
         "argument": meta.to_dict(),
     }
-    with ctx.stoppable(meta.id) as stop:
-        outcome = ctx.sandbox.run(request, b"", timeout, stop)
+    # Deduplication (kat.scheduling.dedup): the same (boefje, runnable hash, input,
+    # settings) completed within KAT_GRACE_PERIOD is not run again; its raws are reused.
+    run_key = dedup.run_key(plugin.id, plugin.runnable_hash, meta.input_ooi, env)
+    reused = dedup.reuse(ctx.store, run_key, ctx.settings.grace_period, meta.arguments)
+    if reused:
+        outcome = reused[1]
+    else:
+        with ctx.stoppable(meta.id) as stop:
+            outcome = ctx.sandbox.run(request, b"", timeout, stop)
     meta.ended_at = now().isoformat()
     # Settings may be secrets: the stored meta keeps their names, not their values.
     stored_meta = {**meta.to_dict(), "environment": dict.fromkeys(env, "***")}
+    if reused:  # dedup: the job records whose raws it reused
+        stored_meta[dedup.REUSED_KEY] = reused[0]
 
     tags = {f"boefje/{plugin.id}"}
     if plugin.version:
@@ -265,6 +275,8 @@ def run_boefje(
 
     raws = [(set(mime_types) | tags, data) for mime_types, data in outcome.raws]
     raw_ids = ctx.store.replace_raws(meta.id, meta.organization, raws)
+    if not reused:  # dedup: identical runs within the grace period reuse these raws
+        dedup.remember(ctx.store, run_key, meta.id)
     result = JobResult(
         meta.id, JobStatus.COMPLETED, raw_ids=raw_ids,
         runnable_hash=plugin.runnable_hash, meta=stored_meta,

@@ -303,3 +303,75 @@ class Store(Protocol):
         """Insert rows exported from another store; rows already there are kept."""
 
     def close(self) -> None: ...
+
+
+# === continuous scanning (kat.scheduling) ===========================================
+# Appended by the scheduling work: the schedule of (organisation, boefje, input) pairs,
+# the scheduler's lease, and the boefje runs deduplication may reuse.
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleEntry:
+    """When a boefje runs next on an object of an organisation."""
+
+    organization: str
+    boefje_id: str
+    input_ooi: str
+    level: int  #: the object's scan level when last planned
+    next_at: str  #: ISO 8601 UTC
+    urgent: bool = False  #: new object, raised level, newly enabled: ahead of routine rescans
+    last_job: str | None = None
+    last_at: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.organization, self.boefje_id, self.input_ooi)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "organization": self.organization, "boefje_id": self.boefje_id,
+            "input_ooi": self.input_ooi, "level": self.level, "next_at": self.next_at,
+            "urgent": self.urgent, "last_job": self.last_job, "last_at": self.last_at,
+        }  # fmt: skip
+
+
+class SchedulingStore(Protocol):
+    """The scheduler's reads and writes (implemented by :class:`kat.store.sql.SQLStore`)."""
+
+    def schedule_entries(self, org: str | None = None) -> list[ScheduleEntry]:
+        """Every entry (of ``org``), by next_at."""
+
+    def due_entries(self, now: str, limit: int) -> list[ScheduleEntry]:
+        """Entries due at ``now``: urgent first, then the most overdue."""
+
+    def put_schedule(self, entries: Iterable[ScheduleEntry]) -> int:
+        """Insert or replace entries (by organisation, boefje, input); how many."""
+
+    def remove_schedule(self, keys: Iterable[tuple[str, str, str]]) -> int: ...
+
+    def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Hold lease ``name`` for ``seconds`` if it is free, expired or already ours."""
+
+    def release_lease(self, name: str, holder: str) -> None: ...
+
+    def outstanding_boefje_jobs(self) -> dict[str, int]:
+        """Boefje jobs queued or running, by organisation."""
+
+    def record_run(self, run_key: str, job_id: str) -> None:
+        """Remember that ``job_id`` completed the boefje run ``run_key`` (now)."""
+
+    def find_run(self, run_key: str, since: str) -> str | None:
+        """The job that completed ``run_key`` at or after ``since``, if any."""
+
+    # (planning reads and writes, one boefje of one organisation at a time)
+
+    def schedule_boefjes(self, org: str) -> list[str]:
+        """The boefjes that have entries for ``org``."""
+
+    def schedule_levels(self, org: str, boefje_id: str) -> dict[str, int]:
+        """input reference -> level of the entries of (``org``, ``boefje_id``)."""
+
+    def set_schedule_levels(
+        self, org: str, boefje_id: str, levels: Iterable[tuple[str, int]], due: str | None
+    ) -> int:
+        """Change the level of existing entries; with ``due``: also due then, urgent."""

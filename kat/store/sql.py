@@ -13,13 +13,25 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kat.jobs import JobStatus
 from kat.store import migrations
-from kat.store.base import TABLES, Job, Raw, Scan, ScanJob, StoredObject, Worker, timestamp
+from kat.store.base import (
+    TABLES,
+    Job,
+    Raw,
+    Scan,
+    ScanJob,
+    ScheduleEntry,
+    StoredObject,
+    Worker,
+    timestamp,
+)
 
 _ENDED = (str(JobStatus.COMPLETED), str(JobStatus.FAILED))
+_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"  # a schedule row (continuous scanning)
 _NOT_ENDED = f"status NOT IN ('{_ENDED[0]}', '{_ENDED[1]}')"
 
 #: Rows per statement batch when ``kat store copy`` imports a table.
@@ -570,3 +582,155 @@ class SQLStore:
                 ),
             )  # fmt: skip
         return raw_id
+
+    # === continuous scanning (kat.scheduling) =======================================
+    # Appended by the scheduling work: the schedule, the scheduler's lease, boefje runs.
+
+    _SCHEDULE_COLUMNS = (
+        "organization, boefje_id, input_ooi, level, next_at, urgent, last_job, last_at"
+    )
+
+    @staticmethod
+    def _entry(row: Mapping[str, Any]) -> ScheduleEntry:
+        return ScheduleEntry(
+            row["organization"], row["boefje_id"], row["input_ooi"], row["level"],
+            row["next_at"], bool(row["urgent"]), row["last_job"], row["last_at"],
+        )  # fmt: skip
+
+    def schedule_entries(self, org: str | None = None) -> list[ScheduleEntry]:
+        where, args = _where([("organization", org)])
+        sql = f"SELECT {self._SCHEDULE_COLUMNS} FROM schedule{where} ORDER BY next_at"
+        return [self._entry(r) for r in self._rows(sql, args)]
+
+    def due_entries(self, now: str, limit: int) -> list[ScheduleEntry]:
+        rows = self._rows(
+            f"SELECT {self._SCHEDULE_COLUMNS} FROM schedule WHERE next_at <= ?"
+            " ORDER BY urgent DESC, next_at LIMIT ?",
+            (now, limit),
+        )
+        return [self._entry(r) for r in rows]
+
+    def put_schedule(self, entries: Iterable[ScheduleEntry]) -> int:
+        rows = [
+            (e.organization, e.boefje_id, e.input_ooi, e.level, e.next_at, int(e.urgent),
+             e.last_job, e.last_at)
+            for e in entries
+        ]  # fmt: skip
+        upsert = (
+            " ON CONFLICT (organization, boefje_id, input_ooi) DO UPDATE SET"
+            " level = excluded.level, next_at = excluded.next_at, urgent = excluded.urgent,"
+            " last_job = excluded.last_job, last_at = excluded.last_at"
+        )
+        single = f"INSERT INTO schedule ({self._SCHEDULE_COLUMNS}) VALUES {_ROW}{upsert}"
+        if self.dialect == "postgres" and len(rows) > 100:
+            self._copy_schedule(rows, upsert)
+            return len(rows)
+        for start in range(0, len(rows), 5000):
+            chunk = rows[start : start + 5000]
+            with self._transaction() as tx:
+                if self.dialect == "postgres":
+                    tx.executemany(single, chunk)
+                    continue
+                for first in range(0, len(chunk), 500):  # SQLite: 500 rows a statement
+                    part = chunk[first : first + 500]
+                    tx.execute(
+                        f"INSERT INTO schedule ({self._SCHEDULE_COLUMNS}) VALUES "
+                        + ", ".join([_ROW] * len(part))
+                        + upsert,
+                        [value for row in part for value in row],
+                    )
+        return len(rows)
+
+    def _copy_schedule(self, rows: list[tuple], upsert: str) -> None:
+        """PostgreSQL: COPY the rows into a temporary table, then one upsert."""
+        columns = self._SCHEDULE_COLUMNS
+        with self._transaction() as tx:
+            tx.execute("CREATE TEMP TABLE schedule_in (LIKE schedule) ON COMMIT DROP")
+            with tx.cursor.copy(f"COPY schedule_in ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            tx.execute(
+                f"INSERT INTO schedule ({columns}) SELECT {columns} FROM schedule_in{upsert}"
+            )
+
+    def remove_schedule(self, keys: Iterable[tuple[str, str, str]]) -> int:
+        rows = list(keys)
+        if rows:
+            with self._transaction() as tx:
+                tx.executemany(
+                    "DELETE FROM schedule WHERE organization = ? AND boefje_id = ?"
+                    " AND input_ooi = ?",
+                    rows,
+                )
+        return len(rows)
+
+    def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        now = datetime.now(UTC)
+        expires = (now + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+                " expires_at = excluded.expires_at"
+                " WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
+                (name, holder, expires, now.isoformat(timespec="microseconds")),
+            )
+            row = tx.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
+        return row is not None and row["holder"] == holder
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    def outstanding_boefje_jobs(self) -> dict[str, int]:
+        rows = self._rows(
+            "SELECT organization, COUNT(*) AS n FROM jobs WHERE type = 'boefje'"
+            f" AND {_NOT_ENDED} GROUP BY organization"
+        )
+        return {r["organization"]: r["n"] for r in rows}
+
+    def record_run(self, run_key: str, job_id: str) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO boefje_runs (run_key, job_id, ended_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (run_key) DO UPDATE SET job_id = excluded.job_id,"
+                " ended_at = excluded.ended_at",
+                (run_key, job_id, timestamp()),
+            )
+
+    def find_run(self, run_key: str, since: str) -> str | None:
+        rows = self._rows(
+            "SELECT job_id FROM boefje_runs WHERE run_key = ? AND ended_at >= ?", (run_key, since)
+        )
+        return rows[0]["job_id"] if rows else None
+
+    def schedule_boefjes(self, org: str) -> list[str]:
+        rows = self._rows(
+            "SELECT DISTINCT boefje_id FROM schedule WHERE organization = ? ORDER BY boefje_id",
+            (org,),
+        )
+        return [r["boefje_id"] for r in rows]
+
+    def schedule_levels(self, org: str, boefje_id: str) -> dict[str, int]:
+        rows = self._rows(
+            "SELECT input_ooi, level FROM schedule WHERE organization = ? AND boefje_id = ?",
+            (org, boefje_id),
+        )
+        return {r["input_ooi"]: r["level"] for r in rows}
+
+    def set_schedule_levels(
+        self, org: str, boefje_id: str, levels: Iterable[tuple[str, int]], due: str | None
+    ) -> int:
+        if due is None:
+            sql, rows = (
+                "UPDATE schedule SET level = ?",
+                [(lv, org, boefje_id, r) for r, lv in levels],
+            )
+        else:
+            sql = "UPDATE schedule SET level = ?, next_at = ?, urgent = 1"
+            rows = [(lv, due, org, boefje_id, r) for r, lv in levels]
+        sql += " WHERE organization = ? AND boefje_id = ? AND input_ooi = ?"
+        for start in range(0, len(rows), 5000):
+            with self._transaction() as tx:
+                tx.executemany(sql, rows[start : start + 5000])
+        return len(rows)

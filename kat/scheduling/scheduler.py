@@ -1,0 +1,263 @@
+"""The scheduler: keeps every in-scope object scanned by every enabled boefje.
+
+A pass has two halves. :meth:`Scheduler.plan` brings the store's ``schedule`` table in
+line with the scopes: for each organisation it computes every object's scan level
+(:mod:`kat.scheduling.levels`), the (boefje, object) pairs the level allows, and
+records new pairs (a new object, a newly declared one, a newly enabled boefje) and
+pairs whose level rose as *urgent*, due now; pairs no longer in scope are removed.
+:meth:`Scheduler.dispatch` sends the due pairs, urgent ones first, within the bounds
+on outstanding jobs per organisation and in total, and sets each pair's next run: the
+plugin's cron expression or interval from the scope file, else the manifest's
+``cron`` or ``interval`` (minutes, OpenKAT's unit), else ``KAT_DEFAULT_INTERVAL``.
+
+All state is in the store, so a restarted scheduler runs nothing before it is due, and
+a lease in the store lets only one scheduler act at a time (:meth:`Scheduler.serve`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from croniter import croniter
+
+from kat.catalogue import CatalogueError, CatalogueReader
+from kat.catalogue.plugins import Plugin
+from kat.jobs import BoefjeMeta, PluginRef
+from kat.scheduling import levels as levelmod
+from kat.scheduling.planner import enabled
+from kat.scheduling.scope import Schedule, Scopes
+from kat.store.base import ScheduleEntry
+
+logger = logging.getLogger(__name__)
+
+LEASE = "scheduler"
+#: Objects read per organisation and pass (the store's limit on one read).
+MAX_OBJECTS = 10_000_000
+
+Send = Callable[[dict[str, Any]], str]
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass
+class PassReport:
+    """What one pass did (printed by ``kat scheduler --once``, counted in metrics)."""
+
+    pairs: int = 0
+    added: int = 0
+    raised: int = 0
+    removed: int = 0
+    sent: list[str] = field(default_factory=list)
+    deferred: int = 0  #: due, but held back by the bounds on outstanding jobs
+    oldest_overdue: float = 0.0  #: seconds the most overdue sent-or-deferred pair waited
+
+
+def next_run(plugin: Plugin, override: Schedule | None, after: datetime, default: int) -> datetime:
+    """When ``plugin`` runs next after a run at ``after``."""
+    cron = override.cron if override else None
+    interval = override.interval if override else None
+    if cron is None and interval is None:
+        cron = plugin.manifest.get("cron") or None
+        minutes = plugin.manifest.get("interval")
+        if isinstance(minutes, int | float) and not isinstance(minutes, bool) and minutes > 0:
+            interval = int(minutes * 60)
+    if cron:
+        return croniter(cron, after).get_next(datetime)
+    return after + timedelta(seconds=interval or default)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Any,
+        plugins: Callable[[], Mapping[str, Plugin]],
+        reader: CatalogueReader,
+        scopes: Scopes,
+        send: Send,
+        *,
+        default_interval: int = 86400,
+        max_per_org: int = 100,
+        max_total: int = 1000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store, self.plugins, self.reader, self.scopes = store, plugins, reader, scopes
+        self.send, self.default_interval, self.clock = send, default_interval, clock
+        self.max_per_org, self.max_total = max_per_org, max_total
+
+    # --- planning ----------------------------------------------------------------------
+
+    def _boefjes(self, org: str) -> dict[str, list[Plugin]]:
+        by_type: dict[str, list[Plugin]] = {}
+        for plugin in sorted(self.plugins().values(), key=lambda p: p.id):
+            if plugin.type == "boefje" and enabled(self.reader, org, plugin):
+                for object_type in plugin.consumes:
+                    by_type.setdefault(object_type, []).append(plugin)
+        return by_type
+
+    def levels(self, org: str) -> dict[str, levelmod.Level]:
+        """Every object of ``org`` that has a scan level, and where it came from."""
+        declared = self.scopes.get(org).objects
+        return levelmod.levels(declared, self._linking_objects(org))
+
+    def _linking_objects(self, org: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
+        """The stored objects whose references pass levels on (others need no reading:
+        they have a level only when declared or reached)."""
+        for object_type in levelmod.LINKING_TYPES:
+            for obj in self.store.objects(org, object_type=object_type, limit=MAX_OBJECTS):
+                yield obj.primary_key, obj.data
+
+    def desired(self, org: str) -> dict[str, dict[str, int]]:
+        """boefje id -> {reference: the object's level} for every pair in scope."""
+        boefjes = self._boefjes(org)
+        pairs: dict[str, dict[str, int]] = {}
+        for reference, level in self.levels(org).items():
+            for plugin in boefjes.get(reference.split("|", 1)[0], ()):
+                if plugin.scan_level <= level.level:
+                    pairs.setdefault(plugin.id, {})[reference] = level.level
+        return pairs
+
+    def plan(self, report: PassReport | None = None) -> PassReport:
+        report = report or PassReport()
+        now = iso(self.clock())
+        for org in self.scopes.organisations():
+            try:
+                want = self.desired(org)
+            except CatalogueError as exc:  # a broken scope file that never parsed
+                logger.error("scope of %s not planned: %s", org, exc)
+                continue
+            for boefje_id in sorted(set(want) | set(self.store.schedule_boefjes(org))):
+                self._plan_boefje(org, boefje_id, want.get(boefje_id, {}), now, report)
+        return report
+
+    def _plan_boefje(
+        self, org: str, boefje_id: str, want: dict[str, int], now: str, report: PassReport
+    ) -> None:
+        """One boefje of one organisation: new pairs and raised levels due now."""
+        have = self.store.schedule_levels(org, boefje_id)
+        new, raised, lowered = [], [], []
+        for reference, level in want.items():
+            old = have.pop(reference, None)
+            if old is None:
+                new.append(ScheduleEntry(org, boefje_id, reference, level, now, True))
+            elif level > old:
+                raised.append((reference, level))
+            elif level < old:
+                lowered.append((reference, level))
+        self.store.put_schedule(new)
+        self.store.set_schedule_levels(org, boefje_id, raised, now)
+        self.store.set_schedule_levels(org, boefje_id, lowered, None)
+        report.removed += self.store.remove_schedule((org, boefje_id, r) for r in have)
+        report.added += len(new)
+        report.raised += len(raised)
+        report.pairs += len(want)
+
+    # --- sending -----------------------------------------------------------------------
+
+    def _still_running(self, entry: ScheduleEntry) -> bool:
+        if entry.last_job is None:
+            return False
+        job = self.store.get_job(entry.last_job)
+        return job is not None and not job.ended
+
+    def dispatch(self, report: PassReport | None = None) -> PassReport:
+        report = report or PassReport()
+        now = self.clock()
+        outstanding = self.store.outstanding_boefje_jobs()
+        budget = self.max_total - sum(outstanding.values())
+        if budget <= 0:
+            report.deferred += len(self.store.due_entries(iso(now), 1))
+            return report
+        plugins = self.plugins()
+        overrides: dict[str, dict[str, Schedule]] = {}
+        updates = []
+        for entry in self.store.due_entries(iso(now), budget * 4):
+            waited = (now - datetime.fromisoformat(entry.next_at)).total_seconds()
+            report.oldest_overdue = max(report.oldest_overdue, waited)
+            plugin = plugins.get(entry.boefje_id)
+            if plugin is None:
+                continue  # gone from the plugins folder: the next plan removes it
+            if budget <= 0 or outstanding.get(entry.organization, 0) >= self.max_per_org:
+                report.deferred += 1
+                continue
+            if self._still_running(entry):
+                continue  # the last run has not ended: never two of one pair at once
+            job_id = str(uuid.uuid4())
+            meta = BoefjeMeta(
+                id=job_id,
+                boefje=PluginRef(plugin.id),
+                organization=entry.organization,
+                input_ooi=entry.input_ooi,
+                arguments={"schedule": {"level": entry.level}},
+            )
+            self.send(meta.to_dict())
+            report.sent.append(job_id)
+            budget -= 1
+            outstanding[entry.organization] = outstanding.get(entry.organization, 0) + 1
+            if entry.organization not in overrides:
+                overrides[entry.organization] = self.scopes.get(entry.organization).plugins
+            # The interval counts from when the job was queued (after send), so two runs
+            # are never closer than the interval, however long sending took.
+            sent_at = self.clock()
+            override = overrides[entry.organization].get(plugin.id)
+            after = next_run(plugin, override, sent_at, self.default_interval)
+            updates.append(
+                replace(
+                    entry, next_at=iso(after), urgent=False, last_job=job_id, last_at=iso(sent_at)
+                )
+            )
+        self.store.put_schedule(updates)
+        return report
+
+    def run_once(self) -> PassReport:
+        report = self.plan()
+        return self.dispatch(report)
+
+    # --- the process -------------------------------------------------------------------
+
+    def serve(
+        self,
+        tick: float = 5.0,
+        stop: Callable[[], bool] = lambda: False,
+        on_pass: Callable[[PassReport], None] | None = None,
+        holder: str | None = None,
+    ) -> None:
+        """Run a pass every ``tick`` seconds while holding the lease; wait while another
+        scheduler holds it."""
+        holder = holder or f"{socket.gethostname()}:{os.getpid()}"
+        waiting = False
+        try:
+            while not stop():
+                if self.store.take_lease(LEASE, holder, max(3 * tick, 10)):
+                    if waiting:
+                        logger.info("scheduler %s took the lease", holder)
+                    waiting = False
+                    report = self.run_once()
+                    if on_pass:
+                        on_pass(report)
+                elif not waiting:
+                    logger.info("another scheduler holds the lease; %s waits", holder)
+                    waiting = True
+                _sleep(tick, stop)
+        finally:
+            self.store.release_lease(LEASE, holder)
+
+
+def _sleep(seconds: float, stop: Callable[[], bool]) -> None:
+    end = time.monotonic() + seconds
+    while not stop() and time.monotonic() < end:
+        time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+
+
+def upcoming(store: Any, org: str) -> Iterable[ScheduleEntry]:
+    """The organisation's schedule, soonest first (``kat schedule``)."""
+    return sorted(store.schedule_entries(org), key=lambda e: (not e.urgent, e.next_at))

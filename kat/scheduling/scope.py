@@ -1,0 +1,190 @@
+"""The declared scope: per organisation, the objects its people put in scope, each with
+a scan level, and per-plugin schedule overrides.
+
+One reviewable YAML file per organisation, ``catalogue/scopes/<org>.yaml``::
+
+    objects:                              # reference: scan level 0-4
+      Hostname|internet|example.com: 2
+    plugins:                              # per plugin: interval or cron, not both
+      dns-records: {interval: 30s}        # seconds, or a number with s/m/h/d
+      port-scan: {cron: "0 3 * * *"}
+
+Files are read through :class:`kat.catalogue.yamlfiles.Folder` (a hand edit is picked
+up at the next read, a broken edit is logged with its line and the last good state
+kept) and written atomically, keys sorted, under the catalogue's lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from croniter import croniter
+
+from kat.catalogue import yamlfiles
+from kat.catalogue.catalogue import LOCK_NAME
+from kat.catalogue.errors import BrokenFile, InvalidValue, NotFound, check_id
+from kat.catalogue.yamlfiles import Folder, Invalid
+
+MAX_LEVEL = 4
+_DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class NoScope(NotFound):
+    """The organisation has no scope file yet (read as an empty scope)."""
+
+
+def seconds(value: Any) -> int:
+    """A duration (an integer of seconds, or ``"30s"``, ``"5m"``, ``"2h"``, ``"1d"``)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a text like 30s, 5m, 2h")
+    if isinstance(value, int) and value > 0:
+        return value
+    match = _DURATION.match(value.strip()) if isinstance(value, str) else None
+    if match is None or int(match[1]) <= 0:
+        raise ValueError(f"{value!r} is not a duration (a number of seconds, or 30s, 5m, 2h, 1d)")
+    return int(match[1]) * _UNITS[match[2]]
+
+
+def check_level(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LEVEL:
+        raise ValueError(f"scan level {value!r} is not an integer from 0 to {MAX_LEVEL}")
+    return value
+
+
+def check_reference(value: Any) -> str:
+    from kat.ooi import parse_reference
+
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a reference")
+    return parse_reference(value).reference  # ValueError naming what is wrong
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A plugin's schedule override: an interval in seconds, or a cron expression."""
+
+    interval: int | None = None
+    cron: str | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    organisation: str
+    objects: dict[str, int] = field(default_factory=dict)
+    plugins: dict[str, Schedule] = field(default_factory=dict)
+
+
+def _validate(data: Any, org: str) -> dict[str, Any]:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise Invalid((), "a scope file is a mapping with 'objects' and 'plugins'")
+    unknown = set(data) - {"objects", "plugins"}
+    if unknown:
+        raise Invalid((sorted(map(str, unknown))[0],), "unknown key (expected objects, plugins)")
+    objects, plugins = data.get("objects") or {}, data.get("plugins") or {}
+    if not isinstance(objects, dict):
+        raise Invalid(("objects",), "'objects' maps references to scan levels")
+    if not isinstance(plugins, dict):
+        raise Invalid(("plugins",), "'plugins' maps plugin ids to {interval or cron}")
+    clean_objects = {}
+    for ref, level in objects.items():
+        try:
+            clean_objects[check_reference(ref)] = check_level(level)
+        except ValueError as exc:
+            raise Invalid(("objects", ref), str(exc)) from None
+    clean_plugins = {}
+    for plugin_id, entry in plugins.items():
+        try:
+            check_id(str(plugin_id), "plugin id")
+        except ValueError as exc:
+            raise Invalid(("plugins", plugin_id), str(exc)) from None
+        if not isinstance(entry, dict) or set(entry) - {"interval", "cron"} or len(entry) != 1:
+            raise Invalid(("plugins", plugin_id), "give either 'interval' or 'cron'")
+        try:
+            if "cron" in entry:
+                if not isinstance(entry["cron"], str) or not croniter.is_valid(entry["cron"]):
+                    raise ValueError(f"{entry['cron']!r} is not a cron expression")
+                clean_plugins[plugin_id] = Schedule(cron=entry["cron"])
+            else:
+                clean_plugins[plugin_id] = Schedule(interval=seconds(entry["interval"]))
+        except ValueError as exc:
+            raise Invalid(("plugins", plugin_id), str(exc)) from None
+    return {"objects": clean_objects, "plugins": clean_plugins}
+
+
+def _text(objects: dict[str, int], plugins: dict[str, Schedule]) -> str:
+    out: dict[str, Any] = {"objects": dict(sorted(objects.items()))}
+    if plugins:
+        out["plugins"] = {
+            pid: ({"cron": s.cron} if s.cron else {"interval": s.interval})
+            for pid, s in sorted(plugins.items())
+        }
+    return yamlfiles.dump(out)
+
+
+class Scopes:
+    """The scope files of a catalogue folder."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        folder = self.root / "scopes"
+        self.folder = Folder(folder, _validate, check_id, NoScope, BrokenFile, "scope")
+        self._lock_path = self.root / LOCK_NAME
+
+    def organisations(self) -> list[str]:
+        return self.folder.ids()
+
+    def get(self, org: str) -> Scope:
+        """The organisation's scope (empty without a file); BrokenFile if it never parsed."""
+        try:
+            data = self.folder.get(org)
+        except NoScope:
+            return Scope(org)
+        return Scope(org, dict(data["objects"]), dict(data["plugins"]))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "scopes").mkdir(exist_ok=True)
+        with yamlfiles.locked(self._lock_path):
+            yield
+
+    def _change(self, org: str, change: Callable[[dict[str, int]], None]) -> Scope:
+        check_id(org, "organisation id")
+        with self._locked():
+            try:
+                path, data, _key = self.folder.load_fresh(org)
+            except NoScope:
+                path, data = self.folder.path(org), {"objects": {}, "plugins": {}}
+            objects, plugins = dict(data["objects"]), dict(data["plugins"])
+            change(objects)
+            self.folder.store(org, path, _text(objects, plugins))
+        return Scope(org, objects, plugins)
+
+    def set(self, org: str, reference: str, level: int) -> Scope:
+        """Declare ``reference`` at ``level`` (add, or change its level)."""
+        try:
+            reference, level = check_reference(reference), check_level(level)
+        except ValueError as exc:
+            raise InvalidValue(str(exc)) from None
+
+        def change(objects: dict[str, int]) -> None:
+            objects[reference] = level
+
+        return self._change(org, change)
+
+    def remove(self, org: str, reference: str) -> Scope:
+        """Take ``reference`` out of the declared scope; NotFound if it was not in it."""
+
+        def change(objects: dict[str, int]) -> None:
+            if objects.pop(reference, None) is None:
+                raise NotFound(f"{reference!r} is not in the scope of {org!r}")
+
+        return self._change(org, change)
