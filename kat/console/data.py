@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kat.lifecycle import Lifecycle
 from kat.scheduling import planner
 from kat.store import Scan, Store, open_store
 
@@ -140,17 +141,10 @@ def start_scan(db: Store, plugins, reader, scan_: Scan, send) -> list[str]:
 
 
 def record_queued(db: Store, job: dict[str, Any]) -> None:
-    """A boefje job as ``queued`` before its message goes out (as the workers record it)."""
-    db.add_job(
-        job["id"],
-        meta=job,
-        job_type="boefje",
-        organization=job["organization"],
-        plugin_id=job["boefje"]["id"],
-        plugin_version=job["boefje"].get("version"),
-        input_ooi=job.get("input_ooi"),
-    )
+    """A boefje job as ``queued`` before its message goes out (the lifecycle's word)."""
+    Lifecycle(db).queue("boefje", job)
 
 
 def forget(db: Store, job_id: str) -> None:
-    db.forget_job(job_id)
+    """A job whose message could not be sent was never queued."""
+    Lifecycle(db).forget(job_id)

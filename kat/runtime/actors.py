@@ -2,7 +2,7 @@
 
 ``boefje`` (queue ``boefjes``) and ``normalizer`` (queue ``normalizers``) take a job's
 meta as JSON, run it through :mod:`kat.runtime.runner` and record the result through
-:mod:`kat.runtime.lifecycle`, inside the actor (so a store failure there is retried).
+:mod:`kat.lifecycle`, inside the actor (so a store failure there is retried).
 ``KAT_QUEUE_PREFIX`` is put in front of both queue names so separate systems (or test
 runs) can share one RabbitMQ. :func:`enqueue_boefje` and
 :func:`enqueue_normalizer` record a job as ``queued`` and send its message.
@@ -40,9 +40,9 @@ from kat.jobs import (
     parse_boefje_meta,
 )
 from kat.jobs import parse_normalizer_meta as _parse_normalizer_meta
+from kat.lifecycle import Lifecycle, job_id
 from kat.runtime import metrics
 from kat.runtime.deadletters import Sweeper
-from kat.runtime.lifecycle import Lifecycle, job_id
 from kat.runtime.middleware import JobStatusMiddleware
 from kat.runtime.ratelimit import RateLimits
 from kat.runtime.runner import Context, run_boefje, run_normalizer
@@ -71,7 +71,7 @@ def context() -> Context:
     return _context
 
 
-#: Every status change of this process's jobs (:mod:`kat.runtime.lifecycle`).
+#: Every status change of this process's jobs (:mod:`kat.lifecycle`).
 lifecycle = Lifecycle(
     lambda: context().store,
     max_interrupted=settings.max_interrupted,

@@ -19,7 +19,7 @@ import threading
 import pika
 from dramatiq.common import xq_name
 
-from kat.runtime.lifecycle import Lifecycle, job_id
+from kat.lifecycle import Lifecycle, job_id
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kat.jobs import JobResult, NormalizerMeta, parse_boefje_meta, parse_normalizer_meta
-from kat.runtime.lifecycle import Lifecycle
+from kat.lifecycle import Lifecycle
 from kat.runtime.runner import Context, run_boefje, run_normalizer
 
 #: Called after each job: its kind, its meta and its result.

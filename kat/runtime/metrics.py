@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dramatiq.middleware import Middleware
 
-from kat.runtime.lifecycle import Ending, Lifecycle
+from kat.lifecycle import Ending, Lifecycle
 
 #: Buckets of the job duration histogram, seconds (jobs run from milliseconds to minutes).
 JOB_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)

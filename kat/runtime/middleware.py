@@ -1,7 +1,7 @@
 """The Dramatiq middleware that hands each job message to the lifecycle.
 
 Before a job message runs, :class:`JobStatusMiddleware` asks
-:meth:`Lifecycle.begin <kat.runtime.lifecycle.Lifecycle.begin>` whether to run it; a
+:meth:`Lifecycle.begin <kat.lifecycle.Lifecycle.begin>` whether to run it; a
 job that has ended (or just failed as ``poison``) is skipped, which acknowledges its
 message. The actors record their own outcome with ``Lifecycle.end`` inside the actor,
 so a store that fails there raises into Dramatiq's ``Retries`` (exceptions in
@@ -18,7 +18,7 @@ from collections.abc import Callable
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
 
-from kat.runtime.lifecycle import Lifecycle, job_id, worker_name
+from kat.lifecycle import Lifecycle, job_id, worker_name
 from kat.store import StoreError
 
 logger = logging.getLogger(__name__)

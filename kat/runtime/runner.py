@@ -2,7 +2,7 @@
 
 Used by the Dramatiq actors and by ``kat run`` alike, so a job file run by hand goes
 through the same checks, sandbox and store as a job from RabbitMQ. The runner never
-sets a job's status: it returns a :class:`JobResult` and :mod:`kat.runtime.lifecycle`
+sets a job's status: it returns a :class:`JobResult` and :mod:`kat.lifecycle`
 records it. Problems of the broker, the store or the sandbox
 itself raise, so Dramatiq retries the message.
 """

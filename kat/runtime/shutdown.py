@@ -23,7 +23,7 @@ import threading
 
 from dramatiq.middleware import Middleware
 
-from kat.runtime.lifecycle import Lifecycle
+from kat.lifecycle import Lifecycle
 from kat.runtime.middleware import message_job
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ Jobs with their status, raw files with their mime types, the objects each normal
 job produced, scans with the (boefje, input) pairs they claimed, and the workers that
 are alive. :class:`Store` is the protocol every backend implements (SQLite embedded,
 PostgreSQL shared); the rest of kat sees only these methods and dataclasses. Status
-changes go through :mod:`kat.runtime.lifecycle`, which is the only caller of the job
+changes go through :mod:`kat.lifecycle`, which is the only caller of the job
 writes below.
 """
 
@@ -146,7 +146,7 @@ class Store(Protocol):
     """Every read and write kat makes. Backends: :mod:`kat.store.sqlite`,
     :mod:`kat.store.postgres`. Writes raise :class:`StoreError` when the store fails."""
 
-    # --- jobs: written by kat.runtime.lifecycle only ---------------------------------
+    # --- jobs: written by kat.lifecycle only ---------------------------------
 
     def add_job(
         self,
