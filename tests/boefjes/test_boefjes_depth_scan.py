@@ -18,7 +18,8 @@ from tests.plugins.helpers import PLUGINS_DIR
 from tests.servers.dns_server import DNSServer
 from tests.servers.scan_targets import BannerListener, add_zone, free_address, weak_https
 
-pytestmark = pytest.mark.timeout(300)
+#: Runs the real scanners (nmap, testssl.sh, masscan) or a whole scan against loopback servers.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 BOEFJES = ("dns-records", "port-scan", "service_banner", "ssl-version")
 

@@ -12,7 +12,8 @@ from tests.servers.http10 import Http10Server
 from tests.servers.netns import Namespace
 from tests.servers.tls import tls_server
 
-pytestmark = pytest.mark.timeout(180)
+#: Runs the real scanners (nmap, testssl.sh, masscan) or a whole scan against loopback servers.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
 def netblock(address: str, mask: int) -> dict:

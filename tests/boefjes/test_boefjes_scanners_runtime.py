@@ -10,7 +10,8 @@ from tests.boefjes.test_boefjes_dependencies import JOB_ID, boefje_job, kat
 from tests.servers.http10 import Http10Server
 from tests.servers.tls import tls_server
 
-pytestmark = pytest.mark.timeout(180)
+#: Runs the real scanners (nmap, testssl.sh, masscan) or a whole scan against loopback servers.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
 def test_nmap_in_the_sandbox_feeds_the_nmap_normalizer(tmp_path):
