@@ -217,9 +217,17 @@ class Pages:
             self.violations[name] = bad
 
     def wait_for(self, condition, timeout: float, what: str):
+        from selenium.common.exceptions import (
+            NoSuchElementException,
+            StaleElementReferenceException,
+        )
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = condition()
+            try:
+                found = condition()
+            except (NoSuchElementException, StaleElementReferenceException):
+                found = None  # the page was reloading (the scan page refreshes itself)
             if found:
                 return found
             time.sleep(0.25)
