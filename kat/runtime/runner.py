@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from kat import ooi
@@ -169,6 +170,12 @@ def preload_modules(plugins: dict[str, Plugin]) -> list[str]:
     return keep
 
 
+#: The system's CA bundle, for HTTPS clients in a job (httpx reads SSL_CERT_FILE): the
+#: job user may not reach the bundle inside the virtualenv (a 0700 checkout), and the
+#: system's is world-readable. Not a setting: it is not in the stored job meta.
+SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+SYSTEM_ENV = {"SSL_CERT_FILE": str(SYSTEM_CA_BUNDLE)} if SYSTEM_CA_BUNDLE.is_file() else {}
+
 #: Setting values shorter than this are not redacted (``3`` or ``true`` would blank out
 #: every digit and word of a traceback); secrets are longer.
 REDACT_MIN = 4
@@ -236,7 +243,7 @@ def run_boefje(
         "kind": "boefje",
         "code": str(plugin.code),
         "folder": str(plugin.path),
-        "env": env,
+        "env": {**SYSTEM_ENV, **env},
         "memory": memory,
         "argument": meta.to_dict(),
     }

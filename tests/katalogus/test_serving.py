@@ -113,6 +113,23 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+@contextlib.contextmanager
+def _traversable(path: Path):
+    """Let other users pass through the folders above ``path`` for the block (a checkout
+    in a private 0700 folder, as ``mktemp -d`` makes one), then restore their modes."""
+    changed = []
+    for folder in reversed(Path(path).resolve().parents):
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            folder.chmod(mode | 0o001)
+            changed.append((folder, mode))
+    try:
+        yield
+    finally:
+        for folder, mode in reversed(changed):
+            folder.chmod(mode)
+
+
 def _python_for_nobody(root: Path, as_nobody: dict) -> tuple[str, str]:
     """A Python that user ``nobody`` can run with kat (copied into ``root``) and its
     dependencies: this one, or the system's with this one's site-packages."""
@@ -147,6 +164,8 @@ def test_a_process_of_the_same_user_cannot_read_the_servers_environment():
     public, private = generate()
     root = Path(tempfile.mkdtemp(prefix="kat-dumpable-"))
     procs: list[subprocess.Popen] = []
+    passage = _traversable(Path(sys.prefix) / "lib")  # the virtualenv's packages
+    passage.__enter__()
     try:
         write_catalogue(root / "catalogue")
         write_plugins(root / "plugins")
@@ -199,6 +218,7 @@ def test_a_process_of_the_same_user_cannot_read_the_servers_environment():
         assert private in found.pop(str(control.pid))  # the reader works
         assert found == {str(pid): "PermissionError" for pid in pids[:-1]}
     finally:
+        passage.__exit__(None, None, None)
         for proc in procs:
             proc.terminate()
         for proc in procs:

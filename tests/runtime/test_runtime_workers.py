@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from runtime_harness import TOKEN, Workers
 
+from kat.runtime.runner import SYSTEM_ENV
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 REF = "Hostname|internet|example.com"
@@ -105,6 +107,8 @@ def test_only_schema_settings_reach_the_boefje_and_sealed_ones_decrypted(runtime
     assert job["status"] == "completed", job["detail"]
     environ = json.loads(_raw_text(runtime, job))
     # BOEFJE_GREETING -> GREETING (in the schema); the catalogue's settings, decrypted.
+    # Its settings, and kat's pointer to the system's CA bundle: no host variable.
+    assert environ.pop("SSL_CERT_FILE", None) == SYSTEM_ENV.get("SSL_CERT_FILE")
     assert environ == {"GREETING": "hello", "API_TOKEN": TOKEN, "RETRIES": "3"}
     assert TOKEN not in json.dumps(job["meta"])  # the stored meta keeps names, not values
     assert TOKEN not in worker.log.read_text()
