@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,10 @@ def system(tmp_path):
         "KAT_GRACE_PERIOD": "3600",
     }
     catalogue = Catalogue.from_settings(config.load(env))
-    count = tmp_path / "count.txt"
+    # Jobs run as nobody under root: the counter lives where the job user can write.
+    shared = Path(tempfile.mkdtemp(prefix="kat-test-jobs-"))
+    shared.chmod(0o777)
+    count = shared / "count.txt"
     for org in ("acme", "beta", "other"):
         catalogue.create_organisation(org)
         catalogue.put_setting(org, "counter", "COUNT_FILE", str(count))
