@@ -165,10 +165,24 @@ class HTTPStore:
     def forget_job(self, job_id: str) -> None:
         self._call("DELETE", f"/jobs/{_q(job_id)}")
 
-    def begin_job(self, job_id: str, worker: str, interrupted: bool) -> Job | None:
+    def begin_job(
+        self, job_id: str, worker: str, interrupted: bool, create: dict[str, Any] | None = None
+    ) -> Job | None:
+        if create is not None:  # a job sent by someone else: recorded first (idempotent)
+            self.add_job(job_id, **create)
         body = {"worker": worker, "interrupted": interrupted}
         job = self._call("POST", f"/jobs/{_q(job_id)}/begin", body, once=True)["job"]
         return _job(job) if job else None
+
+    # Deduplication of scheduled runs (kat.scheduling.dedup) is done by workers that
+    # reach the store directly; a worker over the data API runs every job it is sent.
+
+    def record_run(self, run_key: str, job_id: str) -> None:
+        """Not recorded over the data API (see above)."""
+
+    def find_run(self, run_key: str, since: str) -> str | None:
+        """No earlier run is reused over the data API (see above)."""
+        return None
 
     def requeue_job(self, job_id: str, detail: str | None) -> None:
         self._call("POST", f"/jobs/{_q(job_id)}/requeue", {"detail": detail})
@@ -241,6 +255,17 @@ class HTTPStore:
 
     def objects_for(self, job_id: str) -> list[StoredObject]:
         return [StoredObject(**o) for o in self._call("GET", f"/jobs/{_q(job_id)}/objects")]
+
+    def find_object(self, org: str, primary_key: str) -> StoredObject | None:
+        """The newest stored version (through the objects listing of its type)."""
+        found = [
+            o for o in self.objects(org, primary_key.split("|", 1)[0], limit=100_000)
+            if o.primary_key == primary_key
+        ]  # fmt: skip
+        return found[-1] if found else None
+
+    # The console's paged reads (object_page, referring_objects, list_scans, ...) run on
+    # the central server against the database; they are not offered over HTTP.
 
     # --- scans -----------------------------------------------------------------------
 
