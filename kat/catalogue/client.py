@@ -10,7 +10,13 @@ import urllib.request
 from typing import Any
 from urllib.parse import quote
 
-from kat.catalogue.errors import CatalogueError, SealedValueError, UnknownOrganisation, check_id
+from kat.catalogue.errors import (
+    CatalogueError,
+    CatalogueUnavailable,
+    SealedValueError,
+    UnknownOrganisation,
+    check_id,
+)
 
 #: Seconds to wait for the KATalogus before a job fails.
 TIMEOUT = 10.0
@@ -51,7 +57,7 @@ class KatalogusClient:
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             # HTTPException: a response cut short (IncompleteRead) or not HTTP at all
             reason = getattr(exc, "reason", exc)
-            raise CatalogueError(
+            raise CatalogueUnavailable(
                 f"KATALOGUS_API {self.base_url} is unreachable: {reason}"
             ) from None
 

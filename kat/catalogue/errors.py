@@ -55,3 +55,8 @@ def check_id(value: str, what: str = "id") -> str:
     if problem:
         raise InvalidId(problem)
     return value
+
+
+class CatalogueUnavailable(CatalogueError):
+    """The KATalogus (``KATALOGUS_API``) cannot be reached: not the job's fault, so a job
+    waiting for its settings is retried rather than failed."""

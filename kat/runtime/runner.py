@@ -22,6 +22,7 @@ from typing import Any
 
 from kat import ooi
 from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
+from kat.catalogue.errors import CatalogueUnavailable
 from kat.catalogue.plugins import (
     Plugin,
     discover,
@@ -123,6 +124,8 @@ class Context:
             raise JobFailed(
                 FailureReason.DISABLED, f"organisation {organization!r} does not exist"
             ) from None
+        except CatalogueUnavailable:
+            raise  # the KATalogus is down, not the job's settings wrong: retried
         except CatalogueError as exc:
             raise JobFailed(FailureReason.INVALID_SETTINGS, str(exc)) from None
         if not (plugin.enabled if enabled is None else enabled):
