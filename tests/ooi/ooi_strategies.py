@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import string
 
@@ -95,16 +96,21 @@ def _plain(cls: type, f: dataclasses.Field, key: bool) -> st.SearchStrategy:
     return (st.none() | base) if optional else base
 
 
+# Built once per type and reused: a fresh strategy on every draw made Hypothesis validate
+# the whole nested tree again for each example, which cost far more than the test itself.
+@functools.cache
 def keys_only(name: str, nested: bool = False) -> st.SearchStrategy:
     """An object of class ``name`` with only its key fields set (as parsed references)."""
     return st.deferred(lambda: _build(name, key_only=True, nested=nested))
 
 
+@functools.cache
 def objects(name: str) -> st.SearchStrategy:
     """An object of class ``name`` with every field set or left at None."""
     return _build(name, key_only=False, nested=False)
 
 
+@functools.cache
 def _ref(target: str, nested: bool = True) -> st.SearchStrategy:
     return st.one_of([keys_only(n, nested=True) for n in _members(target, nested)])
 
