@@ -76,6 +76,13 @@ _KINDS: dict[str, tuple[str, str, int, dict]] = {
     "normalizer": ("normalizer.json", "normalize.py", 2, NORMALIZER_MANIFEST_SCHEMA),
 }
 
+#: Each kind's manifest validator, built once: ``jsonschema.validate`` would check the
+#: (fixed) manifest schema against its meta-schema again for every plugin loaded.
+_MANIFEST_VALIDATORS = {
+    kind: jsonschema.validators.validator_for(schema)(schema)
+    for kind, (_name, _code, _parameters, schema) in _KINDS.items()
+}
+
 
 class PluginError(ValueError):
     """A plugin folder cannot be loaded; the message names the file and the reason."""
@@ -210,14 +217,14 @@ def _load_json(path: Path) -> Any:
 
 def load_plugin(folder: Path, kind: PluginType, module_root: Path | None = None) -> Plugin:
     """Load the boefje or normalizer in ``folder``; raise :class:`PluginError` if broken."""
-    manifest_name, code_name, parameters, schema = _KINDS[kind]
+    manifest_name, code_name, parameters, _schema = _KINDS[kind]
     manifest_path, code = folder / manifest_name, folder / code_name
     manifest = _load_json(manifest_path)
-    try:
-        jsonschema.validate(manifest, schema)
-    except jsonschema.ValidationError as exc:
+    # the error jsonschema.validate would raise: the most relevant one
+    exc = jsonschema.exceptions.best_match(_MANIFEST_VALIDATORS[kind].iter_errors(manifest))
+    if exc is not None:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
-        raise PluginError(f"{manifest_path}: {where}: {exc.message}") from None
+        raise PluginError(f"{manifest_path}: {where}: {exc.message}")
     if not code.is_file():
         raise PluginError(f"{code}: missing")
     _check_run_signature(code, parameters)
