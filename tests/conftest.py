@@ -3,15 +3,68 @@
 Hypothesis explores new examples on every run on a developer's machine, which is how
 it finds bugs; under CI (``CI`` set) it runs a fixed set of examples, so the same tree
 gives the same verdict and a red run is reproducible.
+
+The fast tier, ``pytest -m "not e2e"``, runs on two pytest-xdist workers (``-n 2``;
+``KAT_TEST_WORKERS`` sets another number, ``-n 0`` on the command line runs it in one
+process). Its tests need no RabbitMQ, PostgreSQL, gunicorn or worker processes and
+keep to their own temp folders and ports, so they may run side by side. Every other
+selection, ``make test`` included, runs in one process as before.
 """
 
 import os
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+#: The marker expression that selects the fast tier.
+FAST_TIER = "not e2e"
+#: Workers for the fast tier (the machines it is sized for have two cores).
+FAST_TIER_WORKERS = 2
+
+
+def _fast_tier(config) -> bool:
+    return " ".join((config.option.markexpr or "").split()) == FAST_TIER
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Spread the fast tier over xdist workers unless the command line chose ``-n``.
+
+    Runs before xdist's own ``pytest_cmdline_main``, which turns ``numprocesses``
+    into worker processes."""
+    if (
+        not _fast_tier(config)
+        or not config.pluginmanager.hasplugin("xdist")
+        or config.option.numprocesses is not None
+        or config.option.collectonly
+        or config.getoption("usepdb", False)
+        or os.environ.get("PYTEST_XDIST_WORKER")
+    ):
+        return
+    config.option.numprocesses = int(os.environ.get("KAT_TEST_WORKERS", FAST_TIER_WORKERS))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes():
+    """Console users' passwords hashed with argon2id at its lowest cost in this process.
+
+    The console's hasher uses argon2-cffi's defaults (64 MiB, 3 passes: about 0.2 s of
+    CPU for each login and each user added), which is the point in production and only
+    slows the tests, which check who may log in, not how hard a hash is to crack. The
+    ``kat user`` commands the tests run as processes keep the real parameters."""
+    from argon2 import PasswordHasher
+
+    from kat.console import users
+
+    saved = users._hasher, users._DUMMY
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    users._DUMMY = users._hasher.hash("not a password of anyone")
+    yield
+    users._hasher, users._DUMMY = saved
 
 
 def pytest_sessionfinish(session, exitstatus):
