@@ -82,12 +82,14 @@ def write_catalogue(folder: Path) -> Path:
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    """Environment of a KATalogus over a tmp catalogue and the test plugins."""
+    """Environment of a KATalogus over a tmp catalogue and the test plugins; its data
+    folder (console secret, SQLite store) is the test's own, not the working copy's."""
     write_catalogue(tmp_path / "catalogue")
     write_plugins(tmp_path / "plugins")
     return {
         "KAT_CATALOGUE_DIR": str(tmp_path / "catalogue"),
         "KAT_PLUGINS_DIR": str(tmp_path / "plugins"),
+        "KAT_DATA_DIR": str(tmp_path / "data"),
     }
 
 

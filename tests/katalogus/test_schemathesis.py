@@ -9,6 +9,7 @@ from pathlib import Path
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from kat.catalogue import Catalogue
 from kat.config import load
@@ -40,7 +41,12 @@ schema = schemathesis.openapi.from_wsgi("/openapi.yaml", _app())
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_api_conforms_to_its_spec(case):
-    case.call_and_validate()
+    # A scope object's reference (``Hostname|internet|name``) has a grammar JSON Schema
+    # cannot state: a schema-valid one may still be refused (400, naming what is wrong),
+    # so "valid data is accepted" is not checked there. Whether it passed used to depend
+    # on whether an earlier case had deleted organisation ``0`` (then 404).
+    excluded = [positive_data_acceptance] if "/scope/objects" in case.path else []
+    case.call_and_validate(excluded_checks=excluded)
 
 
 def test_the_links_name_only_parameters_their_operations_have():
