@@ -41,7 +41,13 @@ def messages_waiting(settings: config.Settings) -> int:
 
 
 def delete_queues(settings: config.Settings) -> None:
-    connection = _connect(settings)
+    """Delete the system's queues. With RabbitMQ unreachable there is nothing to delete:
+    nothing of the system's can have been queued (a test that queues needs RabbitMQ
+    and says so by failing), and the tests that never queue need no RabbitMQ."""
+    try:
+        connection = _connect(settings)
+    except pika.exceptions.AMQPConnectionError:
+        return
     try:
         channel = connection.channel()
         for name in QUEUES:

@@ -196,6 +196,7 @@ def test_a_relative_plugins_folder_works_as_the_default_does(system):
     assert json.loads(done.stdout)["jobs"] == {"completed": 2}
 
 
+@pytest.mark.e2e  # the jobs are queued on RabbitMQ: a scan without --inline
 def test_planning_needs_no_private_key(tmp_path):
     """The workers open sealed settings; `kat scan` only reads which boefjes are on."""
     from operate_harness import make_system
