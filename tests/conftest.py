@@ -4,11 +4,12 @@ Hypothesis explores new examples on every run on a developer's machine, which is
 it finds bugs; under CI (``CI`` set) it runs a fixed set of examples, so the same tree
 gives the same verdict and a red run is reproducible.
 
-The fast tier, ``pytest -m "not e2e"``, runs on two pytest-xdist workers (``-n 2``;
-``KAT_TEST_WORKERS`` sets another number, ``-n 0`` on the command line runs it in one
-process). Its tests need no RabbitMQ, PostgreSQL, gunicorn or worker processes and
+The fast tier, ``pytest -m "not e2e"`` (see ``tests/tiers.py``), runs on two
+pytest-xdist workers (``-n 2``; ``KAT_TEST_WORKERS`` sets another number, ``-n 0`` on
+the command line runs it in one process), and each property test there runs a third of
+its examples. Its tests need no RabbitMQ, PostgreSQL, gunicorn or worker processes and
 keep to their own temp folders and ports, so they may run side by side. Every other
-selection, ``make test`` included, runs in one process as before.
+selection, ``make test`` included, runs in one process with every example.
 """
 
 import os
@@ -16,18 +17,14 @@ import os
 import pytest
 from hypothesis import settings
 
+from tests.tiers import examples, is_fast_tier
+
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-#: The marker expression that selects the fast tier.
-FAST_TIER = "not e2e"
 #: Workers for the fast tier (the machines it is sized for have two cores).
 FAST_TIER_WORKERS = 2
-
-
-def _fast_tier(config) -> bool:
-    return " ".join((config.option.markexpr or "").split()) == FAST_TIER
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -37,7 +34,7 @@ def pytest_cmdline_main(config):
     Runs before xdist's own ``pytest_cmdline_main``, which turns ``numprocesses``
     into worker processes."""
     if (
-        not _fast_tier(config)
+        not is_fast_tier(config)
         or not config.pluginmanager.hasplugin("xdist")
         or config.option.numprocesses is not None
         or config.option.collectonly
@@ -46,6 +43,23 @@ def pytest_cmdline_main(config):
     ):
         return
     config.option.numprocesses = int(os.environ.get("KAT_TEST_WORKERS", FAST_TIER_WORKERS))
+
+
+def pytest_collection_modifyitems(config, items):
+    """In the fast tier, each ``@given`` test (schemathesis' too) runs its share of its
+    examples (:func:`tests.tiers.examples`); elsewhere they are left as they are."""
+    if not is_fast_tier(config):
+        return
+    done = set()
+    for item in items:
+        test = getattr(item, "obj", None)
+        chosen = getattr(test, "_hypothesis_internal_use_settings", None)
+        if chosen is None or id(test) in done:
+            continue
+        done.add(id(test))  # parametrized items share one test function
+        test._hypothesis_internal_use_settings = settings(
+            chosen, max_examples=examples(config, chosen.max_examples)
+        )
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -77,4 +91,7 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_report_header(config):
     from tests.database import BACKEND
 
-    return f"kat store backend: {BACKEND} (KAT_TEST_STORE)"
+    lines = [f"kat store backend: {BACKEND} (KAT_TEST_STORE)"]
+    if is_fast_tier(config):
+        lines.append(f"kat fast tier: property tests run {examples(config, 30)} of 30 examples")
+    return lines

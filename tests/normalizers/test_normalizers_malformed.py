@@ -20,13 +20,15 @@ from kat.catalogue.plugins import discover
 from tests.boefjes.seeds import SEEDS as BOEFJE_SEEDS
 from tests.normalizers.feeds import RETIREJS_REPOSITORY
 from tests.plugins.helpers import PLUGINS_DIR, load_module
+from tests.tiers import examples
 
 COMPAT = Path(__file__).resolve().parents[1] / "compat" / "openkat"
 PLUGINS, _ = discover(PLUGINS_DIR)
 
 #: Hard limit for one normalizer call on a small raw: far above normal (milliseconds).
 LIMIT_SECONDS = 5.0
-#: Examples per normalizer; a few thousand once found the bugs these tests now guard.
+#: Examples per normalizer (the fast tier runs a share: tests/tiers.py); a few thousand
+#: once found the bugs these tests now guard.
 MAX_EXAMPLES = 150
 #: Fewer for normalizers that take about a second a raw (Wappalyzer's thousands of
 #: fingerprints), so the test stays within its time limit.
@@ -230,7 +232,7 @@ def _replace(doc, index: int, value):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("normalizer_id", NORMALIZERS)
-def test_malformed_raw_gives_objects_nothing_or_a_clear_error(normalizer_id):
+def test_malformed_raw_gives_objects_nothing_or_a_clear_error(request, normalizer_id):
     module = load_module(PLUGINS[normalizer_id].code)
     input_ooi, seeds = _seeds(normalizer_id)
     assert seeds, f"no seed raws for {normalizer_id}"
@@ -238,7 +240,7 @@ def test_malformed_raw_gives_objects_nothing_or_a_clear_error(normalizer_id):
         list(module.run(dict(input_ooi), seed))
 
     @settings(
-        max_examples=FEWER_EXAMPLES.get(normalizer_id, MAX_EXAMPLES),
+        max_examples=examples(request.config, FEWER_EXAMPLES.get(normalizer_id, MAX_EXAMPLES)),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
