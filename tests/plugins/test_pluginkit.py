@@ -13,8 +13,9 @@ from kat import pluginkit
 from kat.ooi import Network
 from kat.pluginkit import Budget, within
 
-#: Room for thread start-up on a slow machine; the bound itself is what the test gives.
-MARGIN = 0.5
+#: Room for thread start-up on a slow or busy machine (the fast tier runs two workers);
+#: the bound itself is what the test gives, and what is waited on takes far longer.
+MARGIN = 1.5
 
 
 # -- TIMEOUT ---------------------------------------------------------------------------

@@ -367,7 +367,9 @@ def test_waits_shorter_than_the_limit_neither_kill_early_nor_late(monkeypatch):
         started = time.monotonic()
         outcome = server.run({**_request("slow"), "env": {"SLEEP": "30"}}, b"", 0.7)
         assert outcome.reason is FailureReason.TIMEOUT
-        assert 0.7 <= time.monotonic() - started < 1.5
+        # not before the limit; after it, no later than a busy machine explains (the
+        # plugin itself would sleep 30 s)
+        assert 0.7 <= time.monotonic() - started < 0.7 + 1.5
     finally:
         server.stop()
 
