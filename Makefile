@@ -20,7 +20,8 @@ test: install rabbitmq postgres redis chromium scanners
 	KAT_TEST_STORE=sqlite $(BIN)/pytest
 	KAT_TEST_STORE=postgres $(BIN)/pytest
 
-# The fast tier: no RabbitMQ, PostgreSQL, gunicorn or worker processes.
+# The fast tier: no RabbitMQ, PostgreSQL, gunicorn or worker processes. On this
+# marker expression tests/conftest.py adds two xdist workers (docs/operations.md).
 test-fast: install
 	$(BIN)/pytest -m "not e2e"
 
