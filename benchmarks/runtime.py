@@ -167,6 +167,11 @@ def _cpu(pid: int) -> tuple[float, float]:
     return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and everything below it (ended children included)."""
+    return sum(_cpu(pid)) + sum(tree_cpu(child) for child in _children(pid))
+
+
 def cpu_split(proc: subprocess.Popen) -> dict[str, float]:
     """CPU seconds so far of a set of workers: ``worker`` (Dramatiq, kat and the store
     client in the worker processes) and ``jobs`` (each worker's job helper and the jobs
