@@ -178,6 +178,10 @@ def main() -> None:
         print(f"{name + ':':<34}{best[name]:7.1f} jobs/s  (rounds: {rounds})")
     print(f"ratio data API / embedded:        {best['data API'] / best['embedded']:7.0%}"
           "   (target >= 70%)")  # fmt: skip
+    paired = statistics.median(
+        d / e for d, e in zip(rates["data API"], rates["embedded"], strict=True)
+    )
+    print(f"  (median of the rounds' own ratios: {paired:.0%})")
     print(f"ratio data API / bare:            {best['data API'] / best['bare']:7.0%}")
     print("CPU ms per job, median of the rounds (workers: boefje and normalizer workers with")
     print("their job helpers and jobs; server: gunicorn with the data API):")
