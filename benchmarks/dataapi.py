@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from runtime import (  # noqa: E402 (the lead's runtime benchmark, next to this 
     _stop,
     bare_throughput,
     declare,
+    tree_cpu,
 )
 
 from kat import config  # noqa: E402
@@ -128,13 +130,15 @@ def main() -> None:
     procs = []
     try:
         open_store(db).close()  # migrated before anyone else opens it
-        procs.append(_spawn(
+        gunicorn = _spawn(
             [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
              "kat.katalogus.app:get_app()"],
             server, root / "gunicorn.log", "Booting worker", 2,
-        ))  # fmt: skip
-        procs += _workers(embedded, root, "embedded", args.processes)
-        procs += _workers(remote, root, "dataapi", args.processes)
+        )  # fmt: skip
+        procs.append(gunicorn)
+        kinds = {"embedded": _workers(embedded, root, "embedded", args.processes)}
+        kinds["data API"] = _workers(remote, root, "dataapi", args.processes)
+        procs += kinds["embedded"] + kinds["data API"]
         bare_env = {**base, "KAT_QUEUE_PREFIX": base["KAT_QUEUE_PREFIX"] + "b-"}
         os.environ.update(bare_env)
         procs.append(_spawn(
@@ -145,10 +149,18 @@ def main() -> None:
         _broker, actor = declare(config.load(bare_env))
         store = open_store(db)
         rates: dict[str, list[float]] = {"embedded": [], "data API": [], "bare": []}
+        cpu: dict[str, list[tuple[float, float]]] = {"embedded": [], "data API": []}
         for number in range(args.rounds):
             print(f"round {number + 1} of {args.rounds}")
-            rates["embedded"].append(chains(embedded, root, "embedded", args.chains, store))
-            rates["data API"].append(chains(remote, root, "data API", args.chains, store))
+            for name, env in (("embedded", embedded), ("data API", remote)):
+                # CPU of the workers (with their jobs) and of the data API server.
+                before = [sum(tree_cpu(p.pid) for p in kinds[name]), tree_cpu(gunicorn.pid)]
+                rates[name].append(chains(env, root, name, args.chains, store))
+                after = [sum(tree_cpu(p.pid) for p in kinds[name]), tree_cpu(gunicorn.pid)]
+                jobs = 2 * args.chains
+                cpu[name].append(
+                    tuple((a - b) * 1000 / jobs for a, b in zip(after, before, strict=True))
+                )
             done_file = Path(base["KAT_DATA_DIR"]) / "bare.done"
             rates["bare"].append(bare_throughput(actor, 2 * args.chains, done_file))
         store.close()
@@ -166,7 +178,19 @@ def main() -> None:
         print(f"{name + ':':<34}{best[name]:7.1f} jobs/s  (rounds: {rounds})")
     print(f"ratio data API / embedded:        {best['data API'] / best['embedded']:7.0%}"
           "   (target >= 70%)")  # fmt: skip
+    paired = statistics.median(
+        d / e for d, e in zip(rates["data API"], rates["embedded"], strict=True)
+    )
+    print(f"  (median of the rounds' own ratios: {paired:.0%})")
     print(f"ratio data API / bare:            {best['data API'] / best['bare']:7.0%}")
+    print("CPU ms per job, median of the rounds (workers: boefje and normalizer workers with")
+    print("their job helpers and jobs; server: gunicorn with the data API):")
+    for name, rounds in cpu.items():
+        workers = statistics.median(r[0] for r in rounds)
+        served = statistics.median(r[1] for r in rounds)
+        print(
+            f"  {name:10} workers {workers:.2f}, server {served:.2f}, total {workers + served:.2f}"
+        )
 
 
 if __name__ == "__main__":

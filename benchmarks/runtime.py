@@ -157,6 +157,35 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+def _cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process, and of its children that have ended (and were reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and everything below it (ended children included)."""
+    return sum(_cpu(pid)) + sum(tree_cpu(child) for child in _children(pid))
+
+
+def cpu_split(proc: subprocess.Popen) -> dict[str, float]:
+    """CPU seconds so far of a set of workers: ``worker`` (Dramatiq, kat and the store
+    client in the worker processes) and ``jobs`` (each worker's job helper and the jobs
+    it forked; for the bare actor, the children it forked)."""
+    split = {"worker": sum(_cpu(proc.pid)), "jobs": 0.0}
+    for worker in _children(proc.pid):
+        own, reaped = _cpu(worker)
+        split["worker"] += own
+        split["jobs"] += reaped
+        for helper in _children(worker):
+            split["jobs"] += sum(_cpu(helper))
+    return split
+
+
 def _show(line: str, final: bool) -> None:
     """Progress rewritten in place on a terminal; in a log, only the final line."""
     if sys.stdout.isatty():
@@ -279,14 +308,28 @@ def main() -> None:
         done_file = Path(env["KAT_DATA_DIR"]) / "bare.done"
         _broker, actor = declare(config.load())
         rates: dict[str, list[float]] = {name: [] for name in [*backends, "bare"]}
+        cpu: dict[str, list[dict[str, float]]] = {name: [] for name in rates}
         lat, rss = {}, {}
+
+        def measured(name: str, proc: subprocess.Popen, run) -> None:
+            """One round: its rate, and CPU ms per job of each part (and of this process,
+            which queues the jobs and polls)."""
+            before, here = cpu_split(proc), os.times()
+            rates[name].append(run())
+            after, there = cpu_split(proc), os.times()
+            jobs = 2 * args.chains
+            split = {k: (after[k] - before[k]) * 1000 / jobs for k in after}
+            split["queuing"] = (there.user + there.system - here.user - here.system) * 1000 / jobs
+            cpu[name].append(split)
+
         for number in range(args.rounds):
             print(f"round {number + 1} of {args.rounds}")
-            for backend, (own, _proc, store) in systems.items():
+            for backend, (own, proc, store) in systems.items():
                 os.environ.update(own)  # the actors module sends to this system's queues
                 importlib.reload(actors)
-                rates[backend].append(kat_throughput(actors, store, args.chains, backend))
-            rates["bare"].append(bare_throughput(actor, 2 * args.chains, done_file))
+                measured(backend, proc, lambda b=backend, st=store: kat_throughput(
+                    actors, st, args.chains, b))  # fmt: skip
+            measured("bare", bare, lambda: bare_throughput(actor, 2 * args.chains, done_file))
         for backend, (own, proc, store) in systems.items():
             os.environ.update(own)
             importlib.reload(actors)
@@ -316,6 +359,13 @@ def main() -> None:
               f"{p99:9.1f}   {rounds}  ({targets.get(backend, '')})")  # fmt: skip
     rounds = ", ".join(f"{r:.0f}" for r in rates["bare"])
     print(f"{'bare fork-per-message actor':32}{ceiling:9.1f}{1:10.2f}x{'':18}   {rounds}")
+    print()
+    print("CPU ms per job, median of the rounds (worker processes: Dramatiq, kat, the store")
+    print("client; jobs: the job helper and the forked jobs; queuing: this process):")
+    for name in [*backends, "bare"]:
+        parts = {k: statistics.median(r[k] for r in cpu[name]) for k in cpu[name][0]}
+        text = ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
+        print(f"  {name:10} {text}, total {sum(parts.values()):.2f}")
     for backend in backends:
         for number, (worker_rss, helper_rss) in enumerate(rss[backend]):
             print(

@@ -45,10 +45,14 @@ def _typed(value: Any, schema: dict[str, Any]) -> Any:
     return value
 
 
-def _problem(where: str, value: Any, schema: dict[str, Any]) -> str | None:
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(_typed(value, schema))
-    )
+@cache
+def _validator(template: str, method: str, location: str, name: str) -> Any:
+    """The parameter's schema, compiled once (not on every request)."""
+    return jsonschema.Draft202012Validator(_parameters(template, method)[(location, name)])
+
+
+def _problem(where: str, value: Any, schema: dict[str, Any], validator: Any) -> str | None:
+    error = jsonschema.exceptions.best_match(validator.iter_errors(_typed(value, schema)))
     return f"{where}: {error.message[:200]}" if error else None
 
 
@@ -62,13 +66,21 @@ class CheckParams:
         if req.method.lower() not in item:
             return  # not a documented method: Falcon answers 405
         known = _parameters(req.uri_template, req.method)
+
+        def validator(location: str, name: str) -> Any:
+            return _validator(req.uri_template, req.method, location, name)
+
         for name, value in params.items():
             schema = known.get(("path", name))
-            if schema and (reason := _problem(f"path parameter {name}", value, schema)):
+            if schema and (
+                reason := _problem(f"path parameter {name}", value, schema, validator("path", name))
+            ):
                 raise falcon.HTTPBadRequest(description=reason)
         for name, value in req.params.items():
             schema = known.get(("query", name))
             if schema is None:
                 raise falcon.HTTPBadRequest(description=f"unknown query parameter {name!r:.60}")
-            if reason := _problem(f"query parameter {name}", value, schema):
+            if reason := _problem(
+                f"query parameter {name}", value, schema, validator("query", name)
+            ):
                 raise falcon.HTTPBadRequest(description=reason)

@@ -55,10 +55,18 @@ class Jobs(_Resource):
     def on_post(self, req, resp):
         b = read_json(req)
         once(req, resp, self.store, lambda: {"added": self.store.add_job(
-            b["id"], b["type"], b["organization"], b["plugin_id"], b["meta"],
-            plugin_version=b.get("plugin_version"), input_ooi=b.get("input_ooi"),
-            raw_id=b.get("raw_id"), retry_of=b.get("retry_of"),
+            b["id"], b["type"], **_job_columns(b),
         )})  # fmt: skip
+
+
+def _job_columns(body: dict[str, Any]) -> dict[str, Any]:
+    """A new job's columns (but its id and type) from a body of ``POST /jobs``."""
+    return {
+        "organization": body["organization"], "plugin_id": body["plugin_id"],
+        "meta": body["meta"], "plugin_version": body.get("plugin_version"),
+        "input_ooi": body.get("input_ooi"), "raw_id": body.get("raw_id"),
+        "retry_of": body.get("retry_of"),
+    }  # fmt: skip
 
 
 class JobCount(_Resource):
@@ -83,8 +91,13 @@ class JobBegin(_Resource):
     def on_post(self, req, resp, job_id):
         b = read_json(req)
 
+        create = b.get("create")
+
         def begin() -> dict[str, Any]:
-            job = self.store.begin_job(job_id, b["worker"], b["interrupted"])
+            fields = None
+            if create is not None:  # recorded first when new, in the same transaction
+                fields = {"job_type": create["type"], **_job_columns(create)}
+            job = self.store.begin_job(job_id, b["worker"], b["interrupted"], fields)
             return {"job": job.to_dict() if job else None}
 
         once(req, resp, self.store, begin)

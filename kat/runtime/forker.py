@@ -43,8 +43,12 @@ def killpg(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def serve(control_fd: int, preload: list[str] = ()) -> None:
-    """The helper's loop: fork a job per request, report its pid and wait status."""
+def serve(control_fd: int, preload: list[str] = (), user: list[int] | None = None) -> None:
+    """The helper's loop: fork a job per request, report its pid and wait status.
+
+    ``user``: the job user ([uid, gid]) the import folders are routed for once, here
+    (:func:`kat.runtime.isolation.reach_imports`); a request for another user routes
+    them in its job."""
     # Ctrl-C and SIGTERM reach the worker's whole process group; the helper must
     # outlive them until its worker closes the control socket (jobs may be finishing).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -52,6 +56,8 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
     for name in (*PRELOAD, *preload):
         with contextlib.suppress(Exception):  # a library that fails here fails in its job
             __import__(name)
+    prepared = tuple(user) if user else None
+    isolation.reach_imports(prepared)
     # Orphans of a job that was killed (at its deadline) come to the helper, which kills
     # them (:func:`_kill_strays`), instead of to PID 1, where they would live on.
     isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
@@ -100,7 +106,7 @@ def serve(control_fd: int, preload: list[str] = ()) -> None:
                     other.close()
                 os.close(wake_r)
                 os.close(wake_w)
-                _child(header, out_w, log_fd, job_fd)  # never returns
+                _child(header, out_w, log_fd, job_fd, prepared)  # never returns
             for fd in (out_w, log_fd, job_fd):
                 os.close(fd)
             children[pid] = status
@@ -186,11 +192,15 @@ def _send(out_w: int, header: dict[str, Any], blobs: list[bytes] = ()) -> None:
             out.write(blob)
 
 
-def _child(control: dict[str, Any], out_w: int, log_fd: int, job_fd: int) -> None:
+def _child(
+    control: dict[str, Any], out_w: int, log_fd: int, job_fd: int,
+    prepared: tuple[int, int] | None = None,
+) -> None:  # fmt: skip
     """Set the plugin's process up, run the plugin, send the outcome, exit. Never returns.
 
     ``control``: ``memory`` (MiB), ``cwd`` (scratch folder), ``user`` ([uid, gid] or
-    None). The job file's header: ``kind`` (boefje|normalizer), ``code`` (file),
+    None; ``prepared``: the user the helper routed the import folders for). The job
+    file's header: ``kind`` (boefje|normalizer), ``code`` (file),
     ``folder``, ``env``, ``argument`` (boefje_meta, or the normalizer's input_ooi); its
     payload: the normalizer's raw bytes.
     """
@@ -222,14 +232,15 @@ def _child(control: dict[str, Any], out_w: int, log_fd: int, job_fd: int) -> Non
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         if control.get("cwd"):
             os.chdir(control["cwd"])  # a scratch folder of its own, removed after the job
-        user = control.get("user")
+        user = tuple(control["user"]) if control.get("user") else None
         if user and control.get("cwd"):
             os.chown(control["cwd"], *user)  # the job user's scratch folder
         folders = [header["folder"], os.path.dirname(header["code"])]
-        routes = isolation.become(
-            tuple(user) if user else None, folders + isolation.import_folders()
-        )
-        isolation.reroute_imports(routes)
+        if user != prepared:  # the helper routed the import folders for another user
+            folders += isolation.import_folders()
+        routes = isolation.become(user, folders)
+        if user != prepared or any(isolation.reroute(p, routes) != p for p in sys.path):
+            isolation.reroute_imports(routes)
         header["folder"] = isolation.reroute(header["folder"], routes)
         header["code"] = isolation.reroute(header["code"], routes)
         isolation.tame_threads()

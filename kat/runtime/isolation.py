@@ -127,6 +127,52 @@ def reroute_imports(routes: dict[str, str]) -> None:
             search[:] = [reroute(p, routes) for p in search]
 
 
+def reach_imports(user: tuple[int, int] | None) -> dict[str, str]:
+    """Once, in the job helper: route the import folders ``user`` cannot reach.
+
+    Each such folder is opened here, as root, and ``sys.path`` and the loaded packages
+    are pointed at its ``/proc/self/fd/N`` path. Every job forked from the helper
+    inherits the descriptors and the rerouted paths, so a job only routes its plugin's
+    own folders instead of reopening and rerouting every import folder. The folders
+    the user cannot reach are found by a probe process that switches to the user.
+    """
+    if user is None:
+        return {}
+    folders = import_folders()
+    routes = {}
+    for folder in _unreachable(user, folders):
+        with contextlib.suppress(OSError):
+            routes[folder] = f"/proc/self/fd/{os.open(folder, os.O_PATH | os.O_DIRECTORY)}"
+    reroute_imports(routes)
+    return routes
+
+
+def _unreachable(user: tuple[int, int], folders: list[str]) -> list[str]:
+    """The folders of ``folders`` that ``user`` cannot read and enter (all of them when
+    the probe fails: a route through a held descriptor works either way)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the probe: switch user, test each folder, report, exit
+        code = 1
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(user[1])
+            os.setuid(user[0])
+            blocked = [f for f in folders if not os.access(f, os.R_OK | os.X_OK)]
+            os.write(write, "\0".join(blocked).encode() or b"\0")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        data = answer.read()
+    _pid, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        return folders
+    return [f for f in data.decode().split("\0") if f]
+
+
 def import_folders() -> list[str]:
     """The folders imports come from: ``sys.path`` entries that are folders."""
     return [p for p in sys.path if p and os.path.isdir(p)]

@@ -117,7 +117,8 @@ class ForkServer:
         hide_environment()
         ours, theirs = socket.socketpair()
         code = "import sys, json; sys.path[:0] = json.loads(sys.argv[2]); " + (
-            "from kat.runtime.forker import serve; serve(int(sys.argv[1]), json.loads(sys.argv[3]))"
+            "from kat.runtime.forker import serve; "
+            "serve(int(sys.argv[1]), json.loads(sys.argv[3]), json.loads(sys.argv[4]))"
         )
         self._proc = subprocess.Popen(
             [
@@ -127,6 +128,7 @@ class ForkServer:
                 str(theirs.fileno()),
                 json.dumps([os.path.abspath(p) for p in sys.path]),
                 json.dumps(self.preload),
+                json.dumps(self.user),
             ],
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,

@@ -39,6 +39,9 @@ TIMEOUT = 30.0
 #: Seconds to wait before each retry: about 16 s in all, then StoreError.
 BACKOFF = (0.25, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0)
 
+#: Scans an HTTPStore keeps after reading them.
+SCANS_KEPT = 256
+
 _CONNECTION_ERRORS = (OSError, http.client.HTTPException)
 
 
@@ -75,6 +78,8 @@ class HTTPStore:
         self.timeout = timeout
         self.backoff = backoff
         self._local = threading.local()
+        #: Scans read so far (a scan's record never changes once added), most recent last.
+        self._scans: dict[str, Scan] = {}
 
     # --- transport -------------------------------------------------------------------
 
@@ -154,13 +159,24 @@ class HTTPStore:
         meta: dict[str, Any], *, plugin_version: str | None = None,
         input_ooi: str | None = None, raw_id: str | None = None, retry_of: str | None = None,
     ) -> bool:  # fmt: skip
-        body = {
+        body = self._job_body(
+            job_id, job_type, organization, plugin_id, meta, plugin_version=plugin_version,
+            input_ooi=input_ooi, raw_id=raw_id, retry_of=retry_of,
+        )  # fmt: skip
+        # No key: a retry of an add that happened answers False, which no caller minds.
+        return bool(self._call("POST", "/jobs", body)["added"])
+
+    @staticmethod
+    def _job_body(
+        job_id: str, job_type: str, organization: str, plugin_id: str,
+        meta: dict[str, Any], *, plugin_version: str | None = None,
+        input_ooi: str | None = None, raw_id: str | None = None, retry_of: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        return {
             "id": job_id, "type": job_type, "organization": organization,
             "plugin_id": plugin_id, "meta": meta, "plugin_version": plugin_version,
             "input_ooi": input_ooi, "raw_id": raw_id, "retry_of": retry_of,
         }  # fmt: skip
-        # No key: a retry of an add that happened answers False, which no caller minds.
-        return bool(self._call("POST", "/jobs", body)["added"])
 
     def forget_job(self, job_id: str) -> None:
         self._call("DELETE", f"/jobs/{_q(job_id)}")
@@ -168,9 +184,11 @@ class HTTPStore:
     def begin_job(
         self, job_id: str, worker: str, interrupted: bool, create: dict[str, Any] | None = None
     ) -> Job | None:
-        if create is not None:  # a job sent by someone else: recorded first (idempotent)
-            self.add_job(job_id, **create)
-        body = {"worker": worker, "interrupted": interrupted}
+        body: dict[str, Any] = {"worker": worker, "interrupted": interrupted}
+        if create is not None:  # a job sent by someone else: recorded first, in this call
+            body["create"] = {
+                k: v for k, v in self._job_body(job_id, **create).items() if k != "id"
+            }
         job = self._call("POST", f"/jobs/{_q(job_id)}/begin", body, once=True)["job"]
         return _job(job) if job else None
 
@@ -279,15 +297,22 @@ class HTTPStore:
         self._call("POST", "/scans", body, once=True)
 
     def get_scan(self, scan_id: str) -> Scan | None:
+        # Each normalizer job of a scan reads its scan: kept, one GET per scan.
+        if (known := self._scans.get(scan_id)) is not None:
+            return known
         d = self._call("GET", f"/scans/{_q(scan_id)}", missing_ok=True)
         if d is None:
             return None
         boefjes = d.get("boefjes")
-        return Scan(
+        scan = Scan(
             id=d["id"], organization=d["organization"], inputs=tuple(d["inputs"]),
             depth=d["depth"], scan_level=d["scan_level"],
             boefjes=tuple(boefjes) if boefjes is not None else None, created_at=d["created_at"],
         )  # fmt: skip
+        self._scans[scan_id] = scan
+        while len(self._scans) > SCANS_KEPT:  # dicts keep their order: oldest first
+            self._scans.pop(next(iter(self._scans)), None)
+        return scan
 
     def claim_pair(self, scan_id: str, boefje_id: str, input_ooi: str, level: int) -> str | None:
         body = {"boefje_id": boefje_id, "input_ooi": input_ooi, "level": level}

@@ -33,6 +33,10 @@ CONNECT_TIMEOUT = 10
 MIGRATION_LOCK = 0x6B6174
 
 
+#: A transaction whose commit waits for the disk (the pool's sessions do not).
+_BEGIN_DURABLE = b"BEGIN; SET LOCAL synchronous_commit TO on"
+
+
 @functools.lru_cache(maxsize=512)
 def _pg(sql: str) -> str:
     """``?`` placeholders as psycopg's ``%s`` (the SQL holds no literal ``%`` or ``?``)."""
@@ -98,11 +102,28 @@ class PostgresStore(SQLStore):
 
     @contextlib.contextmanager
     def _transaction(self, durable: bool = True) -> Iterator[_Tx]:
-        with _errors(), self.pool().connection() as conn, conn.transaction():
-            tx = _Tx(conn.cursor())
-            if durable:  # see SQLStore._transaction
-                tx.execute("SET LOCAL synchronous_commit TO on")
-            yield tx
+        with _errors(), self.pool().connection() as conn:
+            # BEGIN and a durable commit's setting (see SQLStore._transaction) in one
+            # round trip: a simple query of two statements.
+            conn.execute(_BEGIN_DURABLE if durable else b"BEGIN")
+            try:
+                yield _Tx(conn.cursor())
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):  # a broken connection: the pool drops it
+                    conn.execute(b"ROLLBACK")
+                raise
+            conn.execute(b"COMMIT")
+
+    def _write(
+        self, sql: str, args: tuple | list = (), durable: bool = True
+    ) -> tuple[int, list[Mapping[str, Any]]]:
+        if durable:
+            return super()._write(sql, args, durable)
+        # The connections are in autocommit: one statement is one transaction, sent
+        # without BEGIN and COMMIT round trips.
+        with _errors(), self.pool().connection() as conn:
+            cursor = conn.execute(_pg(sql), tuple(args))
+            return cursor.rowcount, cursor.fetchall() if cursor.description else []
 
     def _rows(self, sql: str, args: tuple | list = ()) -> list[Mapping[str, Any]]:
         with _errors(), self.pool().connection() as conn:

@@ -77,7 +77,6 @@ def _object(row: Mapping[str, Any]) -> StoredObject:
 
 
 def _insert_job(
-    tx: Any,
     job_id: str,
     job_type: str,
     organization: str,
@@ -87,8 +86,9 @@ def _insert_job(
     input_ooi: str | None = None,
     raw_id: str | None = None,
     retry_of: str | None = None,
-) -> bool:
-    cursor = tx.execute(
+) -> tuple[str, tuple]:
+    """The statement recording a job as ``queued`` (nothing when it is recorded)."""
+    return (
         "INSERT INTO jobs (id, type, organization, plugin_id, plugin_version,"
         " input_ooi, raw_id, status, meta, queued_at, retry_of)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -97,7 +97,6 @@ def _insert_job(
             raw_id, str(JobStatus.QUEUED), json.dumps(meta), timestamp(), retry_of,
         ),
     )  # fmt: skip
-    return cursor.rowcount == 1
 
 
 def _where(filters: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
@@ -125,6 +124,17 @@ class SQLStore:
         is committed durably, and that flushes every earlier commit with it, so a
         crash of the database loses nothing a broker acknowledgement relied on."""
         raise NotImplementedError
+
+    def _write(
+        self, sql: str, args: tuple | list = (), durable: bool = True
+    ) -> tuple[int, list[Mapping[str, Any]]]:
+        """One write statement, atomic on its own: its row count and the rows of its
+        ``RETURNING``. A backend may send it without a transaction around it (one round
+        trip to a database server instead of three)."""
+        with self._transaction(durable) as tx:
+            cursor = tx.execute(sql, args)
+            rows = cursor.fetchall() if cursor.description else []
+            return cursor.rowcount, rows
 
     def _rows(self, sql: str, args: tuple | list = ()) -> list[Mapping[str, Any]]:
         """The rows of one read (columns by name)."""
@@ -192,11 +202,11 @@ class SQLStore:
         raw_id: str | None = None,
         retry_of: str | None = None,
     ) -> bool:
-        with self._transaction(durable=False) as tx:
-            return _insert_job(
-                tx, job_id, job_type, organization, plugin_id, meta, plugin_version,
-                input_ooi, raw_id, retry_of,
-            )  # fmt: skip
+        sql, args = _insert_job(
+            job_id, job_type, organization, plugin_id, meta, plugin_version, input_ooi,
+            raw_id, retry_of,
+        )  # fmt: skip
+        return self._write(sql, args, durable=False)[0] == 1
 
     def forget_job(self, job_id: str) -> None:
         with self._transaction() as tx:
@@ -205,18 +215,19 @@ class SQLStore:
     def begin_job(
         self, job_id: str, worker: str, interrupted: bool, create: dict[str, Any] | None = None
     ) -> Job | None:
-        with self._transaction(durable=False) as tx:
-            if create is not None:  # a job sent by someone else: recorded here first
-                _insert_job(tx, job_id, **create)
-            cursor = tx.execute(
-                "UPDATE jobs SET status = ?, reason = NULL, detail = NULL, worker = ?,"
-                " attempts = attempts + 1, interrupted = interrupted + ?, started_at = ?,"
-                f" ended_at = NULL WHERE id = ? AND {_NOT_ENDED}",
-                (str(JobStatus.RUNNING), worker, int(interrupted), timestamp(), job_id),
-            )
-            if cursor.rowcount != 1:
-                return None
-            return _job(tx.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
+        update = (
+            "UPDATE jobs SET status = ?, reason = NULL, detail = NULL, worker = ?,"
+            " attempts = attempts + 1, interrupted = interrupted + ?, started_at = ?,"
+            f" ended_at = NULL WHERE id = ? AND {_NOT_ENDED} RETURNING *",
+            (str(JobStatus.RUNNING), worker, int(interrupted), timestamp(), job_id),
+        )
+        if create is None:
+            rows = self._write(*update, durable=False)[1]
+        else:  # a job sent by someone else: recorded here first, in the same transaction
+            with self._transaction(durable=False) as tx:
+                tx.execute(*_insert_job(job_id, **create))
+                rows = tx.execute(*update).fetchall()
+        return _job(rows[0]) if rows else None
 
     def requeue_job(self, job_id: str, detail: str | None) -> None:
         with self._transaction() as tx:
@@ -235,17 +246,16 @@ class SQLStore:
         runnable_hash: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> bool:
-        with self._transaction() as tx:
-            cursor = tx.execute(
-                "UPDATE jobs SET status = ?, reason = ?, detail = ?, ended_at = ?,"
-                " runnable_hash = COALESCE(?, runnable_hash), meta = COALESCE(?, meta)"
-                f" WHERE id = ? AND {_NOT_ENDED}",
-                (
-                    str(status), reason and str(reason), detail, timestamp(), runnable_hash,
-                    json.dumps(meta) if meta is not None else None, job_id,
-                ),
-            )  # fmt: skip
-            return cursor.rowcount == 1
+        changed, _rows = self._write(
+            "UPDATE jobs SET status = ?, reason = ?, detail = ?, ended_at = ?,"
+            " runnable_hash = COALESCE(?, runnable_hash), meta = COALESCE(?, meta)"
+            f" WHERE id = ? AND {_NOT_ENDED}",
+            (
+                str(status), reason and str(reason), detail, timestamp(), runnable_hash,
+                json.dumps(meta) if meta is not None else None, job_id,
+            ),
+        )  # fmt: skip
+        return changed == 1
 
     def get_job(self, job_id: str) -> Job | None:
         rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -494,13 +504,13 @@ class SQLStore:
 
     def heartbeat(self, name: str, queues: list[str]) -> None:
         now = timestamp()
-        with self._transaction(durable=False) as tx:
-            tx.execute(
-                "INSERT INTO workers (name, started_at, seen_at, queues) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at,"
-                " queues = excluded.queues",
-                (name, now, now, json.dumps(queues)),
-            )
+        self._write(
+            "INSERT INTO workers (name, started_at, seen_at, queues) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at,"
+            " queues = excluded.queues",
+            (name, now, now, json.dumps(queues)),
+            durable=False,
+        )
 
     def workers(self) -> list[Worker]:
         rows = self._rows("SELECT * FROM workers ORDER BY name")
@@ -690,13 +700,15 @@ class SQLStore:
         return {r["organization"]: r["n"] for r in rows}
 
     def record_run(self, run_key: str, job_id: str) -> None:
-        with self._transaction() as tx:
-            tx.execute(
-                "INSERT INTO boefje_runs (run_key, job_id, ended_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (run_key) DO UPDATE SET job_id = excluded.job_id,"
-                " ended_at = excluded.ended_at",
-                (run_key, job_id, timestamp()),
-            )
+        # Not durable on its own: written before the job's end, whose durable commit
+        # flushes it (a run lost with a crash of the database is only run again).
+        self._write(
+            "INSERT INTO boefje_runs (run_key, job_id, ended_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (run_key) DO UPDATE SET job_id = excluded.job_id,"
+            " ended_at = excluded.ended_at",
+            (run_key, job_id, timestamp()),
+            durable=False,
+        )
 
     def find_run(self, run_key: str, since: str) -> str | None:
         rows = self._rows(

@@ -96,3 +96,45 @@ def test_a_wrong_token_is_a_store_error_at_once(server):
 def test_bad_urls_are_refused():
     with pytest.raises(StoreError, match="KAT_DATA_API"):
         HTTPStore("ftp://x", TOKEN)
+
+
+class CountCalls:
+    """Passes every request on to the app, noting its method and path."""
+
+    def __init__(self, app) -> None:
+        self.app, self.calls = app, []
+
+    def __call__(self, environ, start_response):
+        self.calls.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        return self.app(environ, start_response)
+
+
+def test_a_job_sent_by_someone_else_is_recorded_and_begun_in_one_call(server_app):
+    counter = CountCalls(server_app)
+    with serve(counter) as url:
+        store = HTTPStore(url, TOKEN, timeout=5)
+        create = {"job_type": "boefje", "organization": "org1", "plugin_id": "dns-records",
+                  "meta": {"id": "job-9"}, "input_ooi": "Hostname|internet|a.example"}  # fmt: skip
+        job = store.begin_job("job-9", "host:1", False, create)
+        assert counter.calls == ["POST /v1/data/jobs/job-9/begin"]
+        assert job.status == JobStatus.RUNNING and job.attempts == 1
+        assert (job.organization, job.plugin_id, job.input_ooi) == (
+            "org1", "dns-records", "Hostname|internet|a.example")  # fmt: skip
+        # Recorded already: begun again (a redelivery), the record is kept, not doubled.
+        again = store.begin_job("job-9", "host:2", True, create)
+        assert again.attempts == 2 and again.worker == "host:2"
+        store.end_job("job-9", JobStatus.COMPLETED)
+        assert store.begin_job("job-9", "host:3", False, create) is None  # ended: never again
+
+
+def test_a_scan_is_read_once_per_store(server_app):
+    counter = CountCalls(server_app)
+    with serve(counter) as url:
+        store = HTTPStore(url, TOKEN, timeout=5)
+        store.add_scan(Scan("scan-7", "org1", ("Hostname|internet|a.example",), depth=3))
+        assert store.get_scan("scan-7").depth == 3
+        assert store.get_scan("scan-7").depth == 3
+        assert store.get_scan("missing") is None
+        assert store.get_scan("missing") is None  # an unknown scan is asked again
+        reads = [c for c in counter.calls if c.startswith("GET")]
+        assert reads == ["GET /v1/data/scans/scan-7"] + ["GET /v1/data/scans/missing"] * 2

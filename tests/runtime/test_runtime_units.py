@@ -586,3 +586,20 @@ def test_the_job_user_must_exist_and_needs_root_to_differ():
     else:
         with pytest.raises(ConfigError, match="only a worker running as root"):
             isolation.resolve("0")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to the job user needs root")
+def test_the_helper_finds_the_import_folders_the_job_user_cannot_reach():
+    from kat.runtime import isolation
+
+    closed, reachable = tempfile.mkdtemp(), tempfile.mkdtemp()
+    try:
+        os.chmod(closed, 0o700)
+        os.chmod(reachable, 0o755)
+        user = isolation.resolve("nobody")
+        # Only the closed folder gets a route; the probe ran as the job user, not root.
+        assert isolation._unreachable(user, [closed, reachable]) == [closed]
+        assert isolation._unreachable(user, [reachable]) == []
+    finally:
+        os.rmdir(closed)
+        os.rmdir(reachable)
