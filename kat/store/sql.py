@@ -642,16 +642,8 @@ class SQLStore:
         return len(rows)
 
     def _copy_schedule(self, rows: list[tuple], upsert: str) -> None:
-        """PostgreSQL: COPY the rows into a temporary table, then one upsert."""
-        columns = self._SCHEDULE_COLUMNS
-        with self._transaction() as tx:
-            tx.execute("CREATE TEMP TABLE schedule_in (LIKE schedule) ON COMMIT DROP")
-            with tx.cursor.copy(f"COPY schedule_in ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            tx.execute(
-                f"INSERT INTO schedule ({columns}) SELECT {columns} FROM schedule_in{upsert}"
-            )
+        """PostgreSQL: the rows written with COPY (:class:`kat.store.postgres.PostgresStore`)."""
+        raise NotImplementedError
 
     def remove_schedule(self, keys: Iterable[tuple[str, str, str]]) -> int:
         rows = list(keys)

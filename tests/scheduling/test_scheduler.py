@@ -123,7 +123,10 @@ def test_a_large_schedule_write_round_trips(store):
     assert store.put_schedule(entries) == 250
     changed = [ScheduleEntry(e.organization, e.boefje_id, e.input_ooi, 3, "2026-02-01", True)
                for e in entries[:120]]  # fmt: skip
-    store.put_schedule(changed)  # an upsert: no duplicate keys
+    added = [ScheduleEntry("acme", "dns-records", f"Hostname|internet|new{n}.example", 4, "2026")
+             for n in range(30)]  # fmt: skip
+    store.put_schedule(changed + added)  # an upsert: no duplicate keys, the new ones added
     assert store.schedule_levels("acme", "dns-records") == {
-        e.input_ooi: 3 if n < 120 else 2 for n, e in enumerate(entries)
+        **{e.input_ooi: 3 if n < 120 else 2 for n, e in enumerate(entries)},
+        **{e.input_ooi: 4 for e in added},
     }
