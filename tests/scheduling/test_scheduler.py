@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kat.ooi import DNSARecord, Hostname, IPAddressV4, Network
+from kat.ooi import DNSARecord, Hostname, IPAddressV4, IPPort, Network
 from kat.scheduling.scheduler import LEASE, upcoming
 from tests.scheduling.conftest import System
 
@@ -130,3 +130,24 @@ def test_a_large_schedule_write_round_trips(store):
         **{e.input_ooi: 3 if n < 120 else 2 for n, e in enumerate(entries)},
         **{e.input_ooi: 4 for e in added},
     }
+
+
+def test_a_scope_scan_level_raises_what_a_boefje_needs_never_lowers_it(system, caplog):
+    _enable(system, "acme", "port-scan", "service_banner")
+    port = IPPort(address=IP, protocol="tcp", port=22)
+    _found(system, "acme", IP, port)
+    path = system.catalogue.root / "scopes" / "acme.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        f"objects:\n  {IP.reference}: 2\n"
+        "plugins:\n  service_banner: {scan_level: 3}\n  port-scan: {scan_level: 1}\n"
+    )
+    # port-scan's own level (2) holds however low the override; service_banner waits for 3.
+    assert system.pass_() == [("acme", "port-scan", IP.reference)]
+    assert "port-scan scan_level 1 is below the plugin's own 2" in caplog.text
+    system.scopes.set("acme", IP.reference, 3)  # the port inherits 3 from its address
+    assert system.pass_() == [("acme", "service_banner", port.reference)]
+    _enable(system, "beta", "service_banner")
+    _found(system, "beta", IP, port)
+    system.scopes.set("beta", IP.reference, 2)
+    assert system.pass_() == [("beta", "service_banner", port.reference)]
