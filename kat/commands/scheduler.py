@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         summary = {
             "pairs": report.pairs, "added": report.added, "raised": report.raised,
             "removed": report.removed, "sent": len(report.sent), "deferred": report.deferred,
+            "waiting": report.waiting,
         }  # fmt: skip
         print(
             json.dumps(summary) if args.json else " ".join(f"{k}={v}" for k, v in summary.items())

@@ -56,6 +56,7 @@ class PassReport:
     removed: int = 0
     sent: list[str] = field(default_factory=list)
     deferred: int = 0  #: due, but held back by the bounds on outstanding jobs
+    waiting: int = 0  #: due, but the same boefje runs on the same input for another org
     oldest_overdue: float = 0.0  #: seconds the most overdue sent-or-deferred pair waited
 
 
@@ -202,6 +203,7 @@ class Scheduler:
             report.deferred += len(self.store.due_entries(iso(now), 1))
             return report
         plugins = self.plugins()
+        in_flight = self.store.outstanding_boefje_inputs()
         overrides: dict[str, dict[str, Schedule] | None] = {}
         updates = []
         for entry in self.store.due_entries(iso(now), budget * 4):
@@ -215,6 +217,12 @@ class Scheduler:
                 continue
             if self._still_running(entry):
                 continue  # the last run has not ended: never two of one pair at once
+            if (entry.boefje_id, entry.input_ooi) in in_flight:
+                # Another organisation's run of this boefje on this input has not ended:
+                # this one waits for it, so that with the same settings the worker reuses
+                # its output (kat.scheduling.dedup) and the target sees one run, not two.
+                report.waiting += 1
+                continue
             if entry.organization not in overrides:
                 try:
                     overrides[entry.organization] = self.scopes.get(entry.organization).plugins
@@ -234,6 +242,7 @@ class Scheduler:
             )
             self.send(meta.to_dict())
             report.sent.append(job_id)
+            in_flight.add((entry.boefje_id, entry.input_ooi))
             budget -= 1
             outstanding[entry.organization] = outstanding.get(entry.organization, 0) + 1
             # The interval counts from when the job was queued (after send), so two runs

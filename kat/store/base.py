@@ -357,6 +357,9 @@ class SchedulingStore(Protocol):
     def outstanding_boefje_jobs(self) -> dict[str, int]:
         """Boefje jobs queued or running, by organisation."""
 
+    def outstanding_boefje_inputs(self) -> set[tuple[str, str]]:
+        """(boefje id, input reference) of every boefje job queued or running."""
+
     def record_run(self, run_key: str, job_id: str) -> None:
         """Remember that ``job_id`` completed the boefje run ``run_key`` (now)."""
 

@@ -681,6 +681,12 @@ class SQLStore:
         )
         return {r["organization"]: r["n"] for r in rows}
 
+    def outstanding_boefje_inputs(self) -> set[tuple[str, str]]:
+        rows = self._rows(
+            f"SELECT DISTINCT plugin_id, input_ooi FROM jobs WHERE type = 'boefje' AND {_NOT_ENDED}"
+        )
+        return {(r["plugin_id"], r["input_ooi"]) for r in rows}
+
     def record_run(self, run_key: str, job_id: str) -> None:
         with self._transaction() as tx:
             tx.execute(

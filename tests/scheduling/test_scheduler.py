@@ -150,4 +150,20 @@ def test_a_scope_scan_level_raises_what_a_boefje_needs_never_lowers_it(system, c
     _enable(system, "beta", "service_banner")
     _found(system, "beta", IP, port)
     system.scopes.set("beta", IP.reference, 2)
-    assert system.pass_() == [("beta", "service_banner", port.reference)]
+    system.finish_all()  # (beta's banner waits for acme's to end)
+    sent = system.pass_()
+    assert [s for s in sent if s[0] == "beta"] == [("beta", "service_banner", port.reference)]
+    assert ("acme", "port-scan", IP.reference) in sent  # its level rose to 3: due at once
+
+
+def test_the_same_boefje_on_the_same_input_is_sent_for_one_organisation_at_a_time(system):
+    for org in ("acme", "beta"):
+        _enable(system, org, "dns-records")
+        system.scopes.set(org, HOST.reference, 2)
+    [first] = system.pass_()  # one of the two: the other waits for its run to end
+    assert first[1:] == ("dns-records", HOST.reference)
+    system.clock.advance(5)
+    assert system.pass_() == []
+    system.finish_all()  # now the worker can reuse the first run (same settings)
+    other = "beta" if first[0] == "acme" else "acme"
+    assert system.pass_() == [(other, "dns-records", HOST.reference)]
