@@ -128,6 +128,8 @@ class Scheduler:
     def levels(self, org: str, scope: Scope | None = None) -> dict[str, levelmod.Level]:
         """Every object of ``org`` that has a scan level, and where it came from."""
         declared = (scope or self.scopes.get(org)).objects
+        if not declared:  # nothing declared, nothing reached: no need to read the store
+            return {}
         return levelmod.levels(declared, levelmod.linking_objects(self.store, org))
 
     def desired(self, org: str) -> dict[str, dict[str, int]]:

@@ -232,8 +232,8 @@ class RemoteScopes:
                 raise Invalid((), "the answer is not a scope")
             data = _validate({k: body.get(k) for k in ("objects", "plugins")}, org)
         except Invalid as exc:
-            where = "/".join(map(str, exc.keys))
-            raise BrokenFile(f"KATALOGUS_API scope of {org!r}: {where} {exc.reason}") from None
+            where = "".join(f"{key}: " for key in exc.keys)
+            raise BrokenFile(f"KATALOGUS_API scope of {org!r}: {where}{exc.reason}") from None
         return Scope(org, data["objects"], data["plugins"])
 
 
