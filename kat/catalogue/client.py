@@ -82,9 +82,10 @@ class KatalogusClient:
         status, settings = self._get(f"/v1/organisations/{org}/{plugin}/settings")
         return enabled, settings if status == 200 else {}
 
-    def enabled_states(self, org_id: str) -> dict[str, bool]:
+    def plugin_states(self, org_id: str) -> dict[str, bool]:
         """Every plugin's enabled state for the organisation, as the KATalogus sees it
-        (its default where the organisation made no choice), in one request."""
+        (its default where the organisation made no choice), in one request (the
+        scheduler's read; it needs the KATalogus token, a worker's token may not list)."""
         org = quote(check_id(org_id), safe="")
         status, body = self._get(f"/v1/organisations/{org}/plugins")
         if status == 404:

@@ -17,8 +17,6 @@ class CatalogueReader(Protocol):
 
     def organisations(self) -> list[str]: ...
 
-    def enabled_states(self, org_id: str) -> dict[str, bool]: ...
-
 
 def open_reader(settings: Settings) -> CatalogueReader:
     """The files under ``KAT_CATALOGUE_DIR``, or the KATalogus at ``KATALOGUS_API``."""

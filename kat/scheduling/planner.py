@@ -36,15 +36,14 @@ Send = Callable[[dict[str, Any]], str]
 def enabled(reader: CatalogueReader, organization: str, plugin: Plugin) -> bool:
     """The organisation's choice, else the plugin's default; unreadable state: off.
 
-    The catalogue files and the KATalogus (its plugin list) answer without opening
-    sealed settings (``kat scan`` plans without the private key; a job whose settings
-    cannot be opened fails on its own).
+    The catalogue files answer without opening sealed settings (``kat scan`` plans
+    without the private key; a job whose settings cannot be opened fails on its own).
     """
     try:
         states = getattr(reader, "enabled_states", None)
         if states is not None:
             state = states(organization).get(plugin.id)
-        else:  # a reader offering only plugin_state
+        else:  # the KATalogus API
             state, _settings = reader.plugin_state(organization, plugin.id)
     except CatalogueError:
         return False

@@ -99,8 +99,10 @@ class Scheduler:
         """The organisation's enabled boefjes by the object type they consume. Its plugin
         states are read once (one request over ``KATALOGUS_API``); a KATalogus that cannot
         answer raises :class:`CatalogueError`, so the organisation is not planned."""
+        # The files: the organisation's own choices; the KATalogus: its plugin list.
+        read = getattr(self.reader, "enabled_states", None) or self.reader.plugin_states
         try:
-            states = self.reader.enabled_states(org)
+            states = read(org)
         except UnknownOrganisation:
             states = None  # a scope file of an organisation that is gone: nothing runs
         by_type: dict[str, list[Plugin]] = {}
