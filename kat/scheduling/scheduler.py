@@ -173,16 +173,17 @@ class Scheduler:
     ) -> None:
         """One boefje of one organisation: new pairs and raised levels due now."""
         have = self.store.schedule_levels(org, boefje_id)
-        new, raised, lowered = [], [], []
+        new: dict[str, int] = {}
+        raised, lowered = [], []
         for reference, level in want.items():
             old = have.pop(reference, None)
             if old is None:
-                new.append(ScheduleEntry(org, boefje_id, reference, level, now, True))
+                new[reference] = level
             elif level > old:
                 raised.append((reference, level))
             elif level < old:
                 lowered.append((reference, level))
-        self.store.put_schedule(new)
+        self.store.add_schedule(org, boefje_id, new, now)
         self.store.set_schedule_levels(org, boefje_id, raised, now)
         self.store.set_schedule_levels(org, boefje_id, lowered, None)
         report.removed += self.store.remove_schedule((org, boefje_id, r) for r in have)

@@ -130,6 +130,11 @@ def test_a_large_schedule_write_round_trips(store):
         **{e.input_ooi: 3 if n < 120 else 2 for n, e in enumerate(entries)},
         **{e.input_ooi: 4 for e in added},
     }
+    planned = {f"Hostname|internet|p{n}.example": 1 for n in range(150)}
+    assert store.add_schedule("acme", "port-scan", planned, "2026-03-01") == 150
+    assert store.schedule_levels("acme", "port-scan") == planned
+    assert {(e.next_at, e.urgent) for e in store.schedule_entries("acme")
+            if e.boefje_id == "port-scan"} == {("2026-03-01", True)}  # fmt: skip
 
 
 def test_a_scope_scan_level_raises_what_a_boefje_needs_never_lowers_it(system, caplog):
