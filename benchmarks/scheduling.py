@@ -8,10 +8,15 @@ For each backend, in a process of its own (so peak memory is that backend's alon
   * a steady pass: nothing new, nothing due (the pass a running scheduler makes
     every tick);
   * peak resident memory of the process, and queue pressure: jobs sent by the first
-    pass (bounded by KAT_SCHEDULER_MAX_TOTAL) and the pairs left waiting.
+    pass (bounded by KAT_SCHEDULER_MAX_TOTAL) and the pairs left waiting;
+  * the CPU seconds this process spent in each pass (PostgreSQL's own work not
+    included): on a busy shared machine, the figure that moves least with the load.
 
 Sending records the job in the store as the lifecycle does; no broker is involved.
-Usage: ``python benchmarks/scheduling.py [--objects 100000] [--backend sqlite|postgres]``.
+``--runs N`` runs each backend N times (a fresh process and store each time) and prints
+the median of each figure.
+Usage: ``python benchmarks/scheduling.py [--objects 100000] [--runs 3]
+[--backend sqlite|postgres]``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,41 +91,57 @@ def one_backend(backend: str, objects: int) -> dict:
     t = time.perf_counter()
     read = len(store.objects(ORG, limit=10_000_000))
     baseline = time.perf_counter() - t
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     first = scheduler.run_once()
-    first_s = time.perf_counter() - t
-    t = time.perf_counter()
+    first_s, first_cpu = time.perf_counter() - t, time.process_time() - cpu
+    t, cpu = time.perf_counter(), time.process_time()
     steady = scheduler.run_once()
-    steady_s = time.perf_counter() - t
+    steady_s, steady_cpu = time.perf_counter() - t, time.process_time() - cpu
     store.close()
     return {
         "backend": backend, "objects": read, "pairs": first.pairs,
         "baseline_read_s": round(baseline, 2), "first_pass_s": round(first_s, 2),
         "steady_pass_s": round(steady_s, 2), "sent_first_pass": len(first.sent),
+        "first_pass_cpu_s": round(first_cpu, 2), "steady_pass_cpu_s": round(steady_cpu, 2),
         "waiting_after_first_pass": first.pairs - len(first.sent),
         "sent_steady_pass": len(steady.sent), "deferred_steady_pass": steady.deferred,
         "rss_before_mib": round(rss_start), "peak_rss_mib": round(_rss_mib()),
     }  # fmt: skip
 
 
+def _median(values: list) -> float | int:
+    if all(isinstance(v, int) for v in values):
+        return statistics.median_low(values)
+    return round(statistics.median(values), 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=100_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres"])
+    parser.add_argument("--runs", type=int, default=1, help="runs per backend; medians shown")
     args = parser.parse_args()
     if args.backend:
         print(json.dumps(one_backend(args.backend, args.objects)))
         return
     for backend in ("sqlite", "postgres"):
-        done = subprocess.run(
-            [sys.executable, __file__, "--objects", str(args.objects), "--backend", backend],
-            capture_output=True, text=True, check=True, timeout=1800,
-        )  # fmt: skip
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        runs = []
+        for _ in range(max(args.runs, 1)):
+            done = subprocess.run(
+                [sys.executable, __file__, "--objects", str(args.objects), "--backend", backend],
+                capture_output=True, text=True, check=True, timeout=1800,
+            )  # fmt: skip
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        figures = {key: _median([run[key] for run in runs]) for key in runs[0] if key != "backend"}
+        if len(runs) > 1:
+            print(f"{backend:<9} first passes: " + ", ".join(
+                f"{run['first_pass_s']} s" for run in runs) + "; medians:")  # fmt: skip
         print(
             f"{backend:<9} {figures['objects']:>7} objects x {BOEFJES} boefjes = "
-            f"{figures['pairs']} pairs: first pass {figures['first_pass_s']} s, steady pass "
-            f"{figures['steady_pass_s']} s (baseline: reading the objects "
+            f"{figures['pairs']} pairs: first pass {figures['first_pass_s']} s "
+            f"(CPU {figures['first_pass_cpu_s']} s), steady pass "
+            f"{figures['steady_pass_s']} s (CPU {figures['steady_pass_cpu_s']} s) "
+            f"(baseline: reading the objects "
             f"{figures['baseline_read_s']} s); peak RSS {figures['peak_rss_mib']} MiB "
             f"(before the passes {figures['rss_before_mib']} MiB); queue: "
             f"{figures['sent_first_pass']} sent, {figures['waiting_after_first_pass']} "

@@ -81,3 +81,21 @@ class KatalogusClient:
         enabled = body.get("enabled")
         status, settings = self._get(f"/v1/organisations/{org}/{plugin}/settings")
         return enabled, settings if status == 200 else {}
+
+    def plugin_states(self, org_id: str) -> dict[str, bool]:
+        """Every plugin's enabled state for the organisation, as the KATalogus sees it
+        (its default where the organisation made no choice), in one request (the
+        scheduler's read; it needs the KATalogus token, a worker's token may not list)."""
+        org = quote(check_id(org_id), safe="")
+        status, body = self._get(f"/v1/organisations/{org}/plugins")
+        if status == 404:
+            raise UnknownOrganisation(f"organisation {org_id!r} does not exist")
+        return {p["id"]: bool(p.get("enabled")) for p in body if isinstance(p, dict) and "id" in p}
+
+    def scope(self, org_id: str) -> Any:
+        """The organisation's declared scope (``GET …/scope``, kat.scheduling.scope)."""
+        org = quote(check_id(org_id), safe="")
+        status, body = self._get(f"/v1/organisations/{org}/scope")
+        if status == 404:
+            raise UnknownOrganisation(f"organisation {org_id!r} does not exist")
+        return body

@@ -17,7 +17,7 @@ from kat.catalogue import open_reader
 from kat.catalogue.plugins import discover
 from kat.cli import OK, command
 from kat.scheduling.scheduler import Scheduler
-from kat.scheduling.scope import Scopes
+from kat.scheduling.scope import open_scopes
 from kat.store import open_store
 
 logger = logging.getLogger(__name__)
@@ -28,8 +28,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "scheduler",
         help="keep every in-scope object scanned on its boefjes' intervals",
-        description="Plan the declared scopes (catalogue/scopes/) and send due boefje jobs, "
-        "every KAT_SCHEDULER_TICK seconds, while holding the store's scheduler lease.",
+        description="Plan the declared scopes (catalogue/scopes/, or the KATalogus's when "
+        "KATALOGUS_API is set) and send due boefje jobs, every KAT_SCHEDULER_TICK seconds, "
+        "while holding the store's scheduler lease.",
     )
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     parser.add_argument("--json", action="store_true", help="with --once: print the pass as JSON")
@@ -52,7 +53,7 @@ def make(settings: config.Settings) -> Scheduler:
         open_store(settings.database_url),
         plugins,
         open_reader(settings),
-        Scopes(settings.catalogue_dir),
+        open_scopes(settings),
         send,
         default_interval=settings.default_interval,
         max_per_org=settings.scheduler_max_per_org,
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         summary = {
             "pairs": report.pairs, "added": report.added, "raised": report.raised,
             "removed": report.removed, "sent": len(report.sent), "deferred": report.deferred,
+            "waiting": report.waiting,
         }  # fmt: skip
         print(
             json.dumps(summary) if args.json else " ".join(f"{k}={v}" for k, v in summary.items())

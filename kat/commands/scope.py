@@ -15,7 +15,6 @@ from kat import config
 from kat.catalogue import Catalogue, CatalogueError
 from kat.catalogue.errors import NotFound
 from kat.cli import FAILED, OK, UsageError, command
-from kat.katalogus.scope import scope_json
 from kat.scheduling.scope import MAX_LEVEL, Scopes
 
 
@@ -78,10 +77,10 @@ def _files(settings: config.Settings, args: argparse.Namespace) -> dict:
     catalogue.organisation(args.org)  # UnknownOrganisation (NotFound) if missing
     scopes = Scopes(settings.catalogue_dir)
     if args.scope_command == "add":
-        return scope_json(scopes.set(args.org, args.ref, args.level))
+        return scopes.set(args.org, args.ref, args.level).to_json()
     if args.scope_command == "rm":
-        return scope_json(scopes.remove(args.org, args.ref))
-    return scope_json(scopes.get(args.org))
+        return scopes.remove(args.org, args.ref).to_json()
+    return scopes.get(args.org).to_json()
 
 
 def _remote(settings: config.Settings, args: argparse.Namespace) -> dict:

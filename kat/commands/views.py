@@ -14,8 +14,9 @@ import sys
 from typing import Any
 
 from kat import config
-from kat.cli import OK, UsageError, command
+from kat.cli import OK, CommandFailed, UsageError, command
 from kat.jobs import OUTPUT_MARK, JobStatus
+from kat.scheduling.levels import OUT_OF_SCOPE, object_levels
 
 #: The most rows a view prints (``--limit`` above this is refused).
 MAX_LIMIT = 1_000_000
@@ -260,7 +261,14 @@ def run_raw(args: argparse.Namespace) -> int:
 
 @command
 def add_objects(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("objects", help="objects the normalizers found")
+    p = sub.add_parser(
+        "objects",
+        help="objects the normalizers found, with their scan level and where it came from",
+        description="Each object's scan level: declared in the organisation's scope "
+        "(catalogue/scopes/ORG.yaml, or the KATalogus's when KATALOGUS_API is set), "
+        "inherited along a reference (which one is shown), or '-' (not in scope: stored, "
+        "never scanned).",
+    )
     p.add_argument("--org", required=True, help="the organisation")
     p.add_argument("--type", dest="object_type", metavar="T", help="only objects of this type")
     p.add_argument("--scan", metavar="ID", help="only objects found by this scan")
@@ -282,6 +290,11 @@ def run_objects(args: argparse.Namespace) -> int:
         found.setdefault(obj.primary_key, obj.to_dict())  # the first job that found it
     rows = sorted(found.values(), key=lambda o: (o["object_type"], o["primary_key"]))
     rows = rows[: args.limit]
+    levels = _levels(store, args.org)
+    for row in rows:
+        level = levels.get(row["primary_key"])
+        row["_scan_level"] = level.level if level else None
+        row["_level_source"] = level.source if level else OUT_OF_SCOPE
     findings = [o for o in rows if o["object_type"] == "Finding"]
     for finding in findings:
         finding["risk"] = _risk(store, args.org, finding.get("finding_type"))
@@ -297,10 +310,24 @@ def run_objects(args: argparse.Namespace) -> int:
         )  # fmt: skip
         return OK
     _table(
-        [[o["object_type"], o["primary_key"], o["_job_id"]] for o in rows],
-        ["TYPE", "PRIMARY KEY", "FOUND BY JOB"],
-    )
+        [[o["object_type"], o["primary_key"],
+          "-" if o["_scan_level"] is None else o["_scan_level"], o["_level_source"],
+          o["_job_id"]] for o in rows],
+        ["TYPE", "PRIMARY KEY", "LEVEL", "LEVEL FROM", "FOUND BY JOB"],
+    )  # fmt: skip
     return OK
+
+
+def _levels(store, org: str) -> dict[str, Any]:
+    """Each object's scan level (:func:`kat.scheduling.levels.object_levels`), the scope
+    read from the catalogue files or ``KATALOGUS_API``."""
+    from kat.catalogue import CatalogueError
+    from kat.scheduling.scope import open_scopes
+
+    try:
+        return object_levels(store, open_scopes(config.load()), org)
+    except CatalogueError as exc:
+        raise CommandFailed(f"the scan levels of {org!r} cannot be read: {exc}") from None
 
 
 #: Severities from worst to least (OpenKAT's order).

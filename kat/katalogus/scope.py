@@ -18,14 +18,7 @@ from kat.scheduling.scope import Scope, Scopes
 
 
 def scope_json(scope: Scope) -> dict:
-    return {
-        "organisation": scope.organisation,
-        "objects": dict(sorted(scope.objects.items())),
-        "plugins": {
-            pid: ({"cron": s.cron} if s.cron else {"interval": s.interval})
-            for pid, s in sorted(scope.plugins.items())
-        },
-    }
+    return scope.to_json()
 
 
 class _Base:

@@ -19,7 +19,7 @@ Objects no path reaches have no level and are never scanned.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,15 +129,23 @@ def levels(
     return result
 
 
-def object_levels(store: Any, catalogue_dir: Any, org: str) -> dict[str, Level]:
-    """The scan level of each of ``org``'s objects and where it came from (for
-    ``kat objects``): the declared scope in ``catalogue_dir`` plus the stored objects."""
-    from kat.scheduling.scope import Scopes
+#: Objects read per organisation and type (the store's limit on one read).
+MAX_OBJECTS = 10_000_000
 
-    declared = Scopes(catalogue_dir).get(org).objects
-    linking = (
-        (o.primary_key, o.data)
-        for object_type in LINKING_TYPES
-        for o in store.objects(org, object_type=object_type, limit=10_000_000)
-    )
-    return levels(declared, linking)
+#: What ``kat objects`` shows for an object without a level: stored, never scanned.
+OUT_OF_SCOPE = "not in scope"
+
+
+def linking_objects(store: Any, org: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``org``'s stored objects whose references pass levels on (the others need no
+    reading: they have a level only when declared or reached)."""
+    for object_type in LINKING_TYPES:
+        for obj in store.objects(org, object_type=object_type, limit=MAX_OBJECTS):
+            yield obj.primary_key, obj.data
+
+
+def object_levels(store: Any, scopes: Any, org: str) -> dict[str, Level]:
+    """The scan level of each of ``org``'s objects that has one, and where it came from
+    (for ``kat objects``): the declared scope (:func:`kat.scheduling.scope.open_scopes`:
+    the files, or the KATalogus) plus the stored objects."""
+    return levels(scopes.get(org).objects, linking_objects(store, org))

@@ -28,19 +28,16 @@ from typing import Any
 
 from croniter import croniter
 
-from kat.catalogue import CatalogueError, CatalogueReader
+from kat.catalogue import CatalogueError, CatalogueReader, UnknownOrganisation
 from kat.catalogue.plugins import Plugin
 from kat.jobs import BoefjeMeta, PluginRef
 from kat.scheduling import levels as levelmod
-from kat.scheduling.planner import enabled
-from kat.scheduling.scope import Schedule, Scopes
+from kat.scheduling.scope import RemoteScopes, Schedule, Scope, Scopes
 from kat.store.base import ScheduleEntry
 
 logger = logging.getLogger(__name__)
 
 LEASE = "scheduler"
-#: Objects read per organisation and pass (the store's limit on one read).
-MAX_OBJECTS = 10_000_000
 
 Send = Callable[[dict[str, Any]], str]
 
@@ -59,6 +56,7 @@ class PassReport:
     removed: int = 0
     sent: list[str] = field(default_factory=list)
     deferred: int = 0  #: due, but held back by the bounds on outstanding jobs
+    waiting: int = 0  #: due, but the same boefje runs on the same input for another org
     oldest_overdue: float = 0.0  #: seconds the most overdue sent-or-deferred pair waited
 
 
@@ -82,7 +80,7 @@ class Scheduler:
         store: Any,
         plugins: Callable[[], Mapping[str, Plugin]],
         reader: CatalogueReader,
-        scopes: Scopes,
+        scopes: Scopes | RemoteScopes,
         send: Send,
         *,
         default_interval: int = 86400,
@@ -93,46 +91,77 @@ class Scheduler:
         self.store, self.plugins, self.reader, self.scopes = store, plugins, reader, scopes
         self.send, self.default_interval, self.clock = send, default_interval, clock
         self.max_per_org, self.max_total = max_per_org, max_total
+        self._warned: set[tuple[str, str, int]] = set()  # scan_level overrides below a manifest
 
     # --- planning ----------------------------------------------------------------------
 
     def _boefjes(self, org: str) -> dict[str, list[Plugin]]:
+        """The organisation's enabled boefjes by the object type they consume. Its plugin
+        states are read once (one request over ``KATALOGUS_API``); a KATalogus that cannot
+        answer raises :class:`CatalogueError`, so the organisation is not planned."""
+        # The files: the organisation's own choices; the KATalogus: its plugin list.
+        read = getattr(self.reader, "enabled_states", None) or self.reader.plugin_states
+        try:
+            states = read(org)
+        except UnknownOrganisation:
+            states = None  # a scope file of an organisation that is gone: nothing runs
         by_type: dict[str, list[Plugin]] = {}
         for plugin in sorted(self.plugins().values(), key=lambda p: p.id):
-            if plugin.type == "boefje" and enabled(self.reader, org, plugin):
+            on = states is not None and states.get(plugin.id, plugin.enabled)
+            if plugin.type == "boefje" and on:
                 for object_type in plugin.consumes:
                     by_type.setdefault(object_type, []).append(plugin)
         return by_type
 
-    def levels(self, org: str) -> dict[str, levelmod.Level]:
-        """Every object of ``org`` that has a scan level, and where it came from."""
-        declared = self.scopes.get(org).objects
-        return levelmod.levels(declared, self._linking_objects(org))
+    def needed_level(self, org: str, plugin: Plugin, override: Schedule | None) -> int:
+        """The scan level an object needs for ``plugin`` to run on it for ``org``: the
+        manifest's, raised (never lowered) by the scope file's ``scan_level``."""
+        wanted = override.scan_level if override else None
+        if wanted is None:
+            return plugin.scan_level
+        if wanted < plugin.scan_level and (org, plugin.id, wanted) not in self._warned:
+            self._warned.add((org, plugin.id, wanted))
+            logger.warning(
+                "scope of %s: %s scan_level %s is below the plugin's own %s; %s applies",
+                org, plugin.id, wanted, plugin.scan_level, plugin.scan_level,
+            )  # fmt: skip
+        return max(wanted, plugin.scan_level)
 
-    def _linking_objects(self, org: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
-        """The stored objects whose references pass levels on (others need no reading:
-        they have a level only when declared or reached)."""
-        for object_type in levelmod.LINKING_TYPES:
-            for obj in self.store.objects(org, object_type=object_type, limit=MAX_OBJECTS):
-                yield obj.primary_key, obj.data
+    def levels(self, org: str, scope: Scope | None = None) -> dict[str, levelmod.Level]:
+        """Every object of ``org`` that has a scan level, and where it came from."""
+        declared = (scope or self.scopes.get(org)).objects
+        if not declared:  # nothing declared, nothing reached: no need to read the store
+            return {}
+        return levelmod.levels(declared, levelmod.linking_objects(self.store, org))
 
     def desired(self, org: str) -> dict[str, dict[str, int]]:
         """boefje id -> {reference: the object's level} for every pair in scope."""
+        scope = self.scopes.get(org)
         boefjes = self._boefjes(org)
+        needed = {
+            p.id: self.needed_level(org, p, scope.plugins.get(p.id))
+            for plugins in boefjes.values()
+            for p in plugins
+        }
         pairs: dict[str, dict[str, int]] = {}
-        for reference, level in self.levels(org).items():
+        for reference, level in self.levels(org, scope).items():
             for plugin in boefjes.get(reference.split("|", 1)[0], ()):
-                if plugin.scan_level <= level.level:
+                if needed[plugin.id] <= level.level:
                     pairs.setdefault(plugin.id, {})[reference] = level.level
         return pairs
 
     def plan(self, report: PassReport | None = None) -> PassReport:
         report = report or PassReport()
         now = iso(self.clock())
-        for org in self.scopes.organisations():
+        try:
+            organisations = self.scopes.organisations()
+        except CatalogueError as exc:  # an unreachable KATalogus: the schedule stays
+            logger.error("no scope planned: %s", exc)
+            return report
+        for org in organisations:
             try:
                 want = self.desired(org)
-            except CatalogueError as exc:  # a broken scope file that never parsed
+            except CatalogueError as exc:  # a broken scope file, an unreachable KATalogus
                 logger.error("scope of %s not planned: %s", org, exc)
                 continue
             for boefje_id in sorted(set(want) | set(self.store.schedule_boefjes(org))):
@@ -144,16 +173,17 @@ class Scheduler:
     ) -> None:
         """One boefje of one organisation: new pairs and raised levels due now."""
         have = self.store.schedule_levels(org, boefje_id)
-        new, raised, lowered = [], [], []
+        new: dict[str, int] = {}
+        raised, lowered = [], []
         for reference, level in want.items():
             old = have.pop(reference, None)
             if old is None:
-                new.append(ScheduleEntry(org, boefje_id, reference, level, now, True))
+                new[reference] = level
             elif level > old:
                 raised.append((reference, level))
             elif level < old:
                 lowered.append((reference, level))
-        self.store.put_schedule(new)
+        self.store.add_schedule(org, boefje_id, new, now)
         self.store.set_schedule_levels(org, boefje_id, raised, now)
         self.store.set_schedule_levels(org, boefje_id, lowered, None)
         report.removed += self.store.remove_schedule((org, boefje_id, r) for r in have)
@@ -178,7 +208,8 @@ class Scheduler:
             report.deferred += len(self.store.due_entries(iso(now), 1))
             return report
         plugins = self.plugins()
-        overrides: dict[str, dict[str, Schedule]] = {}
+        in_flight = self.store.outstanding_boefje_inputs()
+        overrides: dict[str, dict[str, Schedule] | None] = {}
         updates = []
         for entry in self.store.due_entries(iso(now), budget * 4):
             waited = (now - datetime.fromisoformat(entry.next_at)).total_seconds()
@@ -191,6 +222,21 @@ class Scheduler:
                 continue
             if self._still_running(entry):
                 continue  # the last run has not ended: never two of one pair at once
+            if (entry.boefje_id, entry.input_ooi) in in_flight:
+                # Another organisation's run of this boefje on this input has not ended:
+                # this one waits for it, so that with the same settings the worker reuses
+                # its output (kat.scheduling.dedup) and the target sees one run, not two.
+                report.waiting += 1
+                continue
+            if entry.organization not in overrides:
+                try:
+                    overrides[entry.organization] = self.scopes.get(entry.organization).plugins
+                except CatalogueError as exc:  # its next run cannot be known: not now
+                    logger.error("scope of %s not read: %s", entry.organization, exc)
+                    overrides[entry.organization] = None
+            if overrides[entry.organization] is None:
+                report.deferred += 1
+                continue
             job_id = str(uuid.uuid4())
             meta = BoefjeMeta(
                 id=job_id,
@@ -201,10 +247,9 @@ class Scheduler:
             )
             self.send(meta.to_dict())
             report.sent.append(job_id)
+            in_flight.add((entry.boefje_id, entry.input_ooi))
             budget -= 1
             outstanding[entry.organization] = outstanding.get(entry.organization, 0) + 1
-            if entry.organization not in overrides:
-                overrides[entry.organization] = self.scopes.get(entry.organization).plugins
             # The interval counts from when the job was queued (after send), so two runs
             # are never closer than the interval, however long sending took.
             sent_at = self.clock()

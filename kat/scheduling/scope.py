@@ -5,13 +5,15 @@ One reviewable YAML file per organisation, ``catalogue/scopes/<org>.yaml``::
 
     objects:                              # reference: scan level 0-4
       Hostname|internet|example.com: 2
-    plugins:                              # per plugin: interval or cron, not both
-      dns-records: {interval: 30s}        # seconds, or a number with s/m/h/d
-      port-scan: {cron: "0 3 * * *"}
+    plugins:                              # per plugin: interval or cron, not both,
+      dns-records: {interval: 30s}        # and the scan level it needs here
+      port-scan: {cron: "0 3 * * *", scan_level: 3}
 
 Files are read through :class:`kat.catalogue.yamlfiles.Folder` (a hand edit is picked
 up at the next read, a broken edit is logged with its line and the last good state
-kept) and written atomically, keys sorted, under the catalogue's lock.
+kept) and written atomically, keys sorted, under the catalogue's lock. With
+``KATALOGUS_API`` set, :class:`RemoteScopes` reads the same scopes over the KATalogus's
+scope routes (:func:`open_scopes` picks one).
 """
 
 from __future__ import annotations
@@ -67,10 +69,21 @@ def check_reference(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A plugin's schedule override: an interval in seconds, or a cron expression."""
+    """A plugin's overrides for one organisation: when it runs (an interval in seconds,
+    or a cron expression) and the scan level an object needs for it to run there."""
 
     interval: int | None = None
     cron: str | None = None
+    #: Raises the manifest's ``scan_level`` for this organisation (never lowers it).
+    scan_level: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"cron": self.cron} if self.cron else {}
+        if self.interval is not None:
+            out["interval"] = self.interval
+        if self.scan_level is not None:
+            out["scan_level"] = self.scan_level
+        return out
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,14 @@ class Scope:
     organisation: str
     objects: dict[str, int] = field(default_factory=dict)
     plugins: dict[str, Schedule] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The scope as the KATalogus serves it and ``kat scope list --json`` prints it."""
+        return {
+            "organisation": self.organisation,
+            "objects": dict(sorted(self.objects.items())),
+            "plugins": {pid: s.to_json() for pid, s in sorted(self.plugins.items())},
+        }
 
 
 def _validate(data: Any, org: str) -> dict[str, Any]:
@@ -92,7 +113,7 @@ def _validate(data: Any, org: str) -> dict[str, Any]:
     if not isinstance(objects, dict):
         raise Invalid(("objects",), "'objects' maps references to scan levels")
     if not isinstance(plugins, dict):
-        raise Invalid(("plugins",), "'plugins' maps plugin ids to {interval or cron}")
+        raise Invalid(("plugins",), "'plugins' maps plugin ids to {interval or cron, scan_level}")
     clean_objects = {}
     for ref, level in objects.items():
         try:
@@ -105,27 +126,31 @@ def _validate(data: Any, org: str) -> dict[str, Any]:
             check_id(str(plugin_id), "plugin id")
         except ValueError as exc:
             raise Invalid(("plugins", plugin_id), str(exc)) from None
-        if not isinstance(entry, dict) or set(entry) - {"interval", "cron"} or len(entry) != 1:
-            raise Invalid(("plugins", plugin_id), "give either 'interval' or 'cron'")
-        try:
-            if "cron" in entry:
-                if not isinstance(entry["cron"], str) or not croniter.is_valid(entry["cron"]):
-                    raise ValueError(f"{entry['cron']!r} is not a cron expression")
-                clean_plugins[plugin_id] = Schedule(cron=entry["cron"])
-            else:
-                clean_plugins[plugin_id] = Schedule(interval=seconds(entry["interval"]))
-        except ValueError as exc:
-            raise Invalid(("plugins", plugin_id), str(exc)) from None
+        clean_plugins[plugin_id] = _plugin_entry(plugin_id, entry)
     return {"objects": clean_objects, "plugins": clean_plugins}
+
+
+def _plugin_entry(plugin_id: str, entry: Any) -> Schedule:
+    keys = set(entry) if isinstance(entry, dict) else set()
+    if not keys or keys - {"interval", "cron", "scan_level"} or {"interval", "cron"} <= keys:
+        raise Invalid(
+            ("plugins", plugin_id), "give 'interval' or 'cron' (not both) and/or 'scan_level'"
+        )
+    try:
+        cron = entry.get("cron")
+        if "cron" in entry and (not isinstance(cron, str) or not croniter.is_valid(cron)):
+            raise ValueError(f"{cron!r} is not a cron expression")
+        interval = seconds(entry["interval"]) if "interval" in entry else None
+        level = check_level(entry["scan_level"]) if "scan_level" in entry else None
+    except ValueError as exc:
+        raise Invalid(("plugins", plugin_id), str(exc)) from None
+    return Schedule(interval=interval, cron=cron, scan_level=level)
 
 
 def _text(objects: dict[str, int], plugins: dict[str, Schedule]) -> str:
     out: dict[str, Any] = {"objects": dict(sorted(objects.items()))}
     if plugins:
-        out["plugins"] = {
-            pid: ({"cron": s.cron} if s.cron else {"interval": s.interval})
-            for pid, s in sorted(plugins.items())
-        }
+        out["plugins"] = {pid: s.to_json() for pid, s in sorted(plugins.items())}
     return yamlfiles.dump(out)
 
 
@@ -188,3 +213,34 @@ class Scopes:
                 raise NotFound(f"{reference!r} is not in the scope of {org!r}")
 
         return self._change(org, change)
+
+
+class RemoteScopes:
+    """The scopes of a KATalogus (``KATALOGUS_API``), read over its scope routes and
+    checked as a scope file is: the scheduler and ``kat objects`` on another machine."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client  #: a :class:`kat.catalogue.client.KatalogusClient`
+
+    def organisations(self) -> list[str]:
+        return self.client.organisations()
+
+    def get(self, org: str) -> Scope:
+        body = self.client.scope(org)
+        try:
+            if not isinstance(body, dict):
+                raise Invalid((), "the answer is not a scope")
+            data = _validate({k: body.get(k) for k in ("objects", "plugins")}, org)
+        except Invalid as exc:
+            where = "".join(f"{key}: " for key in exc.keys)
+            raise BrokenFile(f"KATALOGUS_API scope of {org!r}: {where}{exc.reason}") from None
+        return Scope(org, data["objects"], data["plugins"])
+
+
+def open_scopes(settings: Any) -> Scopes | RemoteScopes:
+    """The scope files under ``KAT_CATALOGUE_DIR``, or the KATalogus at ``KATALOGUS_API``."""
+    if settings.katalogus_api:
+        from kat.catalogue.client import KatalogusClient
+
+        return RemoteScopes(KatalogusClient(settings.katalogus_api, settings.katalogus_api_token))
+    return Scopes(settings.catalogue_dir)

@@ -10,7 +10,7 @@ writes below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -347,6 +347,10 @@ class SchedulingStore(Protocol):
     def put_schedule(self, entries: Iterable[ScheduleEntry]) -> int:
         """Insert or replace entries (by organisation, boefje, input); how many."""
 
+    def add_schedule(self, org: str, boefje_id: str, levels: Mapping[str, int], due: str) -> int:
+        """New entries of (``org``, ``boefje_id``): each input at its level, due at
+        ``due``, urgent (as :meth:`put_schedule` would write them); how many."""
+
     def remove_schedule(self, keys: Iterable[tuple[str, str, str]]) -> int: ...
 
     def take_lease(self, name: str, holder: str, seconds: float) -> bool:
@@ -356,6 +360,9 @@ class SchedulingStore(Protocol):
 
     def outstanding_boefje_jobs(self) -> dict[str, int]:
         """Boefje jobs queued or running, by organisation."""
+
+    def outstanding_boefje_inputs(self) -> set[tuple[str, str]]:
+        """(boefje id, input reference) of every boefje job queued or running."""
 
     def record_run(self, run_key: str, job_id: str) -> None:
         """Remember that ``job_id`` completed the boefje run ``run_key`` (now)."""

@@ -125,6 +125,30 @@ class PostgresStore(SQLStore):
             cursor = conn.execute(_pg(sql), tuple(args))
             return cursor.rowcount, cursor.fetchall() if cursor.description else []
 
+    def _copy_schedule(self, rows: list[tuple], upsert: str) -> None:
+        """COPY the rows straight into the schedule (a pass's new pairs are new); when
+        some exist already (a pass's updates), COPY them into a temporary table and
+        upsert from it. One COPY instead of two halves the first pass's writes."""
+        columns = self._SCHEDULE_COLUMNS
+        with self._transaction() as tx:
+            try:
+                with (
+                    tx.cursor.connection.transaction(),  # a savepoint
+                    tx.cursor.copy(f"COPY schedule ({columns}) FROM STDIN") as copy,
+                ):
+                    for row in rows:
+                        copy.write_row(row)
+                return
+            except psycopg.errors.UniqueViolation:
+                pass
+            tx.execute("CREATE TEMP TABLE schedule_in (LIKE schedule) ON COMMIT DROP")
+            with tx.cursor.copy(f"COPY schedule_in ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            tx.execute(
+                f"INSERT INTO schedule ({columns}) SELECT {columns} FROM schedule_in{upsert}"
+            )
+
     def _rows(self, sql: str, args: tuple | list = ()) -> list[Mapping[str, Any]]:
         with _errors(), self.pool().connection() as conn:
             return conn.execute(_pg(sql), tuple(args)).fetchall()

@@ -75,8 +75,29 @@ def test_objects_by_type_and_scan(scanned):
     assert {o["object_type"] for o in found} == {"Hostname"}
     assert system.kat_json("objects", "--org", "acme", "--type", "IPPort") == []
     table = system.kat("objects", "--org", "acme", "--scan", scan_id).stdout.splitlines()
-    assert table[0].split() == ["TYPE", "PRIMARY", "KEY", "FOUND", "BY", "JOB"]
+    assert table[0].split() == [
+        "TYPE", "PRIMARY", "KEY", "LEVEL", "LEVEL", "FROM", "FOUND", "BY", "JOB"
+    ]  # fmt: skip
     assert len(table) == 11
+
+
+def test_objects_show_their_scan_level_and_where_it_came_from(scanned):
+    system, _scan = scanned
+    host = "Hostname|internet|example.test"
+    before = {o["primary_key"]: o for o in system.kat_json("objects", "--org", "acme")}
+    assert (before[host]["_scan_level"], before[host]["_level_source"]) == (None, "not in scope")
+    done = system.kat("scope", "add", "--org", "acme", host, "--level", "2")
+    assert done.returncode == 0, done.stderr
+    after = {o["primary_key"]: o for o in system.kat_json("objects", "--org", "acme")}
+    assert (after[host]["_scan_level"], after[host]["_level_source"]) == (2, "declared")
+    others = [o for key, o in after.items() if key != host]
+    assert others and {(o["_scan_level"], o["_level_source"]) for o in others} == {
+        (None, "not in scope")  # hostnames pass no level to each other
+    }
+    [row] = [line for line in system.kat("objects", "--org", "acme").stdout.splitlines()
+             if f" {host} " in line]  # fmt: skip
+    assert row.split()[:4] == ["Hostname", host, "2", "declared"]
+    system.kat("scope", "rm", "--org", "acme", host)
 
 
 @pytest.mark.parametrize(

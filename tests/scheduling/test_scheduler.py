@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kat.ooi import DNSARecord, Hostname, IPAddressV4, Network
+from kat.ooi import DNSARecord, Hostname, IPAddressV4, IPPort, Network
 from kat.scheduling.scheduler import LEASE, upcoming
 from tests.scheduling.conftest import System
 
@@ -123,7 +123,52 @@ def test_a_large_schedule_write_round_trips(store):
     assert store.put_schedule(entries) == 250
     changed = [ScheduleEntry(e.organization, e.boefje_id, e.input_ooi, 3, "2026-02-01", True)
                for e in entries[:120]]  # fmt: skip
-    store.put_schedule(changed)  # an upsert: no duplicate keys
+    added = [ScheduleEntry("acme", "dns-records", f"Hostname|internet|new{n}.example", 4, "2026")
+             for n in range(30)]  # fmt: skip
+    store.put_schedule(changed + added)  # an upsert: no duplicate keys, the new ones added
     assert store.schedule_levels("acme", "dns-records") == {
-        e.input_ooi: 3 if n < 120 else 2 for n, e in enumerate(entries)
+        **{e.input_ooi: 3 if n < 120 else 2 for n, e in enumerate(entries)},
+        **{e.input_ooi: 4 for e in added},
     }
+    planned = {f"Hostname|internet|p{n}.example": 1 for n in range(150)}
+    assert store.add_schedule("acme", "port-scan", planned, "2026-03-01") == 150
+    assert store.schedule_levels("acme", "port-scan") == planned
+    assert {(e.next_at, e.urgent) for e in store.schedule_entries("acme")
+            if e.boefje_id == "port-scan"} == {("2026-03-01", True)}  # fmt: skip
+
+
+def test_a_scope_scan_level_raises_what_a_boefje_needs_never_lowers_it(system, caplog):
+    _enable(system, "acme", "port-scan", "service_banner")
+    port = IPPort(address=IP, protocol="tcp", port=22)
+    _found(system, "acme", IP, port)
+    path = system.catalogue.root / "scopes" / "acme.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        f"objects:\n  {IP.reference}: 2\n"
+        "plugins:\n  service_banner: {scan_level: 3}\n  port-scan: {scan_level: 1}\n"
+    )
+    # port-scan's own level (2) holds however low the override; service_banner waits for 3.
+    assert system.pass_() == [("acme", "port-scan", IP.reference)]
+    assert "port-scan scan_level 1 is below the plugin's own 2" in caplog.text
+    system.scopes.set("acme", IP.reference, 3)  # the port inherits 3 from its address
+    assert system.pass_() == [("acme", "service_banner", port.reference)]
+    _enable(system, "beta", "service_banner")
+    _found(system, "beta", IP, port)
+    system.scopes.set("beta", IP.reference, 2)
+    system.finish_all()  # (beta's banner waits for acme's to end)
+    sent = system.pass_()
+    assert [s for s in sent if s[0] == "beta"] == [("beta", "service_banner", port.reference)]
+    assert ("acme", "port-scan", IP.reference) in sent  # its level rose to 3: due at once
+
+
+def test_the_same_boefje_on_the_same_input_is_sent_for_one_organisation_at_a_time(system):
+    for org in ("acme", "beta"):
+        _enable(system, org, "dns-records")
+        system.scopes.set(org, HOST.reference, 2)
+    [first] = system.pass_()  # one of the two: the other waits for its run to end
+    assert first[1:] == ("dns-records", HOST.reference)
+    system.clock.advance(5)
+    assert system.pass_() == []
+    system.finish_all()  # now the worker can reuse the first run (same settings)
+    other = "beta" if first[0] == "acme" else "acme"
+    assert system.pass_() == [(other, "dns-records", HOST.reference)]

@@ -82,3 +82,31 @@ def test_kat_scope_command_on_files(catalogue, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["scope", "list", "--org", "acme"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_a_plugin_scan_level_override_is_read_checked_and_kept_on_write(catalogue):
+    scopes = Scopes(catalogue.root)
+    path = catalogue.root / "scopes" / "acme.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        f"objects:\n  {HOST}: 2\nplugins:\n  service_banner: {{scan_level: 3}}\n"
+        "  port-scan: {interval: 5m, scan_level: 2}\n"
+    )
+    assert scopes.get("acme").plugins == {
+        "service_banner": Schedule(scan_level=3),
+        "port-scan": Schedule(interval=300, scan_level=2),
+    }
+    scopes.set("acme", "Hostname|internet|other.example", 1)  # a write keeps the overrides
+    assert "  port-scan:\n    interval: 300\n    scan_level: 2\n" in path.read_text()
+    assert "  service_banner:\n    scan_level: 3\n" in path.read_text()
+    assert scopes.get("acme").plugins["service_banner"] == Schedule(scan_level=3)
+    for bad, reason in (
+        ("{scan_level: 5}", "scan level 5 is not an integer from 0 to 4"),
+        ("{scan_level: high}", "scan level 'high' is not an integer"),
+        ("{interval: 5m, cron: '0 * * * *'}", "not both"),
+        ("{}", "give 'interval' or 'cron'"),
+        ("{level: 3}", "give 'interval' or 'cron'"),
+    ):
+        path.write_text(f"objects:\n  {HOST}: 2\nplugins:\n  service_banner: {bad}\n")
+        with pytest.raises(ValueError, match=rf"acme\.yaml:4: .*{reason}"):
+            scopes.folder.parse_file("acme")
