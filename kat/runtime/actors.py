@@ -97,10 +97,6 @@ class _SandboxBoot(Middleware):
         )  # fmt: skip
 
     def before_worker_boot(self, broker, worker) -> None:
-        # Dramatiq consumes every queue this process declares unless told which: sending
-        # a job to another zone's queue declares that queue here, and must not make this
-        # worker take that zone's jobs (`dramatiq kat.actors` passes no --queues).
-        worker.consumer_whitelist = worker.consumer_whitelist or set(SERVED)
         # Before Dramatiq starts its consumer and worker threads: no job may arrive
         # before the helper runs (a job racing the start once ran unrecorded).
         context().sandbox.start()
@@ -111,6 +107,18 @@ class _SandboxBoot(Middleware):
         self.sweeper.stop()
         if _context is not None:
             _context.sandbox.stop()
+
+
+class _ServedQueues(Middleware):
+    """A worker consumes the queues of its zone and plugins (:data:`SERVED`) only.
+
+    Dramatiq consumes every queue its broker declares unless ``--queues`` says which;
+    sending a job to another zone's queue declares that queue in the sending process,
+    and must not make this worker take that zone's jobs (``dramatiq kat.actors`` passes
+    no ``--queues``)."""
+
+    def before_worker_boot(self, broker, worker) -> None:
+        worker.consumer_whitelist = worker.consumer_whitelist or set(SERVED)
 
 
 def make_broker(url: str) -> RabbitmqBroker:
@@ -134,6 +142,7 @@ def make_broker(url: str) -> RabbitmqBroker:
     # Per-plugin rate limits (kat.runtime.ratelimit): a limited job is held back before
     # it begins, so it stays queued and waits its turn.
     broker.add_middleware(_rate_limits(), before=JobStatusMiddleware)
+    broker.add_middleware(_ServedQueues())
     broker.add_middleware(_SandboxBoot())
     # After _SandboxBoot: after_* hooks run in reverse, so at shutdown the jobs left are
     # handed back before the job helper's hook kills their children.

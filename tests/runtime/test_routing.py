@@ -9,11 +9,15 @@ starts, and then completes.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
+import time
 import uuid
 
 import pytest
-from runtime_harness import Runtime, Workers, _catalogue, _environment
+from runtime_harness import ROOT, Runtime, Workers, _catalogue, _environment
 
 from kat import config, routing
 from kat.store import open_store
@@ -60,6 +64,28 @@ def ran_by(job: dict, workers: Workers) -> bool:
     return int(job["worker"].rpartition(":")[2]) in workers.worker_pids()
 
 
+def scan_follow_up(system, reference: str) -> tuple[str, dict]:
+    """The scan id and the ended depth-2 boefje job of ``kat scan --depth 2`` on
+    ``reference`` (noop's raw names the host; the hostname normalizer finds ``www.`` + it
+    in the same network)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "kat", "scan", "--org", "acme", "--boefje", "noop",
+         "--depth", "2", "--json", reference],
+        env={**os.environ, **system.env}, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    scan_id = json.loads(done.stdout)["scan"]
+    network = reference.split("|")[1]
+    deeper = f"Hostname|{network}|www.{reference.rpartition('|')[2]}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        for entry in system.store.scan_jobs(scan_id):
+            if entry.job.type == "boefje" and entry.job.meta.get("input_ooi") == deeper:
+                return scan_id, system.wait(entry.job.id, 60)
+        time.sleep(0.1)
+    raise AssertionError(f"scan {scan_id} queued no job on {deeper}")
+
+
 def test_a_zone_worker_never_takes_another_zones_job(system, tmp_path):
     internet = [system.send("noop", INTERNET) for _ in range(3)]
     internal = [system.send("noop", INTERNAL) for _ in range(3)]
@@ -77,10 +103,20 @@ def test_a_zone_worker_never_takes_another_zones_job(system, tmp_path):
         for job in wait_all(system, internet).values():
             assert job["status"] == "completed" and ran_by(job, outside), job
 
-        # Both running: every job goes to its own zone's worker, whichever sends first.
-        mixed = {system.send("noop", ref): ref for ref in [INTERNAL, INTERNET] * 4}
+        # A scan's next step is sent by the worker that ran the normalizer: the internet
+        # worker here (it serves the normalizers). Sending to the internal queue must not
+        # make it a consumer of that queue.
+        scan_id, follow_up = scan_follow_up(system, "Hostname|internal|scan.corp.test")
+        assert follow_up["status"] == "completed" and ran_by(follow_up, inside), follow_up
+        parsers = [e.job for e in system.store.scan_jobs(scan_id) if e.job.type == "normalizer"]
+        assert parsers and all(ran_by(job.to_dict(), outside) for job in parsers)
+
+        # Both running (the internet worker has sent to the internal queue by now): every
+        # job goes to its own zone's worker.
+        mixed = {system.send("noop", ref): ref for ref in [INTERNAL, INTERNET] * 8}
         for ident, job in wait_all(system, mixed).items():
             assert ran_by(job, inside if mixed[ident] == INTERNAL else outside), job
+
     finally:
         inside.stop()
         if outside:
