@@ -68,7 +68,10 @@ class _Broker:
 
 
 class _Router(routing.Router):
+    looked: list[str]
+
     def exists(self, queue: str) -> bool:
+        self.__dict__.setdefault("looked", []).append(queue)
         return queue in self.broker.existing
 
 
@@ -81,6 +84,20 @@ def test_a_plugin_goes_to_its_own_queue_only_once_a_worker_claimed_it_in_that_zo
     assert queue("nmap", "IPAddressV4|internal|10.0.0.5") == "p-boefjes@internal/nmap"
     assert queue("nmap", "IPAddressV4|internet|192.0.2.1") == "p-boefjes"  # not claimed there
     assert queue("dns-records", "Hostname|internal|db.corp") == "p-boefjes@internal"
+
+
+def test_an_unclaimed_plugin_is_looked_up_once_per_recheck_period_not_per_job():
+    broker = _Broker(set())
+    now = [100.0]
+    router = _Router(broker, "p-", clock=lambda: now[0])
+    job = {"boefje": {"id": "nmap"}, "input_ooi": "IPAddressV4|internal|10.0.0.5"}
+    assert [router.boefje_queue(job) for _ in range(50)] == ["p-boefjes@internal"] * 50
+    assert router.looked == ["p-boefjes@internal/nmap"]
+    broker.existing.add("p-boefjes@internal/nmap")  # a limited worker claims it
+    now[0] += routing.UNCLAIMED_RECHECK
+    assert router.boefje_queue(job) == "p-boefjes@internal/nmap"
+    assert router.boefje_queue(job) == "p-boefjes@internal/nmap"  # a claim is never cached
+    assert len(router.looked) == 3
 
 
 def test_worker_zone_and_plugins_come_from_the_environment_and_are_checked():
