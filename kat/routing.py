@@ -156,3 +156,37 @@ class Router:
                 return False
             raise
         return True
+
+
+def release(broker_url: str, queue: str) -> str | None:
+    """Give a claimed plugin back to its zone's generic workers: delete its queue (with
+    its delay and dead-letter queues) when no worker consumes it and no job waits in
+    it. None when done (or it did not exist), else why not."""
+    import pika
+    from dramatiq.common import dq_name, xq_name
+
+    names = (queue, dq_name(queue), xq_name(queue))
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        found = {}
+        for name in names:
+            channel = connection.channel()
+            try:
+                found[name] = channel.queue_declare(name, passive=True).method
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                if exc.reply_code != 404:
+                    raise
+        waiting = sum(m.message_count for m in found.values())
+        consumers = sum(m.consumer_count for m in found.values())
+        if consumers:
+            return f"{queue}: {consumers} worker consumer(s) still serve it; stop them first"
+        if waiting:
+            return f"{queue}: {waiting} message(s) wait in it (or its .DQ/.XQ); let them run first"
+        channel = connection.channel()
+        for name in found:  # the main queue first: its if_* guard a worker or job arriving
+            channel.queue_delete(name, if_unused=True, if_empty=True)
+        return None
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        return f"{queue}: RabbitMQ refused: {exc.reply_text}"
+    finally:
+        connection.close()

@@ -63,6 +63,13 @@ def _adder(kind: str, queue: str):
                 "from now on only such workers run their jobs in this zone (default: "
                 "KAT_WORKER_PLUGINS, or every boefje)",
             )
+            parser.add_argument(
+                "--release",
+                action="store_true",
+                help="with --plugins: serve nothing, give those boefjes back to the zone's "
+                "generic workers (deletes their queues once no worker serves them and no "
+                "job waits there)",
+            )
         parser.set_defaults(handler=lambda args: serve(args, kind))
 
     return add
@@ -82,10 +89,12 @@ def serve(args: argparse.Namespace, kind: str) -> int:
         _route(args)  # before anything reads the settings: the workers inherit them
     settings = config.load()
     if kind == "boefje":
-        _check_plugins(settings)
         queues = routing.boefje_queues(
             settings.queue_prefix, settings.worker_zone, settings.worker_plugins
         )
+        if args.release:  # a plugin gone from the folder can still be released
+            return _release(args, settings, queues)
+        _check_plugins(settings)
     else:
         queues = [routing.normalizer_queue(settings.queue_prefix)]
     conflict = settings.remote_store_conflict()
@@ -146,6 +155,19 @@ def _route(args: argparse.Namespace) -> None:
         except config.ConfigError as exc:
             raise UsageError(str(exc).replace("KAT_WORKER_PLUGINS", "--plugins", 1)) from None
         os.environ["KAT_WORKER_PLUGINS"] = args.plugins
+
+
+def _release(args: argparse.Namespace, settings: config.Settings, queues: list[str]) -> int:
+    from kat.cli import OK, CommandFailed, UsageError
+
+    if args.plugins is None:
+        raise UsageError("--release: name the boefjes to release with --plugins")
+    problems = [p for p in (routing.release(settings.broker_url, q) for q in queues) if p]
+    if problems:
+        raise CommandFailed("; ".join(problems))
+    for queue in queues:
+        print(f"released {queue}: its jobs go to the zone's queue again")
+    return OK
 
 
 def _check_plugins(settings: config.Settings) -> None:

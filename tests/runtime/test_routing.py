@@ -152,7 +152,14 @@ def test_a_plugin_limited_worker_never_runs_another_plugins_job(system, tmp_path
             generic.stop()
 
 
-def test_a_claimed_plugins_jobs_wait_for_its_worker_across_a_restart(system, tmp_path):
+def release(system, plugin: str, zone: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kat", "boefje", "--zone", zone, "--plugins", plugin, "--release"],
+        env={**os.environ, **system.env}, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_claimed_plugins_jobs_wait_for_its_worker_until_released(system, tmp_path):
     # The limited worker of the test above has stopped; its claim (the queue) remains.
     ident = system.send("noop", LAB)
     generic = kat_boefje(system, tmp_path / "generic.log", "--zone", "lab")
@@ -163,11 +170,21 @@ def test_a_claimed_plugins_jobs_wait_for_its_worker_across_a_restart(system, tmp
         # ... and leaves the claimed plugin's job to the limited worker, when it is back.
         assert status(system, ident) == "queued"
         assert queue_depth(system.settings, "boefjes@lab/noop") == 1
+        refused = release(system, "noop", "lab")  # a job waits there: no release
+        assert refused.returncode == 1 and "1 message(s) wait" in refused.stderr
         limited = kat_boefje(system, tmp_path / "limited.log", "--zone", "lab", "--plugins", "noop")
         try:
             job = system.wait(ident, 60)
             assert job["status"] == "completed" and ran_by(job, limited), job
+            refused = release(system, "noop", "lab")  # its worker still serves it
+            assert refused.returncode == 1 and "still serve it" in refused.stderr
         finally:
             limited.stop()
+        released = release(system, "noop", "lab")
+        assert released.returncode == 0, released.stderr
+        assert "released" in released.stdout
+        # Given back: the zone's generic worker runs noop again.
+        job = system.wait(system.send("noop", LAB), 60)
+        assert job["status"] == "completed" and ran_by(job, generic), job
     finally:
         generic.stop()
