@@ -10,6 +10,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kat.ids import id_problem
+from kat.routing import claimable, zone_problem
+
 #: Prefix of worker variables that become plugin settings defaults (``BOEFJE_X`` -> ``X``).
 BOEFJE_PREFIX = "BOEFJE_"
 
@@ -41,6 +44,24 @@ def _whitelist(raw: str | None) -> dict[str, int]:
         return parse_whitelist(raw, "SCAN_PROFILE_WHITELIST")
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _zone(raw: str) -> str:
+    problem = zone_problem(raw)
+    if problem:
+        raise ConfigError(f"KAT_WORKER_ZONE: {problem}")
+    return raw
+
+
+def _plugin_ids(raw: str) -> tuple[str, ...]:
+    ids = tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+    for plugin in ids:
+        problem = id_problem(plugin, "plugin id")
+        if problem is None and not claimable(plugin):
+            problem = f"plugin id {plugin!r} ends in .DQ or .XQ and cannot name a queue"
+        if problem:
+            raise ConfigError(f"KAT_WORKER_PLUGINS: {problem}")
+    return ids
 
 
 def _bool(env: dict[str, str], name: str) -> bool:
@@ -88,6 +109,10 @@ class Settings:
     metrics_port: int = 0
     #: Prefix of the RabbitMQ queue names (``<prefix>boefjes``), to keep systems apart.
     queue_prefix: str = ""
+    #: The zone (network) whose boefje jobs this worker takes (kat.routing).
+    worker_zone: str = "internet"
+    #: Boefjes this worker alone serves in its zone (``kat boefje --plugins``); empty: all.
+    worker_plugins: tuple[str, ...] = ()
     #: Seconds a stopping worker gives running jobs to finish before it hands them back
     #: to the queue (below honcho's 5 s, after which honcho kills).
     shutdown_grace: int = 3
@@ -173,6 +198,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         private_key=env.get("KATALOGUS_PRIVATE_KEY") or None,
         metrics_port=_int(env, "KAT_METRICS_PORT", Settings.metrics_port, minimum=0),
         queue_prefix=env.get("KAT_QUEUE_PREFIX") or Settings.queue_prefix,
+        worker_zone=_zone(env.get("KAT_WORKER_ZONE") or Settings.worker_zone),
+        worker_plugins=_plugin_ids(env.get("KAT_WORKER_PLUGINS") or ""),
         shutdown_grace=_int(env, "KAT_SHUTDOWN_GRACE", Settings.shutdown_grace, minimum=0),
         database_url_setting=env.get("KAT_DATABASE_URL") or None,
         sweep_interval=_int(env, "KAT_SWEEP_INTERVAL", Settings.sweep_interval),

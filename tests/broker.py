@@ -7,7 +7,8 @@ import pika
 
 from kat import config
 
-#: The queues Dramatiq declares for kat's two actors (ready, delayed, dead-lettered).
+#: The queues of kat's two actors in the default zone (kat.routing); Dramatiq declares
+#: each with a delay and a dead-letter queue.
 QUEUES = ("boefjes", "normalizers")
 SUFFIXES = ("", ".DQ", ".XQ")
 
@@ -40,17 +41,18 @@ def messages_waiting(settings: config.Settings) -> int:
     return queue_depth(settings, *(q + s for q in QUEUES for s in ("", ".DQ")))
 
 
-def delete_queues(settings: config.Settings) -> None:
-    """Delete the system's queues. With RabbitMQ unreachable there is nothing to delete:
-    nothing of the system's can have been queued (a test that queues needs RabbitMQ
-    and says so by failing), and the tests that never queue need no RabbitMQ."""
+def delete_queues(settings: config.Settings, *others: str) -> None:
+    """Delete the system's queues: both actors' and ``others`` (zones', plugins'), each
+    with its delay and dead-letter queue. With RabbitMQ unreachable there is nothing to
+    delete: nothing of the system's can have been queued (a test that queues needs
+    RabbitMQ and says so by failing), and the tests that never queue need no RabbitMQ."""
     try:
         connection = _connect(settings)
     except pika.exceptions.AMQPConnectionError:
         return
     try:
         channel = connection.channel()
-        for name in QUEUES:
+        for name in (*QUEUES, *others):
             for suffix in SUFFIXES:
                 channel.queue_delete(settings.queue_prefix + name + suffix)
     finally:

@@ -10,13 +10,14 @@ recorded as ``queued`` first and forgotten again if the message cannot be sent, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import dramatiq
 import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
+from kat import routing
 from kat.config import Settings
 from kat.console import data
 from kat.jobs import parse_boefje_meta
@@ -24,8 +25,8 @@ from kat.store import Store
 
 logger = logging.getLogger(__name__)
 
-#: The workers' actor names and queue names (before ``KAT_QUEUE_PREFIX``).
-BOEFJE_ACTOR, BOEFJE_QUEUE, NORMALIZER_QUEUE = "boefje", "boefjes", "normalizers"
+#: The workers' boefje actor; its queues are :mod:`kat.routing`'s.
+BOEFJE_ACTOR = "boefje"
 
 
 class BrokerUnavailable(Exception):
@@ -37,17 +38,20 @@ def _where(url: str) -> str:
 
 
 def boefje_sender(settings: Settings, db: Store) -> tuple[Callable[[dict[str, Any]], str], Any]:
-    """``(send, close)``: ``send(job)`` records and publishes one boefje job."""
+    """``(send, close)``: ``send(job)`` records and publishes one boefje job, on the
+    queue :mod:`kat.routing` picks (its zone's, or its claimed plugin's)."""
     broker = RabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=[])
-    queue = f"{settings.queue_prefix}{BOEFJE_QUEUE}"
+    router = routing.Router(broker, settings.queue_prefix)
 
     def send(job: dict[str, Any]) -> str:
         job = parse_boefje_meta(job).to_dict()  # the same check the worker makes
+        routing.zone_of(job["input_ooi"])  # a job in no valid zone is refused unrecorded
         data.record_queued(db, job)
-        message = dramatiq.Message(
-            queue_name=queue, actor_name=BOEFJE_ACTOR, args=(job,), kwargs={}, options={}
-        )
         try:
+            message = dramatiq.Message(
+                queue_name=router.boefje_queue(job),
+                actor_name=BOEFJE_ACTOR, args=(job,), kwargs={}, options={},
+            )  # fmt: skip
             broker.enqueue(message)
         except Exception as exc:
             data.forget(db, job["id"])
@@ -59,9 +63,13 @@ def boefje_sender(settings: Settings, db: Store) -> tuple[Callable[[dict[str, An
     return send, broker.close
 
 
-def queue_depths(settings: Settings) -> dict[str, int | str]:
-    """Messages waiting in the boefje and normalizer queues (a string: why unknown)."""
-    names = [f"{settings.queue_prefix}{q}" for q in (BOEFJE_QUEUE, NORMALIZER_QUEUE)]
+def queue_depths(settings: Settings, also: Iterable[str] = ()) -> dict[str, int | str]:
+    """Messages waiting in the boefje and normalizer queues, and in the queues named in
+    ``also`` (those the live workers serve: other zones, claimed plugins); a string:
+    why unknown."""
+    prefix = settings.queue_prefix
+    defaults = [routing.zone_queue(prefix), routing.normalizer_queue(prefix)]
+    names = list(dict.fromkeys([*defaults, *sorted(also)]))
     params = pika.URLParameters(settings.broker_url)
     params.socket_timeout = params.blocked_connection_timeout = 2
     params.connection_attempts = 1

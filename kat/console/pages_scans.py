@@ -182,6 +182,8 @@ class Health(Page):
                 skipped=self.ctx.registry.problems,
                 workers=data.workers(db),
                 counts=data.job_counts(db),
-                queues=broker.queue_depths(self.ctx.settings),
+                queues=broker.queue_depths(
+                    self.ctx.settings, {q for w in db.workers() for q in w.queues}
+                ),
             ),
         )

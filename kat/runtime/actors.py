@@ -5,7 +5,9 @@ meta as JSON, run it through :mod:`kat.runtime.runner` and record the result thr
 :mod:`kat.lifecycle`, inside the actor (so a store failure there is retried).
 ``KAT_QUEUE_PREFIX`` is put in front of both queue names so separate systems (or test
 runs) can share one RabbitMQ. :func:`enqueue_boefje` and
-:func:`enqueue_normalizer` record a job as ``queued`` and send its message.
+:func:`enqueue_normalizer` record a job as ``queued`` and send its message; a boefje
+job goes to the queue of its zone (or claimed plugin) that :mod:`kat.routing` picks,
+and a worker serves the queues of ``KAT_WORKER_ZONE`` / ``KAT_WORKER_PLUGINS`` only.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dramatiq.middleware import (
     ShutdownNotifications,
 )
 
-from kat import config
+from kat import config, routing
 from kat.jobs import (
     BoefjeMeta,
     FailureReason,
@@ -59,8 +61,15 @@ MIN_BACKOFF_MS = 1_000
 settings = config.load()
 _context: Context | None = None
 
-BOEFJE_QUEUE = f"{settings.queue_prefix}boefjes"
-NORMALIZER_QUEUE = f"{settings.queue_prefix}normalizers"
+#: The actors' own queues: zone ``internet``'s boefjes, and the normalizers.
+BOEFJE_QUEUE = routing.zone_queue(settings.queue_prefix)
+NORMALIZER_QUEUE = routing.normalizer_queue(settings.queue_prefix)
+#: The queues this process serves as a worker: its zone's (or claimed plugins') boefje
+#: queues and the normalizers'. ``kat boefje|normalizer`` narrow it with ``--queues``.
+SERVED = [
+    *routing.boefje_queues(settings.queue_prefix, settings.worker_zone, settings.worker_plugins),
+    NORMALIZER_QUEUE,
+]
 
 
 def context() -> Context:
@@ -84,8 +93,7 @@ class _SandboxBoot(Middleware):
 
     def __init__(self) -> None:
         self.sweeper = Sweeper(
-            lifecycle, settings.broker_url, [BOEFJE_QUEUE, NORMALIZER_QUEUE],
-            settings.sweep_interval,
+            lifecycle, settings.broker_url, SERVED, settings.sweep_interval,
         )  # fmt: skip
 
     def before_worker_boot(self, broker, worker) -> None:
@@ -99,6 +107,18 @@ class _SandboxBoot(Middleware):
         self.sweeper.stop()
         if _context is not None:
             _context.sandbox.stop()
+
+
+class _ServedQueues(Middleware):
+    """A worker consumes the queues of its zone and plugins (:data:`SERVED`) only.
+
+    Dramatiq consumes every queue its broker declares unless ``--queues`` says which;
+    sending a job to another zone's queue declares that queue in the sending process,
+    and must not make this worker take that zone's jobs (``dramatiq kat.actors`` passes
+    no ``--queues``)."""
+
+    def before_worker_boot(self, broker, worker) -> None:
+        worker.consumer_whitelist = worker.consumer_whitelist or set(SERVED)
 
 
 def make_broker(url: str) -> RabbitmqBroker:
@@ -117,12 +137,12 @@ def make_broker(url: str) -> RabbitmqBroker:
         ],
     )
     # Before Retries, so that after_process_message (run in reverse) sees its verdict.
-    queues = [BOEFJE_QUEUE, NORMALIZER_QUEUE]
-    status = JobStatusMiddleware(lifecycle, queues, on_cancel=lambda job: context().stop(job))
+    status = JobStatusMiddleware(lifecycle, SERVED, on_cancel=lambda job: context().stop(job))
     broker.add_middleware(status, before=Retries)
     # Per-plugin rate limits (kat.runtime.ratelimit): a limited job is held back before
     # it begins, so it stays queued and waits its turn.
     broker.add_middleware(_rate_limits(), before=JobStatusMiddleware)
+    broker.add_middleware(_ServedQueues())
     broker.add_middleware(_SandboxBoot())
     # After _SandboxBoot: after_* hooks run in reverse, so at shutdown the jobs left are
     # handed back before the job helper's hook kills their children.
@@ -167,6 +187,11 @@ def _prometheus(settings: config.Settings) -> Middleware:
 
 broker = make_broker(settings.broker_url)
 dramatiq.set_broker(broker)
+#: Picks each boefje job's queue (:mod:`kat.routing`).
+router = routing.Router(broker, settings.queue_prefix)
+# A worker consumes the queues its broker declares; the actors declare only their own.
+for _queue in SERVED:
+    broker.declare_queue(_queue)
 
 
 def _parsed(job: dict[str, Any], parse: Callable[[Any], Any]) -> Any:
@@ -243,9 +268,12 @@ def _malformed(job: Any, exc: JobError) -> JobResult | None:
 def _send(actor: dramatiq.Actor, job: dict[str, Any], retry_of: str | None = None) -> str:
     """Record the job as ``queued``, then send it; a job whose message could not be
     sent is not left ``queued`` forever."""
+    message = actor.message(job)
+    if actor is boefje:  # before it is recorded: a job with no valid zone is refused
+        message = message.copy(queue_name=router.boefje_queue(job))
     lifecycle.queue(actor.actor_name, job, retry_of)
     try:
-        actor.send(job)
+        broker.enqueue(message)
     except BaseException:
         lifecycle.forget(job["id"])
         raise

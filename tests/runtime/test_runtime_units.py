@@ -143,7 +143,7 @@ def test_a_job_whose_message_cannot_be_sent_is_not_left_queued(runtime, monkeypa
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(runtime.actors.boefje, "send", broker_down)
+    monkeypatch.setattr(runtime.actors.broker, "enqueue", broker_down)
     before = len(runtime.store.list_jobs(plugin="noop", limit=10_000))
     with pytest.raises(ConnectionError):
         runtime.actors.enqueue_boefje("acme", "noop", "Hostname|internet|example.com")
