@@ -80,6 +80,18 @@ class Scope:
     plugins: dict[str, Schedule] = field(default_factory=dict)
 
 
+def check_schedule(entry: Any) -> Schedule:
+    """A plugin's ``{"interval": …}`` or ``{"cron": …}`` entry; ValueError naming what is
+    wrong."""
+    if not isinstance(entry, dict) or set(entry) - {"interval", "cron"} or len(entry) != 1:
+        raise ValueError("give either 'interval' or 'cron'")
+    if "cron" in entry:
+        if not isinstance(entry["cron"], str) or not croniter.is_valid(entry["cron"]):
+            raise ValueError(f"{entry['cron']!r} is not a cron expression")
+        return Schedule(cron=entry["cron"])
+    return Schedule(interval=seconds(entry["interval"]))
+
+
 def _validate(data: Any, org: str) -> dict[str, Any]:
     if data is None:
         data = {}
@@ -105,15 +117,8 @@ def _validate(data: Any, org: str) -> dict[str, Any]:
             check_id(str(plugin_id), "plugin id")
         except ValueError as exc:
             raise Invalid(("plugins", plugin_id), str(exc)) from None
-        if not isinstance(entry, dict) or set(entry) - {"interval", "cron"} or len(entry) != 1:
-            raise Invalid(("plugins", plugin_id), "give either 'interval' or 'cron'")
         try:
-            if "cron" in entry:
-                if not isinstance(entry["cron"], str) or not croniter.is_valid(entry["cron"]):
-                    raise ValueError(f"{entry['cron']!r} is not a cron expression")
-                clean_plugins[plugin_id] = Schedule(cron=entry["cron"])
-            else:
-                clean_plugins[plugin_id] = Schedule(interval=seconds(entry["interval"]))
+            clean_plugins[plugin_id] = check_schedule(entry)
         except ValueError as exc:
             raise Invalid(("plugins", plugin_id), str(exc)) from None
     return {"objects": clean_objects, "plugins": clean_plugins}
@@ -156,7 +161,12 @@ class Scopes:
         with yamlfiles.locked(self._lock_path):
             yield
 
-    def _change(self, org: str, change: Callable[[dict[str, int]], None]) -> Scope:
+    def _change(
+        self,
+        org: str,
+        change: Callable[[dict[str, int]], None],
+        change_plugins: Callable[[dict[str, Schedule]], None] | None = None,
+    ) -> Scope:
         check_id(org, "organisation id")
         with self._locked():
             try:
@@ -165,6 +175,8 @@ class Scopes:
                 path, data = self.folder.path(org), {"objects": {}, "plugins": {}}
             objects, plugins = dict(data["objects"]), dict(data["plugins"])
             change(objects)
+            if change_plugins is not None:
+                change_plugins(plugins)
             self.folder.store(org, path, _text(objects, plugins))
         return Scope(org, objects, plugins)
 
@@ -188,3 +200,20 @@ class Scopes:
                 raise NotFound(f"{reference!r} is not in the scope of {org!r}")
 
         return self._change(org, change)
+
+    def set_schedule(self, org: str, plugin_id: str, entry: dict[str, Any] | None) -> Scope:
+        """Set a plugin's ``{"interval": …}`` or ``{"cron": …}`` override for ``org``;
+        ``None`` removes it (the plugin's own interval applies again)."""
+        try:
+            check_id(plugin_id, "plugin id")
+            schedule = None if entry is None else check_schedule(entry)
+        except ValueError as exc:
+            raise InvalidValue(str(exc)) from None
+
+        def change_plugins(plugins: dict[str, Schedule]) -> None:
+            if schedule is None:
+                plugins.pop(plugin_id, None)
+            else:
+                plugins[plugin_id] = schedule
+
+        return self._change(org, lambda objects: None, change_plugins)
