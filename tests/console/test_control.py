@@ -13,36 +13,12 @@ from kat.config import load
 from kat.jobs import JobStatus
 from kat.store import open_store
 from tests.broker import delete_queues, queue_depth
+from tests.console.jobs import boefje_job as _boefje_job
+from tests.console.jobs import normalizer_job as _normalizer_job
 
 
 def _store(env):
     return open_store(load(env).database_url)
-
-
-def _boefje_job(store, status=None, org="acme"):
-    job_id = str(uuid.uuid4())
-    meta = {"id": job_id, "organization": org, "boefje": {"id": "dns-records"},
-            "input_ooi": "Hostname|internet|example.com", "arguments": {}}  # fmt: skip
-    store.add_job(job_id, "boefje", org, "dns-records", meta,
-                  input_ooi="Hostname|internet|example.com")  # fmt: skip
-    if status is not None:
-        store.begin_job(job_id, "test:1", False)
-        if status != JobStatus.RUNNING:
-            store.end_job(job_id, status, "timeout" if status == JobStatus.FAILED else None)
-    return job_id
-
-
-def _normalizer_job(store, boefje_id, org="acme"):
-    boefje = store.get_job(boefje_id)
-    (raw_id,) = store.replace_raws(boefje_id, org, [(["boefje/dns-records"], b"x")])
-    job_id = str(uuid.uuid4())
-    meta = {"id": job_id, "normalizer": {"id": "kat_dns_normalize"},
-            "raw_data": {"id": raw_id, "boefje_meta": boefje.meta,
-                         "mime_types": [{"value": "boefje/dns-records"}]}}  # fmt: skip
-    store.add_job(job_id, "normalizer", org, "kat_dns_normalize", meta, raw_id=raw_id)
-    store.begin_job(job_id, "test:1", False)
-    store.end_job(job_id, JobStatus.FAILED, "crashed", "Traceback …")
-    return job_id
 
 
 def test_an_operator_cancels_a_queued_task_and_sees_what_happened(operator, env):
