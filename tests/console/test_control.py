@@ -183,8 +183,8 @@ def test_a_bad_scope_entry_is_shown_next_to_its_field_with_the_apis_message(oper
         "/console/o/acme/scope", {"action": "add", "reference": "Nope|x", "level": "7"}
     )
     assert page.status_code == 422
-    assert f"reference: {escape(api.json['detail'])}" in page.text
-    assert "level: scan level 7 is not an integer from 0 to 4" in page.text
+    assert f'id="e-reference" role="alert">{escape(api.json["detail"])}</p>' in page.text
+    assert 'id="e-level" role="alert">scan level 7 is not an integer from 0 to 4</p>' in page.text
     assert 'id="e-reference"' in page.text and 'aria-invalid="true"' in page.text
     assert 'value="Nope|x"' in page.text  # the form keeps what was typed
     import os
