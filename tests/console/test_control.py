@@ -243,3 +243,27 @@ def test_the_schedule_page_shows_what_runs_next_and_edits_an_override(operator, 
     )
     assert cleared.status_code == 303
     assert "plugins" not in _scope_file(env)
+
+
+def test_what_a_retry_queues_is_the_old_meta_without_its_run(env):
+    """The retry the button (and the API, and ``kat task retry``) sends."""
+    from kat.console import data
+    from kat.lifecycle import UnknownJob
+
+    store = _store(env)
+    old = _boefje_job(store)
+    meta = {**store.get_job(old).meta, "started_at": "2026-01-01T00:00:00+00:00",
+            "runnable_hash": "abc", "arguments": {"input": {"name": "x"}, "scan": {"id": "s"},
+                                                  "keep": 1}}  # fmt: skip
+    store.begin_job(old, "test:1", False)
+    store.end_job(old, JobStatus.FAILED, "timeout", meta=meta)
+    kind, job = data.retry_meta(store, old)
+    assert kind == "boefje" and job["id"] != old
+    assert job.get("started_at") is None and job.get("runnable_hash") is None
+    assert job["arguments"] == {"keep": 1}  # the input is derived again; no scan step
+    assert (job["boefje"]["id"], job["input_ooi"]) == ("dns-records", meta["input_ooi"])
+    normalizer = _normalizer_job(store, old)
+    kind, job = data.retry_meta(store, normalizer)
+    assert kind == "normalizer" and job["raw_data"]["id"] == store.get_job(normalizer).raw_id
+    with pytest.raises(UnknownJob):
+        data.retry_meta(store, "nope")
