@@ -29,12 +29,19 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kat.jobs import FailureReason, JobResult, JobStatus
+from kat.jobs import (
+    FailureReason,
+    JobResult,
+    JobStatus,
+    parse_boefje_meta,
+    parse_normalizer_meta,
+)
 from kat.store import Job, Store, StoreError
 
 logger = logging.getLogger(__name__)
@@ -53,6 +60,19 @@ def worker_name() -> str:
 def job_id(job: Any) -> str | None:
     """A message's job id; None when it has none to record."""
     return job["id"] if isinstance(job, dict) and isinstance(job.get("id"), str) else None
+
+
+class UnknownJob(LookupError):
+    """No job (or scan) with that id in the store."""
+
+
+class WrongState(ValueError):
+    """The job is in a state that does not allow the change (retry before it ended,
+    cancel after it ended)."""
+
+
+#: Fields of a job's meta that belong to one run, not to the job asked for.
+RUN_FIELDS = ("started_at", "ended_at", "runnable_hash", "environment")
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -327,6 +347,49 @@ class Lifecycle:
         if self.store.end_job(ident, JobStatus.FAILED, FailureReason.CANCELLED, why):
             logger.info("job %s cancelled", ident)
         return self.store.get_job(ident)
+
+    def cancel_open(self, ident: str) -> Job:
+        """:meth:`cancel` for a caller that must tell why not: :class:`UnknownJob`, or
+        :class:`WrongState` when the job has ended already."""
+        current = self.store.get_job(ident)
+        if current is None:
+            raise UnknownJob(f"no job {ident!r} in the store")
+        if current.ended:
+            raise WrongState(f"job {ident} has ended ({current.status}): nothing to cancel")
+        job = self.cancel(ident)
+        assert job is not None
+        return job
+
+    def cancel_scan(self, scan_id: str) -> list[str]:
+        """Cancel every job of a scan that has not ended; their ids (:class:`UnknownJob`
+        for an unknown scan)."""
+        if self.store.get_scan(scan_id) is None:
+            raise UnknownJob(f"no scan {scan_id!r} in the store")
+        open_jobs = [e.job.id for e in self.store.scan_jobs(scan_id) if not e.job.ended]
+        for ident in open_jobs:
+            self.cancel(ident)
+        return open_jobs
+
+    def retry_meta(self, ident: str) -> tuple[str, dict[str, Any]]:
+        """The kind (``boefje`` or ``normalizer``) and meta of a new job that retries
+        ``ident``: the same meta under a new id, without the old run's fields. Send it
+        with ``queue(kind, job, retry_of=ident)``. Raises :class:`UnknownJob`, or
+        :class:`WrongState` for a job that has not ended."""
+        old = self.store.get_job(ident)
+        if old is None:
+            raise UnknownJob(f"no job {ident!r} in the store")
+        if not old.ended:
+            raise WrongState(f"job {ident} is {old.status}: only an ended job is retried")
+        job = {k: v for k, v in old.meta.items() if k not in RUN_FIELDS}
+        job["id"] = str(uuid.uuid4())
+        if old.type != "boefje":
+            return "normalizer", parse_normalizer_meta(job).to_dict()
+        # The input is derived again from input_ooi; a retry is no step of a scan.
+        arguments = dict(job.get("arguments") or {})
+        for key in ("input", "scan"):
+            arguments.pop(key, None)
+        job["arguments"] = arguments
+        return "boefje", parse_boefje_meta(job).to_dict()
 
     def cancelled(self) -> list[str]:
         """Jobs this process is running that were cancelled meanwhile."""

@@ -202,6 +202,37 @@ class Api:
             schema = None  # no schema.json: a plain string
         return typed_value(schema, key, text)
 
+    # The job control routes (``kat task cancel|retry``, ``kat scan cancel``): the store
+    # and RabbitMQ are the server's.
+    def cancel_task(self, job_id: str) -> dict[str, Any]:
+        return self._request("POST", f"/v1/tasks/{quote(job_id, safe='')}/cancel")
+
+    def retry_task(self, job_id: str) -> dict[str, Any]:
+        return self._request("POST", f"/v1/tasks/{quote(job_id, safe='')}/retry")
+
+    def cancel_scan(self, scan_id: str) -> dict[str, Any]:
+        return self._request("POST", f"/v1/scans/{quote(scan_id, safe='')}/cancel")
+
+
+def remote_control(settings: Settings) -> Api | None:
+    """The KATalogus that cancels and retries jobs when ``KATALOGUS_API`` is set (its
+    server holds the store and sends the messages); None: do it here."""
+    if not settings.katalogus_api:
+        return None
+    return Api(settings.katalogus_api, settings.katalogus_api_token)
+
+
+def control(call, *args: Any) -> Any:
+    """``call(*args)`` with an :class:`AccessError` as the CLI's error (exit 2 or 1)."""
+    from kat.cli import CommandFailed, UsageError
+
+    try:
+        return call(*args)
+    except AccessError as exc:
+        if exc.usage:
+            raise UsageError(str(exc)) from None
+        raise CommandFailed(str(exc)) from None
+
 
 def open_backend(settings: Settings) -> Backend:
     """The API at ``KATALOGUS_API`` when set, else the catalogue files."""

@@ -323,17 +323,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def cancel_scan(scan_id: str, as_json: bool) -> int:
-    """``kat scan cancel ID``: every job of the scan that has not ended is cancelled."""
-    from kat.store import open_store
+    """``kat scan cancel ID``: every job of the scan that has not ended is cancelled (on
+    the KATalogus at ``KATALOGUS_API`` when set)."""
+    from kat.commands import katalogus_access as access
 
-    store = open_store(config.load().database_url)
-    if store.get_scan(scan_id) is None:
-        raise UsageError(f"no scan {scan_id!r} in the store")
-    import kat.actors as actors
+    remote = access.remote_control(config.load())
+    if remote is not None:
+        open_jobs = access.control(remote.cancel_scan, scan_id)["cancelled"]
+    else:
+        import kat.actors as actors
+        from kat.lifecycle import UnknownJob
 
-    open_jobs = [e.job.id for e in store.scan_jobs(scan_id) if not e.job.ended]
-    for job_id in open_jobs:
-        actors.cancel(job_id)
+        try:
+            open_jobs = actors.lifecycle.cancel_scan(scan_id)
+        except UnknownJob as exc:
+            raise UsageError(str(exc)) from None
     if as_json:
         print(json.dumps({"scan": scan_id, "cancelled": open_jobs}))
     else:

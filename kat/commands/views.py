@@ -222,7 +222,27 @@ def run_task(args: argparse.Namespace) -> int:
 
 
 def _control(action: str, job_id: str, as_json: bool) -> int:
-    """``kat task cancel|retry ID`` through the workers' lifecycle and broker."""
+    """``kat task cancel|retry ID``: on the KATalogus at ``KATALOGUS_API`` when set, else
+    through the workers' lifecycle and broker here."""
+    from kat.commands import katalogus_access as access
+
+    remote = access.remote_control(config.load())
+    if remote is not None:
+        call = remote.cancel_task if action == "cancel" else remote.retry_task
+        result = access.control(call, job_id)
+    else:
+        result = _control_here(action, job_id)
+    if action == "cancel":
+        line = f"job {job_id}: {result['status']}" + (
+            f" ({result['reason']})" if result["reason"] else ""
+        )
+    else:
+        line = f"job {result['id']} queued: a retry of {job_id}"
+    print(json.dumps(result) if as_json else line)
+    return OK
+
+
+def _control_here(action: str, job_id: str) -> dict[str, Any]:
     store = _store()
     if store.get_job(job_id) is None:
         raise UsageError(f"no job {job_id!r} in the store")
@@ -231,16 +251,10 @@ def _control(action: str, job_id: str, as_json: bool) -> int:
     try:
         if action == "cancel":
             job = actors.cancel(job_id)
-            result = {"id": job_id, "status": str(job.status), "reason": job.reason}
-            line = f"job {job_id}: {job.status}" + (f" ({job.reason})" if job.reason else "")
-        else:
-            new = actors.retry(job_id)
-            result = {"id": new, "retry_of": job_id, "status": "queued"}
-            line = f"job {new} queued: a retry of {job_id}"
+            return {"id": job_id, "status": str(job.status), "reason": job.reason}
+        return {"id": actors.retry(job_id), "retry_of": job_id, "status": "queued"}
     except (LookupError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    print(json.dumps(result) if as_json else line)
-    return OK
 
 
 @command

@@ -72,7 +72,9 @@ def register(
     """Add the console to the KATalogus ``app``."""
     from kat.console import apidocs, auth
     from kat.console import pages_catalogue as pc
+    from kat.console import pages_control as pctl
     from kat.console import pages_scans as ps
+    from kat.console import pages_scope as psc
     from kat.console import pages_store as pst
     from kat.console.base import Context
     from kat.console.users import Users
@@ -98,8 +100,13 @@ def register(
     app.add_route(f"{p}/covers/{{plugin}}", pc.Cover(ctx))
     app.add_route(f"{o}/scans", ps.Scans(ctx))
     app.add_route(f"{o}/scans/{{scan_id}}", ps.ScanPage(ctx))
+    app.add_route(f"{o}/scans/{{scan_id}}/cancel", pctl.ScanCancel(ctx))
+    app.add_route(f"{o}/scope", psc.ScopePage(ctx))
+    app.add_route(f"{o}/schedule", psc.SchedulePage(ctx))
     app.add_route(f"{o}/tasks", pst.Tasks(ctx))
     app.add_route(f"{p}/tasks/{{job_id}}", pst.Task(ctx))
+    app.add_route(f"{p}/tasks/{{job_id}}/cancel", pctl.TaskCancel(ctx))
+    app.add_route(f"{p}/tasks/{{job_id}}/retry", pctl.TaskRetry(ctx))
     app.add_route(f"{p}/raws/{{raw_id}}", pst.Raw(ctx))
     app.add_route(f"{p}/raws/{{raw_id}}/download", pst.RawDownload(ctx))
     app.add_route(f"{o}/objects", pst.Objects(ctx))

@@ -140,11 +140,28 @@ def start_scan(db: Store, plugins, reader, scan_: Scan, send) -> list[str]:
     return planner.start(db, plugins, reader, scan_, send)
 
 
-def record_queued(db: Store, job: dict[str, Any]) -> None:
-    """A boefje job as ``queued`` before its message goes out (the lifecycle's word)."""
-    Lifecycle(db).queue("boefje", job)
+def record_queued(
+    db: Store, job: dict[str, Any], kind: str = "boefje", retry_of: str | None = None
+) -> None:
+    """A job as ``queued`` before its message goes out (the lifecycle's word)."""
+    Lifecycle(db).queue(kind, job, retry_of)
 
 
 def forget(db: Store, job_id: str) -> None:
     """A job whose message could not be sent was never queued."""
     Lifecycle(db).forget(job_id)
+
+
+def retry_meta(db: Store, job_id: str) -> tuple[str, dict[str, Any]]:
+    """The kind and meta of a retry of ``job_id`` (UnknownJob, WrongState)."""
+    return Lifecycle(db).retry_meta(job_id)
+
+
+def cancel(db: Store, job_id: str) -> dict[str, Any]:
+    """Cancel a queued or running job; the job as it is now (UnknownJob, WrongState)."""
+    return Lifecycle(db).cancel_open(job_id).to_dict()
+
+
+def cancel_scan(db: Store, scan_id: str) -> list[str]:
+    """Cancel the jobs of a scan that have not ended; their ids (UnknownJob)."""
+    return Lifecycle(db).cancel_scan(scan_id)

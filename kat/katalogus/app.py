@@ -16,6 +16,7 @@ from kat.dataapi import worker_reads
 from kat.katalogus import resources as r
 from kat.katalogus import scope as scope_routes
 from kat.katalogus import spec
+from kat.katalogus import tasks as task_routes
 from kat.katalogus.metrics import MetricsResource, RequestMetrics
 from kat.katalogus.middleware import (
     API_PREFIXES,
@@ -86,6 +87,7 @@ def create_app(
     app.add_route(f"{ORG}/{{plugin}}/settings/{{key}}", r.Setting(*shared))
     app.add_route(f"{ORG}/settings/clone/{{to_org}}", r.Clone(*shared))
     scope_routes.register(app, catalogue, ORG)  # declared scope (kat.scheduling)
+    task_routes.register(app, settings)  # cancel and retry jobs, cancel scans
 
     register_data_api(app, settings)  # /bytes, /token, /v1/data: the store for workers
     # Build the spec's validators now, at worker boot, not in the first request's time.

@@ -3,7 +3,9 @@
 - ``GET    /v1/organisations/{org}/scope``: the declared objects and plugin schedules;
 - ``POST   /v1/organisations/{org}/scope/objects`` ``{"reference", "level"}``: declare
   an object, or change its level;
-- ``DELETE /v1/organisations/{org}/scope/objects?reference=REF``: take it out of scope.
+- ``DELETE /v1/organisations/{org}/scope/objects?reference=REF``: take it out of scope;
+- ``PUT    /v1/organisations/{org}/scope/plugins/{plugin}`` ``{"interval"}`` or
+  ``{"cron"}``: the plugin's schedule for the organisation; ``DELETE`` removes it.
 
 References go in the body and the query, never the path: they may hold slashes.
 """
@@ -47,7 +49,19 @@ class ScopeObjects(_Base):
         resp.status = falcon.HTTP_204
 
 
+class ScopePlugin(_Base):
+    def on_put(self, req, resp, org: str, plugin: str) -> None:
+        self.catalogue.organisation(org)
+        resp.media = scope_json(self.scopes.set_schedule(org, plugin, req.context.body))
+
+    def on_delete(self, req, resp, org: str, plugin: str) -> None:
+        self.catalogue.organisation(org)
+        self.scopes.set_schedule(org, plugin, None)
+        resp.status = falcon.HTTP_204
+
+
 def register(app: falcon.App, catalogue: Catalogue, org_path: str) -> None:
     """Add the scope routes under ``org_path`` (``/v1/organisations/{org}``)."""
     app.add_route(f"{org_path}/scope", ScopeResource(catalogue))
     app.add_route(f"{org_path}/scope/objects", ScopeObjects(catalogue))
+    app.add_route(f"{org_path}/scope/plugins/{{plugin}}", ScopePlugin(catalogue))

@@ -314,23 +314,10 @@ def enqueue_boefje(
 def retry(job_id: str) -> str:
     """A new job with the meta of ``job_id`` (which has ended), linked to it; its id.
 
-    Raises LookupError for an unknown job and ValueError for one that has not ended."""
-    old = context().store.get_job(job_id)
-    if old is None:
-        raise LookupError(f"no job {job_id!r} in the store")
-    if not old.ended:
-        raise ValueError(f"job {job_id} is {old.status}: only an ended job is retried")
-    run_fields = ("started_at", "ended_at", "runnable_hash", "environment")
-    job = {k: v for k, v in old.meta.items() if k not in run_fields}
-    job["id"] = str(uuid.uuid4())
-    if old.type == "boefje":
-        # The input is derived again from input_ooi; a retry is no step of a scan.
-        arguments = dict(job.get("arguments") or {})
-        for key in ("input", "scan"):
-            arguments.pop(key, None)
-        job["arguments"] = arguments
-        return _send(boefje, parse_boefje_meta(job).to_dict(), retry_of=job_id)
-    return _send(normalizer, _parse_normalizer_meta(job).to_dict(), retry_of=job_id)
+    Raises LookupError for an unknown job and ValueError for one that has not ended
+    (:meth:`Lifecycle.retry_meta`)."""
+    kind, job = lifecycle.retry_meta(job_id)
+    return _send(boefje if kind == "boefje" else normalizer, job, retry_of=job_id)
 
 
 def cancel(job_id: str) -> Any:

@@ -126,24 +126,24 @@ def _validate(data: Any, org: str) -> dict[str, Any]:
             check_id(str(plugin_id), "plugin id")
         except ValueError as exc:
             raise Invalid(("plugins", plugin_id), str(exc)) from None
-        clean_plugins[plugin_id] = _plugin_entry(plugin_id, entry)
+        try:
+            clean_plugins[plugin_id] = check_schedule(entry)
+        except ValueError as exc:
+            raise Invalid(("plugins", plugin_id), str(exc)) from None
     return {"objects": clean_objects, "plugins": clean_plugins}
 
 
-def _plugin_entry(plugin_id: str, entry: Any) -> Schedule:
+def check_schedule(entry: Any) -> Schedule:
+    """A plugin's entry, ``{"interval": …}`` or ``{"cron": …}`` and/or ``{"scan_level": N}``;
+    ValueError naming what is wrong."""
     keys = set(entry) if isinstance(entry, dict) else set()
     if not keys or keys - {"interval", "cron", "scan_level"} or {"interval", "cron"} <= keys:
-        raise Invalid(
-            ("plugins", plugin_id), "give 'interval' or 'cron' (not both) and/or 'scan_level'"
-        )
-    try:
-        cron = entry.get("cron")
-        if "cron" in entry and (not isinstance(cron, str) or not croniter.is_valid(cron)):
-            raise ValueError(f"{cron!r} is not a cron expression")
-        interval = seconds(entry["interval"]) if "interval" in entry else None
-        level = check_level(entry["scan_level"]) if "scan_level" in entry else None
-    except ValueError as exc:
-        raise Invalid(("plugins", plugin_id), str(exc)) from None
+        raise ValueError("give either 'interval' or 'cron' (not both), and/or 'scan_level'")
+    cron = entry.get("cron")
+    if "cron" in entry and (not isinstance(cron, str) or not croniter.is_valid(cron)):
+        raise ValueError(f"{cron!r} is not a cron expression")
+    interval = seconds(entry["interval"]) if "interval" in entry else None
+    level = check_level(entry["scan_level"]) if "scan_level" in entry else None
     return Schedule(interval=interval, cron=cron, scan_level=level)
 
 
@@ -181,7 +181,12 @@ class Scopes:
         with yamlfiles.locked(self._lock_path):
             yield
 
-    def _change(self, org: str, change: Callable[[dict[str, int]], None]) -> Scope:
+    def _change(
+        self,
+        org: str,
+        change: Callable[[dict[str, int]], None],
+        change_plugins: Callable[[dict[str, Schedule]], None] | None = None,
+    ) -> Scope:
         check_id(org, "organisation id")
         with self._locked():
             try:
@@ -190,6 +195,8 @@ class Scopes:
                 path, data = self.folder.path(org), {"objects": {}, "plugins": {}}
             objects, plugins = dict(data["objects"]), dict(data["plugins"])
             change(objects)
+            if change_plugins is not None:
+                change_plugins(plugins)
             self.folder.store(org, path, _text(objects, plugins))
         return Scope(org, objects, plugins)
 
@@ -213,6 +220,29 @@ class Scopes:
                 raise NotFound(f"{reference!r} is not in the scope of {org!r}")
 
         return self._change(org, change)
+
+    def set_schedule(self, org: str, plugin_id: str, entry: dict[str, Any] | None) -> Scope:
+        """Set when a plugin runs for ``org``: ``{"interval": …}`` or ``{"cron": …}``,
+        and/or ``{"scan_level": N}``; ``None`` removes the interval or cron (the plugin's
+        own interval applies again). A ``scan_level`` already set stays unless given."""
+        try:
+            check_id(plugin_id, "plugin id")
+            schedule = None if entry is None else check_schedule(entry)
+        except ValueError as exc:
+            raise InvalidValue(str(exc)) from None
+
+        def change_plugins(plugins: dict[str, Schedule]) -> None:
+            old = plugins.pop(plugin_id, None)
+            level = old.scan_level if old else None
+            if schedule is not None:
+                new = schedule
+                if new.scan_level is None and level is not None:
+                    new = Schedule(new.interval, new.cron, level)
+                plugins[plugin_id] = new
+            elif level is not None:
+                plugins[plugin_id] = Schedule(scan_level=level)
+
+        return self._change(org, lambda objects: None, change_plugins)
 
 
 class RemoteScopes:

@@ -3,7 +3,9 @@ by Selenium) against a real gunicorn and a real worker on RabbitMQ.
 
 The operator's flow: log in, create an organisation, enable two boefjes, fill a settings
 form wrongly then rightly (sealed in the YAML file), scan a loopback target and watch it
-finish, open a task, its raw and an object with its references. Then a viewer who cannot
+finish, open a task, retry it and cancel a waiting one, its raw and an object with its
+references, declare an object in scope and set a boefje's schedule (wrongly, then
+rightly). Then a viewer who cannot
 change anything, a form posted without its CSRF token, and axe-core on every page.
 Screenshots go to ``test-artifacts/console/``.
 """
@@ -241,6 +243,30 @@ def login(p: Pages, name: str) -> None:
     p.go("form button[type=submit]")
 
 
+def wait_completed(p: Pages, path: str) -> None:
+    def done() -> bool:
+        p.open(path)
+        return "completed" in p.find(".status").text
+
+    p.wait_for(done, 60, "the retried task did not complete")
+
+
+def queued_job(settings, org: str) -> str:
+    """A job recorded as queued whose message no worker has taken (as when every worker
+    is busy): what an operator cancels."""
+    from kat.lifecycle import Lifecycle
+    from kat.store import open_store
+
+    store = open_store(settings.database_url)
+    try:
+        job = {"id": str(uuid.uuid4()), "organization": org, "boefje": {"id": "port-scan"},
+               "input_ooi": "IPAddressV4|internet|127.0.0.1", "arguments": {}}  # fmt: skip
+        Lifecycle(store).queue("boefje", job)
+    finally:
+        store.close()
+    return job["id"]
+
+
 def test_operator_flow_viewer_csrf_and_accessibility(system, chrome):
     p = Pages(chrome(), system["url"])
     org_file = Path(system["env"]["KAT_CATALOGUE_DIR"]) / "organisations" / "lab.yaml"
@@ -302,11 +328,29 @@ def test_operator_flow_viewer_csrf_and_accessibility(system, chrome):
     p.go(".tree a")  # the first job: port-scan
     assert "boefje port-scan" in p.text() and "completed" in p.text()
     p.check("08-task")
+    task_url = p.driver.current_url
     p.go("a[href^='/console/raws/']")
     assert "<nmaprun" in p.find("#raw").text
     p.check("09-raw")
     p.driver.get(p.driver.current_url.split("?")[0] + "?view=hex")
     assert "00000000  3c" in p.find("#raw").text
+    # retry the finished task: a new job, linked, that the worker runs
+    p.driver.get(task_url)
+    old_task = task_url.rsplit("/", 1)[1]
+    p.go("#retry-task")
+    new_task = p.driver.current_url.rsplit("/", 1)[1]
+    assert new_task != old_task
+    assert f"job {new_task} queued: a retry of {old_task}" in p.find(".flash").text
+    assert p.all(f"a[href='/console/tasks/{old_task}']")  # "Retry of" links back
+    p.check("08b-task-retried")
+    wait_completed(p, f"/console/tasks/{new_task}")
+    # cancel a task that waits in the queue (recorded, no worker has taken it)
+    waiting = queued_job(system["settings"], "lab")
+    p.open(f"/console/tasks/{waiting}")
+    p.go("#cancel-task")
+    assert f"job {waiting} cancelled: failed (cancelled)" in p.find(".flash").text
+    assert not p.all("#cancel-task") and p.all("#retry-task")
+    p.check("08c-task-cancelled")
     p.open("/console/o/lab/objects?type=IPPort")
     p.check("10-objects")
     p.go(f"a[href*='tcp%7C{system['banner'].port}']")
@@ -316,6 +360,33 @@ def test_operator_flow_viewer_csrf_and_accessibility(system, chrome):
     p.check("11-object")
     p.open("/console/o/lab/tasks?status=completed")
     p.check("12-tasks")
+    # the declared scope: a bad entry shows its error next to the field, a good one is kept
+    scope_file = Path(system["env"]["KAT_CATALOGUE_DIR"]) / "scopes" / "lab.yaml"
+    p.open("/console/o/lab/scope")
+    p.fill("#reference", "Hostname|internet|")
+    p.fill("#level", "9")
+    p.go("#declare")
+    assert "not an integer from 0 to 4" in p.find("#e-level").text
+    assert "Hostname.name: empty" in p.find("#e-reference").text
+    assert not scope_file.exists()
+    p.check("12b-scope-error")
+    p.fill("#reference", "Hostname|internet|lab.example")
+    p.fill("#level", "2")
+    p.go("#declare")
+    assert "Hostname|internet|lab.example is in scope at level 2" in p.find(".flash").text
+    assert yaml.safe_load(scope_file.read_text())["objects"] == {"Hostname|internet|lab.example": 2}
+    p.check("12c-scope")
+    p.open("/console/o/lab/schedule")
+    p.fill("#cr-port-scan", "not cron")
+    p.go("#cr-port-scan", "submit")
+    assert "'not cron' is not a cron expression" in p.find("#e-port-scan").text
+    p.check("12d-schedule-error")
+    p.fill("#cr-port-scan", "")
+    p.fill("#iv-port-scan", "6h")
+    p.go("#iv-port-scan", "submit")
+    assert "port-scan: runs interval 6h" in p.find(".flash").text
+    assert yaml.safe_load(scope_file.read_text())["plugins"] == {"port-scan": {"interval": 21600}}
+    p.check("12e-schedule")
     p.open("/console/health")
     assert "Every catalogue file parses" in p.text()
     p.check("13-health")
@@ -345,6 +416,10 @@ def test_operator_flow_viewer_csrf_and_accessibility(system, chrome):
     assert not v.all("form.settings button") and v.all("#s-PORTS")
     v.open("/console/o/lab/scans")
     assert not v.all("#inputs")
+    v.open(f"/console/tasks/{waiting}")
+    assert not v.all("#retry-task") and not v.all("#cancel-task")
+    v.open("/console/o/lab/scope")
+    assert "Hostname|internet|lab.example" in v.text() and not v.all("#declare")
     v.check("15-viewer")
     before = org_file.read_text()
     # even a hand-made form with the viewer's own valid token is refused

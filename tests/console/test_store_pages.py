@@ -38,7 +38,7 @@ def test_tasks_are_paginated_and_filtered(operator, env):
     assert by_plugin.text.count("/console/tasks/") == 1
     detail = operator.get(f"/console/tasks/{failed}")
     assert "failed (timeout)" in detail.text and "the last line" in detail.text
-    assert "cancel" not in detail.text.lower()  # the lifecycle has no cancel (yet)
+    assert "Retry task" in detail.text and "Cancel task" not in detail.text  # it has ended
     assert operator.get(f"/console/tasks/{uuid.uuid4()}").status_code == 404
 
 

@@ -26,7 +26,11 @@ def _app():
     write_plugins(tmp / "plugins")
     for org in ("0", "A", "_", "a"):
         Catalogue(tmp / "catalogue").create_organisation(org)
-    env = {"KAT_CATALOGUE_DIR": str(tmp / "catalogue"), "KAT_PLUGINS_DIR": str(tmp / "plugins")}
+    env = {
+        "KAT_CATALOGUE_DIR": str(tmp / "catalogue"),
+        "KAT_PLUGINS_DIR": str(tmp / "plugins"),
+        "KAT_DATA_DIR": str(tmp / "data"),  # the store of the job control routes
+    }
     return create_app(load(env))
 
 
