@@ -1,17 +1,18 @@
-"""website-discovery: which web ports of a host name's address serve a website for it.
+"""website-discovery: the websites of a host name, found by asking its addresses.
 
 OpenKAT makes a Website of every (resolved host name, HTTP(S) service on its address)
-pair with its ``website-discovery`` rule; kat has no rules engine, so this boefje asks
-the address itself. The input is an A or AAAA record, which carries both the host name
-and the address. Each port in ``WEB_PORTS`` gets a TLS handshake with the host name as
-SNI (the certificate is not checked: an expired one is still a website) and a ``HEAD /``
-with the host name as Host header; a port where TLS fails gets a plain ``HEAD /``. A
+pair with its ``website-discovery`` rule; kat has no rules engine, so this boefje looks
+itself. It resolves the host name's A and AAAA records at ``REMOTE_NS`` (as dns-records
+does), then tries each port in ``WEB_PORTS`` of each address: a TLS handshake with the
+host name as SNI (the certificate is not checked: an expired one is still a website) and
+a ``HEAD /`` with the host name as Host header; where TLS fails, a plain ``HEAD /``. A
 port whose answer starts with ``HTTP/`` is a website (``https`` or ``http``).
 
 The raw (``boefje/website-discovery``) is JSON::
 
-    {"hostname": "example.com", "address": "192.0.2.1",
-     "websites": [{"port": 443, "scheme": "https", "status": "HTTP/1.1 200 OK"}]}
+    {"hostname": "example.com", "addresses": ["192.0.2.1"],
+     "websites": [{"address": "192.0.2.1", "port": 443, "scheme": "https",
+                   "status": "HTTP/1.1 200 OK"}]}
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ import os
 import socket
 import ssl
 
-from kat.pluginkit import Budget, netloc, timeout
+import dns.exception
+import dns.resolver
+
+from kat.pluginkit import Budget, netloc, resolver, timeout
 
 DEFAULT_PORTS = "80,443,8080,8443"
 DEFAULT_TIMEOUT = 20.0
@@ -43,6 +47,21 @@ def parse_ports(text: str) -> list[int]:
     if not ports:
         raise ValueError("WEB_PORTS: no ports given")
     return sorted(set(ports))
+
+
+def addresses(hostname: str, budget: Budget) -> list[str]:
+    """The host name's IPv4 and IPv6 addresses according to ``REMOTE_NS``."""
+    dns_resolver, found = resolver(), []
+    for rdtype in ("A", "AAAA"):
+        if budget.left() <= 0:
+            break
+        try:
+            answer = dns_resolver.resolve(hostname, rdtype, lifetime=budget.left(), search=False)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers,
+                dns.exception.Timeout):  # fmt: skip
+            continue
+        found += [str(ipaddress.ip_address(rr.address)) for rr in answer]
+    return found
 
 
 def _client_context() -> ssl.SSLContext:
@@ -85,23 +104,20 @@ def probe(ip: str, port: int, hostname: str, budget: Budget) -> dict | None:
                         line = status_line(tls, netloc(hostname, scheme, port))
                 else:
                     line = status_line(raw, netloc(hostname, scheme, port))
-        except (ConnectionRefusedError, socket.gaierror):
+        except ConnectionRefusedError:
             return None  # nothing listens: no need to try the other scheme
         except (OSError, ssl.SSLError, UnicodeError):
             continue
         if line:
-            return {"port": port, "scheme": scheme, "status": line}
+            return {"address": ip, "port": port, "scheme": scheme, "status": line}
     return None
 
 
 def run(boefje_meta: dict) -> list[tuple[set, bytes | str]]:
-    record = boefje_meta["arguments"]["input"]
-    hostname = str(record["hostname"]["name"]).rstrip(".")
-    # the record's value is its address (the reference names no address object)
-    address = record.get("value") or (record.get("address") or {}).get("address")
-    ip = str(ipaddress.ip_address(str(address)))
+    hostname = str(boefje_meta["arguments"]["input"]["name"]).rstrip(".")
     ports = parse_ports(os.environ.get("WEB_PORTS") or DEFAULT_PORTS)
     budget = Budget(timeout(DEFAULT_TIMEOUT))
-    websites = [w for port in ports if (w := probe(ip, port, hostname, budget))]
-    result = {"hostname": hostname, "address": ip, "websites": websites}
+    found = addresses(hostname, budget)
+    websites = [w for ip in found for port in ports if (w := probe(ip, port, hostname, budget))]
+    result = {"hostname": hostname, "addresses": found, "websites": websites}
     return [({"boefje/website-discovery"}, json.dumps(result))]

@@ -64,10 +64,14 @@ BARE_HEADERS = {"Content-Type": "text/html; charset=utf-8"}
 
 
 def weak_https(
-    chain: CertificateChain, host: str, port: int = 443, page_headers: dict | None = None
+    chain: CertificateChain,
+    host: str,
+    port: int = 443,
+    page_headers: dict | None = None,
+    banner: str | None = None,
 ) -> WebServer:
     """The test web server with the ``weak`` TLS configuration on ``host:port``."""
-    server = WebServer(chain, host=host, port=port, page_headers=page_headers)
+    server = WebServer(chain, host=host, port=port, page_headers=page_headers, banner=banner)
     server.httpd.context = tls_context(chain, "weak")
     return server
 

@@ -119,6 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # keep test output quiet
         pass
 
+    def version_string(self) -> str:
+        return self.server.owner.banner or super().version_string()
+
     def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
         for key, value in headers.items():
@@ -162,7 +165,8 @@ class _TLSServer(ThreadingHTTPServer):
 
 class WebServer:
     """One HTTP or HTTPS server on ``127.0.0.1`` in a daemon thread; ``/`` is sent with
-    ``page_headers`` (default :data:`PAGE_HEADERS`)."""
+    ``page_headers`` (default :data:`PAGE_HEADERS`), every answer with the ``Server``
+    header ``banner`` (default ``KatTestServer/1.0 Python/<version>``)."""
 
     def __init__(
         self,
@@ -170,8 +174,10 @@ class WebServer:
         host: str = "127.0.0.1",
         port: int = 0,
         page_headers: dict[str, str] | None = None,
+        banner: str | None = None,
     ):
         self.page_headers = PAGE_HEADERS if page_headers is None else page_headers
+        self.banner = banner
         self.requests: list[tuple[str, str]] = []  #: (path, Host header) per request
         self.sni_names: list[str | None] = []  #: SNI name of each TLS handshake
         server_class = _TLSServer
