@@ -56,6 +56,10 @@ class FailureReason(enum.StrEnum):
     CANCELLED = "cancelled"
     #: A program the plugin's manifest ``requires`` is not installed on this worker.
     MISSING_DEPENDENCY = "missing-dependency"
+    #: A third-party API the plugin asks refused it: the key (401/403) or a rate limit
+    #: (429; the detail names the Retry-After). Not retried: the same request would be
+    #: refused again; fix the key or run the job again later.
+    REFUSED = "refused"
 
 
 #: Separates a failed job's detail (the reason) from the tail of its stdout/stderr.

@@ -128,9 +128,9 @@ def base_url(setting: str, default: str) -> str:
 def http_get(url: str, seconds: float, headers: dict[str, str] | None = None) -> Any:
     """GET ``url`` within ``seconds`` in all (an ``httpx.Response`` with status 200).
 
-    Any other answer raises ValueError naming the URL and the status; a 429 adds the
-    server's Retry-After, a 401/403 says the key was refused. The deadline covers the
-    whole exchange, a server that trickles included."""
+    Any other answer raises ValueError naming the URL and the status, but a 429 (with the
+    server's Retry-After) or a 401/403 (the key was refused) raises :class:`APIRefused`.
+    The deadline covers the whole exchange, a server that trickles included."""
     import httpx
 
     def get() -> httpx.Response:
@@ -145,11 +145,12 @@ def http_get(url: str, seconds: float, headers: dict[str, str] | None = None) ->
         return response
     reason = f"GET {url}: HTTP {response.status_code}"
     if response.status_code == 429:
-        reason += (
-            f" (rate limited; Retry-After: {response.headers.get('Retry-After', 'not given')})"
+        raise APIRefused(
+            f"{reason} (rate limited; Retry-After: "
+            f"{response.headers.get('Retry-After', 'not given')})"
         )
-    elif response.status_code in (401, 403):
-        reason += " (the service refused the credentials)"
+    if response.status_code in (401, 403):
+        raise APIRefused(f"{reason} (the service refused the credentials)")
     raise ValueError(reason)
 
 
@@ -164,11 +165,27 @@ class APIError(RuntimeError):
     """The API refused or failed; the message says what happened and what to do."""
 
 
+class APIRefused(APIError):
+    """The API would not answer this client: the key was refused (401/403) or the rate
+    limit was reached (429; the message names the Retry-After). The runtime fails such a
+    job as ``refused`` rather than ``crashed``, and never runs it again by itself: asking
+    again at once would be refused again (see :func:`refusal`)."""
+
+
+def refusal(traceback_text: str) -> str | None:
+    """The message of an :class:`APIRefused` that ended a plugin, read from the last line
+    of its traceback (``kat.pluginkit.APIRefused: <message>``); None for anything else."""
+    lines = traceback_text.strip().splitlines()
+    mark = f"{APIRefused.__module__}.{APIRefused.__qualname__}: "
+    return lines[-1][len(mark) :] if lines and lines[-1].startswith(mark) else None
+
+
 def api_get(
     service: str, url: str, seconds: float, ok: tuple[int, ...] = (200,), **request
 ) -> httpx.Response:
-    """GET ``url`` within ``seconds`` overall; APIError for a refused key (401/403), a
-    rate limit (429, waited out once when short) or any other unexpected answer."""
+    """GET ``url`` within ``seconds`` overall; :class:`APIRefused` for a refused key
+    (401/403) or a rate limit (429, waited out once when short), APIError for any other
+    unexpected answer or no answer."""
     from functools import partial
 
     import httpx  # the plugins' extra, not a dependency of kat itself
@@ -186,7 +203,7 @@ def api_get(
         if response.status_code in ok:
             return response
         if response.status_code in (401, 403):
-            raise APIError(f"{service}: the API key was refused ({response.status_code})")
+            raise APIRefused(f"{service}: the API key was refused ({response.status_code})")
         if response.status_code == 429:
             wait = response.headers.get("Retry-After", "")
             wait_s = float(wait) if wait.isdigit() else None
@@ -198,7 +215,7 @@ def api_get(
             ):
                 time.sleep(wait_s)
                 continue
-            raise APIError(
+            raise APIRefused(
                 f"{service}: rate limited (429), retry after {wait or 'an unknown time'} s"
             )
         raise APIError(

@@ -349,10 +349,16 @@ SEVERITIES = ("critical", "high", "medium", "low", "recommendation", "pending", 
 
 
 def _risk(store, org: str, finding_type: str | None) -> dict[str, Any]:
-    """A finding's risk: what the newest stored version of its finding type says (the
-    finding-type feeders affirm it with severity, score and name)."""
+    """A finding's risk: what the newest stored version of its finding type that has a
+    severity says (the finding-type feeders affirm it with severity, score and name; a
+    normalizer naming the type again later, without its risk, does not take it away)."""
     found = store.find_object(org, finding_type) if finding_type else None
     data = found.data if found else {}
+    if found and not data.get("risk_severity"):
+        rated = [o.data for o in store.objects(org=org, object_type=found.object_type,
+                                               limit=MAX_LIMIT)
+                 if o.primary_key == finding_type and o.data.get("risk_severity")]  # fmt: skip
+        data = rated[-1] if rated else data
     severity = data.get("risk_severity")
     return {
         "severity": str(severity).lower() if severity else None,

@@ -44,6 +44,7 @@ from kat.jobs import (
     now,
     parse_boefje_meta,
 )
+from kat.pluginkit import refusal
 from kat.runtime.environment import InvalidSettings, boefje_environment
 from kat.runtime.sandbox import ForkServer
 from kat.scheduling import dedup
@@ -272,14 +273,16 @@ def run_boefje(
         # The traceback and the output tail may quote a setting (a token in a URL, an
         # echoed variable): neither the job's detail nor its error raw keeps one.
         reason = redact(outcome.detail, env)
-        detail = reason
+        detail, why = reason, outcome.reason
+        if why is FailureReason.CRASHED and (refused := refusal(reason)):
+            detail, why = refused, FailureReason.REFUSED  # an API said no: not a crash
         if outcome.output:
             detail += OUTPUT_MARK + redact(outcome.output.decode(errors="replace"), env)
         raw_ids = ctx.store.replace_raws(
             meta.id, meta.organization, [(tags | {"error/boefje"}, reason.encode())]
         )
         return JobResult(
-            meta.id, JobStatus.FAILED, outcome.reason, detail, raw_ids,
+            meta.id, JobStatus.FAILED, why, detail, raw_ids,
             runnable_hash=plugin.runnable_hash, meta=stored_meta,
         )  # fmt: skip
 

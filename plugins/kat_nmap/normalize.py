@@ -4,7 +4,9 @@ Reads what ``nmap -oX -`` writes and what kat's ``port-scan`` boefje writes in t
 form (``<nmaprun><host><address addr=… addrtype=…/><ports><port protocol= portid=>
 <state state=/><service name=/></port>…``); several documents may be joined by blank
 lines. For every open port: an IPPort, a Service and the IPService linking them. Port 80
-is always ``http`` and 443 ``https``; ``tcpwrapped`` ports count as closed. Documents
+is always ``http`` and 443 ``https``; HTTP that nmap found inside TLS (``-sV``:
+``<service name="http" tunnel="ssl">``) is ``https``, as OpenKAT names it; ``tcpwrapped``
+ports count as closed. Documents
 declaring entities are refused (no entity expansion).
 """
 
@@ -76,6 +78,8 @@ def run(input_ooi: dict, raw: bytes) -> Iterator[OOI]:
                     state="open",
                 )
                 yield ip_port
+                if name == "http" and service is not None and service.get("tunnel") == "ssl":
+                    name = "https"
                 port_service = Service(name=FORCED_SERVICES.get(number, name))
                 yield port_service
                 yield IPService(ip_port=ip_port, service=port_service)

@@ -40,6 +40,15 @@ SEEDS: dict[str, tuple[dict, list[bytes]]] = {
         [json.dumps(CRT_SH).encode()],
     ),
     "kat_censys_normalize": (IP, [json.dumps(CENSYS_HOST).encode()]),
+    "kat_website_discovery_normalize": (
+        ooi.input_dict("Hostname|internet|example.com"),
+        [
+            b'{"hostname": "example.com", "addresses": ["192.0.2.1", "2001:db8::1"], "websites":'
+            b' [{"address": "192.0.2.1", "port": 443, "scheme": "https", "status": "HTTP/1.1 200"},'
+            b' {"address": "2001:db8::1", "port": 80, "scheme": "http", "status": "HTTP/1.0"}]}',
+            b'{"hostname": "example.com", "addresses": [], "websites": []}',
+        ],
+    ),
     "kat_rpki_normalize": (
         IP,
         [

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from kat.pluginkit import APIRefused
 from tests.plugins.helpers import input_ooi, references, run_boefje, run_normalizer
 from tests.servers.apis import API_KEY, CENSYS_ID, CENSYS_SECRET, KNOWN_IP, APIServer
 
@@ -142,14 +143,14 @@ def test_censys_services_and_software(api):
 )
 def test_a_refused_key_fails_with_a_clear_reason(api, folder, name, reference):
     main_settings = settings(api, name, key="wrong-key")
-    with pytest.raises(RuntimeError, match=r"the API key was refused \(401\)"):
+    with pytest.raises(APIRefused, match=r"the API key was refused \(401\)"):
         run_boefje(folder, input_ooi(reference), main_settings)
 
 
 @pytest.mark.parametrize(("folder", "name", "reference"), BOEFJES)
 def test_a_long_rate_limit_fails_at_once_naming_retry_after(api, folder, name, reference):
     api.reset("rate-limit")
-    with pytest.raises(RuntimeError, match=r"rate limited \(429\), retry after 3600 s"):
+    with pytest.raises(APIRefused, match=r"rate limited \(429\), retry after 3600 s"):
         run_boefje(folder, input_ooi(reference), settings(api, name))
     assert len(api.requests) == 1  # no hammering, no waiting an hour
 
@@ -164,8 +165,9 @@ def test_a_short_rate_limit_is_waited_out_once(api, folder, name, reference):
 @pytest.mark.parametrize(("folder", "name", "reference"), BOEFJES)
 def test_a_server_error_fails_with_its_status(api, folder, name, reference):
     api.reset("error")
-    with pytest.raises(RuntimeError, match="unexpected answer 500"):
+    with pytest.raises(RuntimeError, match="unexpected answer 500") as failed:
         run_boefje(folder, input_ooi(reference), settings(api, name))
+    assert not isinstance(failed.value, APIRefused)  # a broken API is no refusal
 
 
 def test_a_silent_api_fails_within_the_timeout(black_hole_server):
@@ -192,6 +194,28 @@ def test_in_the_runtime_a_refused_key_is_a_failed_job_with_a_one_line_reason(api
     assert secret not in done.stdout + done.stderr
     task = kat(tmp_path, os.environ["PATH"], "task", JOB_ID, "--json")
     assert secret not in task.stdout and "LEAKIX_API" in task.stdout
+    # a refusal, not a crash: the job says so, and the raw keeps the whole story
+    recorded = json.loads(task.stdout)
+    assert (recorded["status"], recorded["reason"]) == ("failed", "refused")
+    assert recorded["detail"].startswith("LeakIX: the API key was refused (401)")
+
+
+def test_in_the_runtime_a_rate_limit_is_refused_once_naming_retry_after(api, tmp_path):
+    """A 429 with a long Retry-After: the job fails as ``refused`` at once, its detail
+    names the wait, and the API was asked once (no retrying in a loop)."""
+    from tests.boefjes.test_boefjes_dependencies import JOB_ID, boefje_job, kat
+
+    api.reset("rate-limit")
+    job = boefje_job(tmp_path, "shodan", IP, input_ooi(IP))
+    done = kat(
+        tmp_path, os.environ["PATH"], "run", "boefje", "--job", str(job),
+        BOEFJE_SHODAN_API=API_KEY, BOEFJE_SHODAN_BASE_URL=api.url("shodan"), BOEFJE_TIMEOUT="10",
+    )  # fmt: skip
+    assert f"boefje job {JOB_ID}: failed" in done.stdout, done.stdout + done.stderr
+    recorded = json.loads(kat(tmp_path, os.environ["PATH"], "task", JOB_ID, "--json").stdout)
+    assert (recorded["status"], recorded["reason"]) == ("failed", "refused")
+    assert "rate limited (429), retry after 3600 s" in recorded["detail"]
+    assert len(api.requests) == 1
 
 
 def test_snyk_vulnerabilities_of_a_version(api):

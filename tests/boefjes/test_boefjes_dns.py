@@ -2,6 +2,7 @@
 
 import json
 
+import dns.name
 import pytest
 
 from tests.plugins.helpers import input_ooi, references, run_boefje, run_normalizer
@@ -173,3 +174,30 @@ def test_dnssec_name_outside_the_anchor_has_no_verdict(dns_server):
     raws, _ = run_boefje("kat_dnssec", inp, settings)
     assert all(line.startswith(";") for line in raws[0][1].decode().splitlines())
     assert run_normalizer("kat_dnssec_normalize", inp, raws[0][1]) == []
+
+
+def test_rdns_of_an_unreachable_reverse_zone_is_a_lame_delegation_finding(dns_server):
+    """The resolver answers SERVFAIL with EDE 22 (No Reachable Authority): the raw says
+    so in OpenKAT's form and the normalizer puts KAT-LAME-DELEGATION on the address."""
+    reverse_zone = dns.name.from_text("2.0.192.in-addr.arpa.")
+    dns_server.resolver.unreachable.append(reverse_zone)
+    try:
+        inp = input_ooi("IPAddressV4|internet|192.0.2.7")
+        raws, _ = run_boefje("kat_rdns", inp, {"REMOTE_NS": dns_server.address})
+    finally:
+        dns_server.resolver.unreachable.remove(reverse_zone)
+    assert raws == [(set(), b"NoAuthServersReachable:at delegation 2.0.192.in-addr.arpa.")]
+    out = run_normalizer("kat_rdns_normalize", inp, raws[0][1])
+    assert references(out) == [
+        "KATFindingType|KAT-LAME-DELEGATION",
+        "Finding|IPAddressV4|internet|192.0.2.7|KAT-LAME-DELEGATION",
+    ]
+    assert out[1].description == "at delegation 2.0.192.in-addr.arpa."
+
+
+def test_rdns_without_an_answer_finds_nothing(silent_dns_server):
+    inp = input_ooi("IPAddressV4|internet|192.0.2.7")
+    settings = {"REMOTE_NS": silent_dns_server.address, "TIMEOUT": "1"}
+    raws, _ = run_boefje("kat_rdns", inp, settings)
+    assert raws == [(set(), b"NoAnswer")]
+    assert run_normalizer("kat_rdns_normalize", inp, raws[0][1]) == []

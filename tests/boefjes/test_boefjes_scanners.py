@@ -4,6 +4,7 @@ their raws normalized into the expected objects and findings."""
 
 import json
 import os
+import ssl
 
 import pytest
 
@@ -64,6 +65,22 @@ def test_nmap_finds_the_open_port_and_its_service_not_the_closed_one(old_http, u
     # -sV recognises HTTP behind an unusual port, and the server's product.
     assert f"IPService|internet|127.0.0.1|tcp|{old_http.port}|http" in refs
     assert b'product="Apache httpd" version="2.2.22"' in raws[0][1]
+
+
+def test_nmap_names_http_inside_tls_https(cert_chain):
+    """-sV finds HTTP behind TLS on an unusual port (``tunnel="ssl"``): https, not http."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_chain.cert_file, cert_chain.key_file)
+    server = Http10Server(tls=context)  # closes each connection: -sV ends in seconds
+    try:
+        inp = input_ooi("IPAddressV4|internet|127.0.0.1")
+        raws, _ = run_boefje("kat_nmap_tcp", inp, {"PORTS": str(server.port), "TIMEOUT": "90"})
+    finally:
+        server.close()
+    assert b'tunnel="ssl"' in raws[0][1]
+    refs = references(run_normalizer("kat_nmap_normalize", inp, raws[0][1]))
+    assert f"IPService|internet|127.0.0.1|tcp|{server.port}|https" in refs
+    assert f"IPService|internet|127.0.0.1|tcp|{server.port}|http" not in refs
 
 
 def test_nmap_top_ports_setting_reaches_nmap(monkeypatch):

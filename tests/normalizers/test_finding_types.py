@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from kat import ooi
+from kat.pluginkit import APIRefused
 from tests.normalizers.feeds import FeedServer
 from tests.plugins.helpers import PLUGINS_DIR, input_ooi, run_boefje, run_normalizer
 
@@ -131,7 +132,9 @@ def test_snyk_feeder_reads_the_vulnerability_page(feeds):
 )
 def test_feeder_failures_name_the_url_and_status(feeds, route, message):
     target = input_ooi("CVEFindingType|CVE-2021-46882")
-    with pytest.raises(ValueError, match=message):
+    # a rate limit or a refused key is a refusal (the job fails as ``refused``)
+    expected = ValueError if route == "missing" else APIRefused
+    with pytest.raises(expected, match=message):
         run_boefje("kat_cve_finding_types", target, {"CVEAPI_URL": f"{feeds.url}/{route}"})
 
 

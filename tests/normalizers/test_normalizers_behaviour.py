@@ -10,7 +10,13 @@ import pytest
 
 from kat import ooi
 from kat.catalogue.plugins import discover
-from tests.plugins.helpers import PLUGINS_DIR, load_module
+from tests.plugins.helpers import (
+    PLUGINS_DIR,
+    input_ooi,
+    load_module,
+    references,
+    run_normalizer,
+)
 
 PLUGINS, _ = discover(PLUGINS_DIR)
 COMPAT = Path(__file__).parents[1] / "compat" / "openkat"
@@ -254,3 +260,19 @@ def test_a_certificate_with_a_negative_serial_keeps_its_bytes():
     objects = list(normalizer("kat_ssl_certificates_normalize").run(website, forged.encode()))
     serials = {o.serial_number for o in objects if o.object_type == "X509Certificate"}
     assert "ff" * (20 - length) + serial.hex() in serials
+
+
+def test_nmap_names_http_inside_tls_https():
+    """nmap 7.93's own XML (``-sV`` against a loopback HTTPS server on an unusual port)
+    marks HTTP inside TLS with ``tunnel="ssl"``: the service is https, as in OpenKAT."""
+    raw = (Path(__file__).parent / "raws" / "nmap-http-in-tls.xml").read_bytes()
+    assert b'<service name="http"' in raw and b'tunnel="ssl"' in raw
+    inp = input_ooi("IPAddressV4|internet|127.0.0.1")
+    refs = references(run_normalizer("kat_nmap_normalize", inp, raw))
+    assert "IPService|internet|127.0.0.1|tcp|41667|https" in refs
+    assert "IPService|internet|127.0.0.1|tcp|41667|http" not in refs
+    # plain HTTP (no tunnel) on the same port stays http
+    plain = raw.replace(b' tunnel="ssl"', b"")
+    assert "IPService|internet|127.0.0.1|tcp|41667|http" in references(
+        run_normalizer("kat_nmap_normalize", inp, plain)
+    )

@@ -23,6 +23,7 @@ import struct
 import threading
 
 import dns.dnssec
+import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
@@ -125,10 +126,15 @@ def build_zones() -> tuple[list[dns.zone.Zone], dns.rrset.RRset]:
 
 
 class Resolver:
-    """Answers one query from the zones (no recursion outside them: REFUSED)."""
+    """Answers one query from the zones (no recursion outside them: REFUSED).
+
+    Names under one of ``unreachable`` get what a recursive resolver answers when none
+    of a zone's authoritative servers answers (a lame delegation): SERVFAIL with the
+    Extended DNS Error 22, "No Reachable Authority" (RFC 8914)."""
 
     def __init__(self, zones: list[dns.zone.Zone]):
         self.zones = zones
+        self.unreachable: list[dns.name.Name] = []
 
     def _zone_for(self, qname: dns.name.Name, qtype: int) -> dns.zone.Zone | None:
         matches = sorted(
@@ -166,6 +172,13 @@ class Resolver:
             return response
         question = query.question[0]
         qname, qtype = question.name, question.rdtype
+        lame = [name for name in self.unreachable if qname.is_subdomain(name)]
+        if lame:
+            response.set_rcode(dns.rcode.SERVFAIL)
+            text = f"at delegation {lame[0].to_text()}"
+            option = dns.edns.EDEOption(dns.edns.EDECode.NO_REACHABLE_AUTHORITY, text)
+            response.use_edns(0, options=[option])
+            return response
         dnssec = bool(query.ednsflags & dns.flags.DO)
         for _hop in range(8):  # follow CNAMEs inside our zones
             zone = self._zone_for(qname, qtype)

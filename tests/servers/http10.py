@@ -6,6 +6,7 @@ names an outdated Apache by default.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -37,8 +38,26 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
 
+class _Server(ThreadingHTTPServer):
+    """Does the TLS handshake (when ``context`` is set) in the request's thread, so a
+    client that connects and says nothing does not hold up the others."""
+
+    daemon_threads = True
+    context: ssl.SSLContext | None = None
+
+    def finish_request(self, request, client_address):
+        if self.context is not None:
+            request.settimeout(5)
+            try:
+                request = self.context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        super().finish_request(request, client_address)
+
+
 class Http10Server:
-    """One HTTP/1.0 server on ``host`` (a free port unless given) in a daemon thread."""
+    """One HTTP/1.0 server on ``host`` (a free port unless given) in a daemon thread;
+    HTTPS when given a server ``tls`` context."""
 
     def __init__(
         self,
@@ -46,9 +65,10 @@ class Http10Server:
         port: int = 0,
         banner: str = OLD_BANNER,
         pages: dict[str, bytes] | None = None,
+        tls: ssl.SSLContext | None = None,
     ):
-        self.httpd = ThreadingHTTPServer((host, port), _Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), _Handler)
+        self.httpd.context = tls
         self.httpd.banner = banner
         #: path -> body served with 200; every other path is a 404.
         self.httpd.pages = pages or {"/": b"<html><body>It works!</body></html>\n"}

@@ -59,9 +59,19 @@ class BannerListener:
         self.sock.close()
 
 
-def weak_https(chain: CertificateChain, host: str, port: int = 443) -> WebServer:
+#: Headers of a page that sends no security header at all.
+BARE_HEADERS = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def weak_https(
+    chain: CertificateChain,
+    host: str,
+    port: int = 443,
+    page_headers: dict | None = None,
+    banner: str | None = None,
+) -> WebServer:
     """The test web server with the ``weak`` TLS configuration on ``host:port``."""
-    server = WebServer(chain, host=host, port=port)
+    server = WebServer(chain, host=host, port=port, page_headers=page_headers, banner=banner)
     server.httpd.context = tls_context(chain, "weak")
     return server
 

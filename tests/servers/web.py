@@ -52,7 +52,9 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _certificate(subject, issuer, public_key, signing_key, *, ca: bool, sans=None, serial=None):
+def _certificate(
+    subject, issuer, public_key, signing_key, *, ca: bool, sans=None, serial=None, days=90
+):
     now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
@@ -61,7 +63,7 @@ def _certificate(subject, issuer, public_key, signing_key, *, ca: bool, sans=Non
         .public_key(public_key)
         .serial_number(serial or x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=90))
+        .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if sans:
@@ -73,9 +75,11 @@ def _certificate(subject, issuer, public_key, signing_key, *, ca: bool, sans=Non
 
 
 class CertificateChain:
-    """A root CA, an intermediate and a leaf for :data:`HOSTNAME`, written as PEM files."""
+    """A root CA, an intermediate and a leaf for :data:`HOSTNAME`, written as PEM files.
 
-    def __init__(self, folder: Path, hostname: str = HOSTNAME):
+    The leaf is valid for ``leaf_days`` days from now (90: not about to expire)."""
+
+    def __init__(self, folder: Path, hostname: str = HOSTNAME, leaf_days: int = 90):
         keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(3)]
         root_name, inter_name = _name("Kat Test Root"), _name("Kat Test Intermediate")
         leaf_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
@@ -89,8 +93,9 @@ class CertificateChain:
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         ]
         self.leaf = _certificate(
-            leaf_name, inter_name, keys[2].public_key(), keys[1], ca=False, sans=sans
-        )
+            leaf_name, inter_name, keys[2].public_key(), keys[1], ca=False, sans=sans,
+            days=leaf_days,
+        )  # fmt: skip
         self.hostname = hostname
         self.cert_file = folder / "chain.pem"  # leaf first, then the intermediate
         self.key_file = folder / "leaf.key"
@@ -114,6 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # keep test output quiet
         pass
 
+    def version_string(self) -> str:
+        return self.server.owner.banner or super().version_string()
+
     def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
         for key, value in headers.items():
@@ -126,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self.server.owner.requests.append((self.path, self.headers.get("Host", "")))
         if self.path == "/":
-            self._send(200, PAGE, PAGE_HEADERS)
+            self._send(200, PAGE, self.server.owner.page_headers)
         elif self.path == "/redirect":
             self._send(301, b"", {"Location": "/"})
         elif self.path == "/.well-known/security.txt":
@@ -156,11 +164,20 @@ class _TLSServer(ThreadingHTTPServer):
 
 
 class WebServer:
-    """One HTTP or HTTPS server on ``127.0.0.1`` in a daemon thread."""
+    """One HTTP or HTTPS server on ``127.0.0.1`` in a daemon thread; ``/`` is sent with
+    ``page_headers`` (default :data:`PAGE_HEADERS`), every answer with the ``Server``
+    header ``banner`` (default ``KatTestServer/1.0 Python/<version>``)."""
 
     def __init__(
-        self, chain: CertificateChain | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        chain: CertificateChain | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        page_headers: dict[str, str] | None = None,
+        banner: str | None = None,
     ):
+        self.page_headers = PAGE_HEADERS if page_headers is None else page_headers
+        self.banner = banner
         self.requests: list[tuple[str, str]] = []  #: (path, Host header) per request
         self.sni_names: list[str | None] = []  #: SNI name of each TLS handshake
         server_class = _TLSServer
