@@ -138,7 +138,7 @@ def check_schedule(entry: Any) -> Schedule:
     ValueError naming what is wrong."""
     keys = set(entry) if isinstance(entry, dict) else set()
     if not keys or keys - {"interval", "cron", "scan_level"} or {"interval", "cron"} <= keys:
-        raise ValueError("give either 'interval' or 'cron' (not both), and/or 'scan_level'")
+        raise ValueError("give 'interval' or 'cron' (not both), and/or 'scan_level'")
     cron = entry.get("cron")
     if "cron" in entry and (not isinstance(cron, str) or not croniter.is_valid(cron)):
         raise ValueError(f"{cron!r} is not a cron expression")

@@ -232,7 +232,7 @@ def test_the_schedule_page_shows_what_runs_next_and_edits_an_override(operator, 
     both = operator.post(
         "/console/o/acme/schedule", {"plugin": "dns-records", "interval": "5m", "cron": "0 3 * * *"}
     )
-    assert both.status_code == 422 and "give either" in both.text
+    assert both.status_code == 422 and "(not both)" in both.text
     saved = operator.post("/console/o/acme/schedule", {"plugin": "dns-records", "interval": "5m"})
     assert saved.status_code == 303
     shown = operator.get(saved.headers["location"])
