@@ -20,7 +20,7 @@ def _protocols(raw: bytes) -> tuple[dict[tuple[str, str], bool], ET.Element | No
         raise ValueError("ssl-scan raw: XML with entity declarations is refused")
     try:
         root = ET.fromstring(raw)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError) as exc:  # LookupError: an unknown encoding
         raise ValueError(f"ssl-scan raw is not valid XML: {exc}") from None
     protocols = {
         (p.get("type", ""), p.get("version", "")): p.get("enabled") == "1"

@@ -216,6 +216,14 @@ def test_masscan_normalizer_reads_an_unclosed_list_and_nothing():
         run_normalizer("kat_masscan_normalize", inp, b'[{"ports": []}]')
 
 
+@pytest.mark.parametrize("normalizer_id", ["kat_nmap_normalize", "kat_ssl_scan_normalize"])
+def test_xml_normalizers_name_an_unknown_encoding_as_bad_xml(normalizer_id):
+    # Python's XML parser raises LookupError (not ParseError) for an unknown encoding.
+    raw = b'<?xml version="1.0" encoding="U-F-8"?><nmaprun/>'
+    with pytest.raises(ValueError, match="not valid XML: unknown encoding"):
+        run_normalizer(normalizer_id, input_ooi("IPAddressV4|internet|192.0.2.1"), raw)
+
+
 def test_every_scanner_is_installed_here():
     """The scanners are installed by make test (scripts/ensure-scanners.sh) as root."""
     for program in ("nmap", "testssl", "masscan"):
