@@ -52,7 +52,7 @@ class ScanCancel(Page):
         db = self.ctx.store()
         scan = data.scan(db, scan_id)
         if scan is None or scan.organization != org:
-            return error_page(req, resp, ValueError(f"no scan {scan_id} in {org}"), "404")
+            return error_page(req, resp, ValueError(f"no scan {scan_id} in {org}"), falcon.HTTP_404)
         cancelled = data.cancel_scan(db, scan_id)
         flash(req, f"scan {scan_id}: {len(cancelled)} jobs cancelled")
         raise falcon.HTTPSeeOther(f"{PREFIX}/o/{org}/scans/{scan_id}")

@@ -33,6 +33,12 @@ class _ScopeBase(Page):
         super().__init__(ctx)
         self.scopes = Scopes(ctx.catalogue.root)
 
+    def on_get(self, req, resp, org: str) -> None:
+        try:
+            self._show(req, resp, org)
+        except CatalogueError as exc:
+            error_page(req, resp, exc)
+
 
 class ScopePage(_ScopeBase):
     def _show(self, req, resp, org: str, form=None, errors=None, status=falcon.HTTP_200):
@@ -46,12 +52,6 @@ class ScopePage(_ScopeBase):
                 errors=errors or {},
             ),
         )  # fmt: skip
-
-    def on_get(self, req, resp, org: str) -> None:
-        try:
-            self._show(req, resp, org)
-        except CatalogueError as exc:
-            error_page(req, resp, exc)
 
     def on_post(self, req, resp, org: str) -> None:
         require_operator(req)
@@ -120,12 +120,6 @@ class SchedulePage(_ScopeBase):
                 form=form or {}, errors=errors or {},
             ),
         )  # fmt: skip
-
-    def on_get(self, req, resp, org: str) -> None:
-        try:
-            self._show(req, resp, org)
-        except CatalogueError as exc:
-            error_page(req, resp, exc)
 
     def on_post(self, req, resp, org: str) -> None:
         require_operator(req)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.servers.web import TLSHandshakeServer
 
 #: An Apache release long past its end of life.
 OLD_BANNER = "Apache/2.2.22 (Debian)"
@@ -38,23 +40,6 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
 
-class _Server(ThreadingHTTPServer):
-    """Does the TLS handshake (when ``context`` is set) in the request's thread, so a
-    client that connects and says nothing does not hold up the others."""
-
-    daemon_threads = True
-    context: ssl.SSLContext | None = None
-
-    def finish_request(self, request, client_address):
-        if self.context is not None:
-            request.settimeout(5)
-            try:
-                request = self.context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-        super().finish_request(request, client_address)
-
-
 class Http10Server:
     """One HTTP/1.0 server on ``host`` (a free port unless given) in a daemon thread;
     HTTPS when given a server ``tls`` context."""
@@ -67,7 +52,7 @@ class Http10Server:
         pages: dict[str, bytes] | None = None,
         tls: ssl.SSLContext | None = None,
     ):
-        self.httpd = _Server((host, port), _Handler)
+        self.httpd = TLSHandshakeServer((host, port), _Handler)
         self.httpd.context = tls
         self.httpd.banner = banner
         #: path -> body served with 200; every other path is a 404.

@@ -147,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
 
-class _TLSServer(ThreadingHTTPServer):
+class TLSHandshakeServer(ThreadingHTTPServer):
     """Accepts plain sockets and does the TLS handshake in the request thread."""
 
     daemon_threads = True
@@ -180,9 +180,11 @@ class WebServer:
         self.banner = banner
         self.requests: list[tuple[str, str]] = []  #: (path, Host header) per request
         self.sni_names: list[str | None] = []  #: SNI name of each TLS handshake
-        server_class = _TLSServer
+        server_class = TLSHandshakeServer
         if ":" in host:
-            server_class = type("_TLSServer6", (_TLSServer,), {"address_family": socket.AF_INET6})
+            server_class = type(
+                "TLSHandshakeServer6", (TLSHandshakeServer,), {"address_family": socket.AF_INET6}
+            )
         self.httpd = server_class((host, port), _Handler)
         self.httpd.owner = self
         self.scheme = "http"
