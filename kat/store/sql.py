@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,12 @@ def _insert_job(
     )  # fmt: skip
 
 
+#: How long the data API keeps its answer to a write with an Idempotency-Key.
+REPLY_RETENTION = timedelta(days=1)
+#: Seconds between two deletions of older answers by one store.
+REPLY_PRUNE_EVERY = 600.0
+
+
 def _where(filters: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
     parts, args = [], []
     for column, value in filters:
@@ -113,6 +120,8 @@ class SQLStore:
 
     #: ``sqlite`` or ``postgres`` (the migrations' dialect).
     dialect = ""
+    #: When this store last deleted old data API replies (:meth:`keep_reply`).
+    _replies_pruned_at = -REPLY_PRUNE_EVERY
 
     # --- what a backend provides -----------------------------------------------------
 
@@ -566,13 +575,22 @@ class SQLStore:
         return rows[0]["reply"] if rows else None
 
     def keep_reply(self, key: str, reply: str) -> None:
-        """Remember the answer to a write with an Idempotency-Key (the first one wins)."""
+        """Remember the answer to a write with an Idempotency-Key (the first one wins).
+
+        A key serves only the retries of one call, which end within minutes: answers
+        older than :data:`REPLY_RETENTION` are deleted, at most once per
+        :data:`REPLY_PRUNE_EVERY` seconds by each store, so the table stays small."""
         with self._transaction() as tx:
             tx.execute(
                 "INSERT INTO api_replies (key, reply, created_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (key) DO NOTHING",
                 (key, reply, timestamp()),
             )
+        now = time.monotonic()
+        if now >= self._replies_pruned_at + REPLY_PRUNE_EVERY:
+            self._replies_pruned_at = now
+            cutoff = (datetime.now(UTC) - REPLY_RETENTION).isoformat(timespec="microseconds")
+            self._write("DELETE FROM api_replies WHERE created_at < ?", (cutoff,), durable=False)
 
     def add_raw(
         self, job_id: str, organization: str, mime_types: Iterable[str], data: bytes

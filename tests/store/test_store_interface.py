@@ -206,3 +206,17 @@ def test_store_urls_are_checked():
 def test_the_sqlite_file_is_private(tmp_path):
     open_store(f"sqlite:///{tmp_path}/kat.db").close()
     assert (tmp_path / "kat.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_old_data_api_replies_are_deleted_and_new_ones_kept(store):
+    # A retried write within the retention is answered from its stored reply; replies
+    # a day old serve no retry any more and must not pile up.
+    store._write(
+        "INSERT INTO api_replies (key, reply, created_at) VALUES (?, ?, ?)",
+        ("old-key", '{"id": "old"}', "2020-01-01T00:00:00.000000+00:00"),
+    )
+    store.keep_reply("new-key", '{"id": "new"}')
+    assert store.recall_reply("old-key") is None
+    assert store.recall_reply("new-key") == '{"id": "new"}'
+    store.keep_reply("new-key", '{"id": "other"}')  # the first answer wins
+    assert store.recall_reply("new-key") == '{"id": "new"}'
