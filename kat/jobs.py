@@ -90,6 +90,16 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def scan_of(arguments: Any) -> tuple[str, int] | None:
+    """The scan a boefje job belongs to, from its ``arguments["scan"] = {"id", "level"}``
+    (a normalizer job belongs to its boefje's): the scan's id and the job's level."""
+    info = arguments.get("scan") if isinstance(arguments, dict) else None
+    if not isinstance(info, dict) or not isinstance(info.get("id"), str):
+        return None
+    level = info.get("level")
+    return info["id"], level if isinstance(level, int) else 1
+
+
 @dataclass
 class PluginRef:
     id: str

@@ -351,12 +351,11 @@ def run_inline(ctx, scan, on_step) -> None:
     from kat.runtime.local import LocalExecutor
 
     executor = LocalExecutor(ctx)
-    executor.track = lambda meta, send: planner.tracked(ctx.store, meta, send)
     executor.after_normalizer = lambda meta, result: planner.follow_up(
-        ctx, meta, result, executor.send_boefje
+        ctx, meta, result, executor.send_boefjes
     )
     try:
-        planner.start(ctx.store, ctx.plugins(), ctx.catalogue, scan, executor.send_boefje)
+        planner.start(ctx.store, ctx.plugins(), ctx.catalogue, scan, executor.send_boefjes)
     except BaseException as exc:  # Ctrl-C while the first jobs were being recorded
         executor.lifecycle.abandon([job["id"] for _kind, job, _meta in executor.pending], exc)
         raise
@@ -372,17 +371,8 @@ def _start_on_broker(store, plugins, reader, scan, settings) -> list[str]:
     if logging.getLogger().level > logging.DEBUG:  # pika logs each failed connect at length
         logging.getLogger("pika").setLevel(logging.CRITICAL)
 
-    def send(job: dict) -> str:
-        return actors.enqueue_boefje(
-            job["organization"],
-            job["boefje"]["id"],
-            job["input_ooi"],
-            arguments=job["arguments"],
-            job_id=job["id"],
-        )
-
     try:
-        return planner.start(store, plugins, reader, scan, send)
+        return planner.start(store, plugins, reader, scan, actors.send_boefjes)
     except Exception as exc:  # pika/dramatiq connection errors have many types
         if "Connection" in type(exc).__name__ or "connect" in str(exc).lower():
             where = settings.broker_url.rpartition("@")[2]  # never the password

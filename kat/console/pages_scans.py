@@ -122,7 +122,9 @@ def start_scan(ctx, scan: planner.Scan) -> list[str]:
     db = ctx.store()
     send, close = broker.boefje_sender(ctx.settings, db)
     try:
-        return data.start_scan(db, dict(ctx.registry.plugins), ctx.catalogue, scan, send)
+        return data.start_scan(
+            db, dict(ctx.registry.plugins), ctx.catalogue, scan, lambda jobs: list(map(send, jobs))
+        )
     finally:
         close()
 

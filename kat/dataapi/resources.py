@@ -55,8 +55,23 @@ class Jobs(_Resource):
     def on_post(self, req, resp):
         b = read_json(req)
         once(req, resp, self.store, lambda: {"added": self.store.add_job(
-            b["id"], b["type"], **_job_columns(b),
+            b["id"], b["type"], **_job_columns(b), scan=_scan_link(b),
         )})  # fmt: skip
+
+
+class JobBatch(_Resource):
+    def on_post(self, req, resp):
+        jobs = [
+            {"job_id": b["id"], "job_type": b["type"], **_job_columns(b), "scan": _scan_link(b)}
+            for b in read_json(req)["jobs"]
+        ]
+        once(req, resp, self.store, lambda: {"added": self.store.add_jobs(jobs)})
+
+
+def _scan_link(body: dict[str, Any]) -> tuple[str, int] | None:
+    """The scan a job of ``POST /jobs`` counts in (its id, level), if any."""
+    scan = body.get("scan")
+    return (scan["id"], scan["level"]) if scan else None
 
 
 def _job_columns(body: dict[str, Any]) -> dict[str, Any]:
@@ -206,9 +221,10 @@ class ScanItem(_Resource):
 class ScanPairs(_Resource):
     def on_post(self, req, resp, scan_id):
         b = read_json(req)
-        once(req, resp, self.store, lambda: {"job_id": self.store.claim_pair(
-            scan_id, b["boefje_id"], b["input_ooi"], b["level"]
-        )})  # fmt: skip
+        pairs = [(p["boefje_id"], p["input_ooi"]) for p in b["pairs"]]
+        once(req, resp, self.store, lambda: {
+            "job_ids": self.store.claim_pairs(scan_id, b["level"], pairs)
+        })  # fmt: skip
 
 
 class Pair(_Resource):
@@ -221,11 +237,6 @@ class ScanJobs(_Resource):
     def on_get(self, req, resp, scan_id):
         jobs = self.store.scan_jobs(scan_id)
         send_json(resp, [{"job": sj.job.to_dict(), "level": sj.level} for sj in jobs])
-
-    def on_post(self, req, resp, scan_id):
-        b = read_json(req)
-        self.store.add_scan_job(scan_id, b["job_id"], b["level"])
-        send_json(resp, {})
 
 
 class ScanProgress(_Resource):
@@ -262,7 +273,8 @@ class Schema(_Resource):
 def add_routes(app: falcon.App, holder: StoreHolder) -> None:
     app.add_error_handler(StoreError, _store_unavailable)
     for path, cls in (
-        ("/jobs", Jobs), ("/jobs/count", JobCount), ("/jobs/{job_id}", JobItem),
+        ("/jobs", Jobs), ("/jobs/batch", JobBatch), ("/jobs/count", JobCount),
+        ("/jobs/{job_id}", JobItem),
         ("/jobs/{job_id}/begin", JobBegin), ("/jobs/{job_id}/requeue", JobRequeue),
         ("/jobs/{job_id}/end", JobEnd), ("/jobs/{job_id}/raws", JobRaws),
         ("/jobs/{job_id}/objects", JobObjects), ("/raws/{raw_id}", RawItem),

@@ -215,7 +215,7 @@ def boefje(job: dict[str, Any]) -> None:
         return
     ctx = context()
     with _unless_handed_back(job):
-        result = run_boefje(ctx, meta, send=scan.tracked(ctx.store, meta, _send_normalizer))
+        result = run_boefje(ctx, meta, send=_send_normalizer)
         lifecycle.end(result, "boefje")
 
 
@@ -228,7 +228,7 @@ def normalizer(job: dict[str, Any]) -> None:
     with _unless_handed_back(job):
         result = run_normalizer(context(), meta)
         # A scan's discovery loop: what this job found is scanned next (the planner).
-        scan.follow_up(context(), meta, result, _send_scan_boefje)
+        scan.follow_up(context(), meta, result, _send_boefjes)
         lifecycle.end(result, "normalizer")
 
 
@@ -280,8 +280,25 @@ def _send(actor: dramatiq.Actor, job: dict[str, Any], retry_of: str | None = Non
     return job["id"]
 
 
-def _send_scan_boefje(job: dict[str, Any]) -> str:
-    return _send(boefje, job)
+def _send_boefjes(jobs: list[dict[str, Any]]) -> list[str]:
+    """Record boefje jobs as ``queued`` in one write, then send each to its queue; the
+    jobs not sent are forgotten again."""
+    messages = [boefje.message(job).copy(queue_name=router.boefje_queue(job)) for job in jobs]
+    lifecycle.queue_all("boefje", jobs)
+    for number, message in enumerate(messages):
+        try:
+            broker.enqueue(message)
+        except BaseException:
+            for job in jobs[number:]:
+                lifecycle.forget(job["id"])
+            raise
+    return [job["id"] for job in jobs]
+
+
+def send_boefjes(jobs: list[dict[str, Any]]) -> list[str]:
+    """:func:`enqueue_boefje` for several jobs (metas as dicts) at once, in one write;
+    their ids. Raises :class:`kat.jobs.JobError` naming the field of a malformed one."""
+    return _send_boefjes([parse_boefje_meta(job).to_dict() for job in jobs])
 
 
 def _send_normalizer(meta: NormalizerMeta) -> str:

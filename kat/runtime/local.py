@@ -30,8 +30,6 @@ class LocalExecutor:
         self.normalize = normalize
         #: (kind, the job as JSON, its parsed meta when the caller has it).
         self.pending: deque[tuple[str, dict[str, Any], Any]] = deque()
-        #: Wraps a boefje's normalizer sender (a scan counts the jobs it sends).
-        self.track: Callable[[Any, Callable[[NormalizerMeta], str]], Any] | None = None
         #: After a normalizer job: a scan sends what it found to the next level.
         self.after_normalizer: Callable[[NormalizerMeta, JobResult], None] | None = None
 
@@ -42,8 +40,8 @@ class LocalExecutor:
         self.pending.append((kind, job, meta))
         return job["id"]
 
-    def send_boefje(self, job: dict[str, Any]) -> str:
-        return self.submit("boefje", job)
+    def send_boefjes(self, jobs: list[dict[str, Any]]) -> list[str]:
+        return [self.submit("boefje", job) for job in jobs]
 
     def send_normalizer(self, job: NormalizerMeta) -> str:
         return self.submit("normalizer", job.to_dict(), job)
@@ -78,11 +76,7 @@ class LocalExecutor:
     def _run(self, kind: str, job: dict[str, Any], meta: Any) -> tuple[Any, JobResult]:
         if kind == "boefje":
             meta = meta or parse_boefje_meta(job)
-            send = None
-            if self.normalize:
-                send = self.send_normalizer
-                if self.track is not None:
-                    send = self.track(meta, send)
+            send = self.send_normalizer if self.normalize else None
             return meta, run_boefje(self.ctx, meta, send=send)
         meta = meta or parse_normalizer_meta(job)
         result = run_normalizer(self.ctx, meta)

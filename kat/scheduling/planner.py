@@ -20,14 +20,15 @@ from typing import Any
 
 from kat.catalogue import CatalogueError, CatalogueReader
 from kat.catalogue.plugins import Plugin
-from kat.jobs import BoefjeMeta, JobStatus, NormalizerMeta, PluginRef
-from kat.store import Scan, Store
+from kat.jobs import BoefjeMeta, JobStatus, NormalizerMeta, PluginRef, scan_of
+from kat.store import Scan, Store, StoreError
 
-__all__ = ["Scan", "boefjes_for", "enqueue", "follow_up", "start", "tracked"]
+__all__ = ["Scan", "boefjes_for", "enqueue", "follow_up", "start"]
 
-#: Sends one boefje job (its meta as a dict) and returns its id: a broker message, or
-#: an entry in the local executor's queue.
-Send = Callable[[dict[str, Any]], str]
+#: Sends boefje jobs (their metas as dicts) and returns their ids: broker messages, or
+#: entries in the local executor's queue. When it raises, the jobs it did not send are
+#: not recorded (or forgotten again).
+Send = Callable[[list[dict[str, Any]]], list[str]]
 
 
 # --- planning ---------------------------------------------------------------------
@@ -75,26 +76,40 @@ def enqueue(
     level: int,
     send: Send,
 ) -> list[str]:
-    """Send a job for every new (boefje, object) pair; ``objects`` are (type, reference)."""
-    sent = []
-    for object_type, reference in objects:
-        for plugin in boefjes_for(plugins, reader, scan, object_type):
-            job_id = store.claim_pair(scan.id, plugin.id, reference, level)
-            if job_id is None:
-                continue  # this pair already ran (or runs) in this scan
-            meta = BoefjeMeta(
-                id=job_id,
-                boefje=PluginRef(plugin.id),
-                organization=scan.organization,
-                input_ooi=reference,
-                arguments={"scan": {"id": scan.id, "level": level}},
-            )
-            try:
-                sent.append(send(meta.to_dict()))
-            except BaseException:
-                store.release_pair(job_id)  # not sent: the pair may be tried again
-                raise
-    return sent
+    """Send a job for every new (boefje, object) pair; ``objects`` are (type, reference).
+
+    The pairs are claimed in one write and the jobs sent in one call (over the data API:
+    two requests, however many pairs)."""
+    wanted = [
+        (plugin.id, reference)
+        for object_type, reference in objects
+        for plugin in boefjes_for(plugins, reader, scan, object_type)
+    ]
+    if not wanted:
+        return []
+    claimed = store.claim_pairs(scan.id, level, wanted)
+    jobs = [
+        BoefjeMeta(
+            id=job_id,
+            boefje=PluginRef(plugin_id),
+            organization=scan.organization,
+            input_ooi=reference,
+            arguments={"scan": {"id": scan.id, "level": level}},
+        ).to_dict()
+        for job_id, (plugin_id, reference) in zip(claimed, wanted, strict=True)
+        if job_id is not None  # else this pair already ran (or runs) in this scan
+    ]
+    if not jobs:
+        return []
+    try:
+        return send(jobs)
+    except BaseException:
+        try:
+            for job in jobs:  # the pairs of jobs not sent may be tried again
+                store.release_pair(job["id"])
+        except StoreError:
+            pass  # the store is down too: those pairs stay taken; the first error says why
+        raise
 
 
 def start(
@@ -111,41 +126,13 @@ def start(
 # --- hooks the workers call -------------------------------------------------------
 
 
-def _scan_of(meta: BoefjeMeta) -> tuple[str, int] | None:
-    info = meta.arguments.get("scan") if isinstance(meta.arguments, dict) else None
-    if not isinstance(info, dict) or not isinstance(info.get("id"), str):
-        return None
-    level = info.get("level")
-    return info["id"], level if isinstance(level, int) else 1
-
-
-def tracked(
-    store: Store, meta: BoefjeMeta, send: Callable[[NormalizerMeta], str]
-) -> Callable[[NormalizerMeta], str]:
-    """Wrap a boefje's normalizer ``send`` so the normalizer jobs count in its scan.
-
-    The row is written after the job is queued and while the boefje job still runs,
-    so a scan never looks finished between the two.
-    """
-    scan = _scan_of(meta)
-    if scan is None:
-        return send
-
-    def send_tracked(job: NormalizerMeta) -> str:
-        job_id = send(job)
-        store.add_scan_job(scan[0], job_id, scan[1])
-        return job_id
-
-    return send_tracked
-
-
 def follow_up(ctx: Any, meta: NormalizerMeta, result: Any, send: Send) -> list[str]:
     """After a scan's normalizer job completed: scan what it found, one level down.
 
     Called in the worker before the job is marked completed, so the new jobs are
     queued before the scan could look finished. ``ctx`` is a :class:`kat.runtime.runner.Context`.
     """
-    scan_ref = _scan_of(meta.raw_data.boefje_meta)
+    scan_ref = scan_of(meta.raw_data.boefje_meta.arguments)
     if scan_ref is None or result.status is not JobStatus.COMPLETED:
         return []
     scan = ctx.store.get_scan(scan_ref[0])

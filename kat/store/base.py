@@ -160,11 +160,17 @@ class Store(Protocol):
         input_ooi: str | None = None,
         raw_id: str | None = None,
         retry_of: str | None = None,
+        scan: tuple[str, int] | None = None,
     ) -> bool:
-        """Record a job as ``queued``; False (and no change) if the id exists already."""
+        """Record a job as ``queued``; False (and no change) if the id exists already.
+        ``scan``: (scan id, level): the job counts in that scan, from the same write."""
+
+    def add_jobs(self, jobs: list[dict[str, Any]]) -> list[bool]:
+        """Several :meth:`add_job` at once (each a dict of its arguments, ``job_id`` and
+        ``job_type`` included), in one write; whether each was added."""
 
     def forget_job(self, job_id: str) -> None:
-        """Remove a ``queued`` job that never reached the broker."""
+        """Remove a ``queued`` job that never reached the broker (and its place in a scan)."""
 
     def begin_job(
         self, job_id: str, worker: str, interrupted: bool, create: dict[str, Any] | None = None
@@ -265,14 +271,15 @@ class Store(Protocol):
     def list_scans(self, org: str, limit: int = 50) -> list[Scan]:
         """An organisation's scans, newest first."""
 
-    def claim_pair(self, scan_id: str, boefje_id: str, input_ooi: str, level: int) -> str | None:
-        """Reserve (boefje, input) in the scan; the new job id, or None if taken."""
+    def claim_pairs(
+        self, scan_id: str, level: int, pairs: list[tuple[str, str]]
+    ) -> list[str | None]:
+        """Reserve (boefje id, input) pairs in the scan, in one write: for each, the id
+        of the job that will run it, or None if the pair was taken before."""
 
     def release_pair(self, job_id: str) -> None:
-        """Give a claimed pair back (its job could not be sent)."""
-
-    def add_scan_job(self, scan_id: str, job_id: str, level: int) -> None:
-        """Count a normalizer job in its boefje's scan."""
+        """Give a claimed pair back: its job could not be sent (a pair whose job was
+        recorded stays claimed)."""
 
     def scan_progress(self, scan_id: str) -> dict[str, int]:
         """The scan's jobs by status (a job not yet recorded counts as queued)."""

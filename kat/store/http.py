@@ -158,13 +158,29 @@ class HTTPStore:
         self, job_id: str, job_type: str, organization: str, plugin_id: str,
         meta: dict[str, Any], *, plugin_version: str | None = None,
         input_ooi: str | None = None, raw_id: str | None = None, retry_of: str | None = None,
+        scan: tuple[str, int] | None = None,
     ) -> bool:  # fmt: skip
-        body = self._job_body(
-            job_id, job_type, organization, plugin_id, meta, plugin_version=plugin_version,
-            input_ooi=input_ooi, raw_id=raw_id, retry_of=retry_of,
-        )  # fmt: skip
+        body = self._batch_entry({
+            "job_id": job_id, "job_type": job_type, "organization": organization,
+            "plugin_id": plugin_id, "meta": meta, "plugin_version": plugin_version,
+            "input_ooi": input_ooi, "raw_id": raw_id, "retry_of": retry_of, "scan": scan,
+        })  # fmt: skip
         # No key: a retry of an add that happened answers False, which no caller minds.
         return bool(self._call("POST", "/jobs", body)["added"])
+
+    def add_jobs(self, jobs: list[dict[str, Any]]) -> list[bool]:
+        body = {"jobs": [self._batch_entry(job) for job in jobs]}
+        # No key: a retry answers False for the jobs the lost attempt added.
+        return [bool(a) for a in self._call("POST", "/jobs/batch", body)["added"]]
+
+    @classmethod
+    def _batch_entry(cls, job: dict[str, Any]) -> dict[str, Any]:
+        job = dict(job)
+        scan = job.pop("scan", None)
+        body = cls._job_body(job.pop("job_id"), **job)
+        if scan is not None:
+            body["scan"] = {"id": scan[0], "level": scan[1]}
+        return body
 
     @staticmethod
     def _job_body(
@@ -314,15 +330,14 @@ class HTTPStore:
             self._scans.pop(next(iter(self._scans)), None)
         return scan
 
-    def claim_pair(self, scan_id: str, boefje_id: str, input_ooi: str, level: int) -> str | None:
-        body = {"boefje_id": boefje_id, "input_ooi": input_ooi, "level": level}
-        return self._call("POST", f"/scans/{_q(scan_id)}/pairs", body, once=True)["job_id"]
+    def claim_pairs(
+        self, scan_id: str, level: int, pairs: list[tuple[str, str]]
+    ) -> list[str | None]:
+        body = {"level": level, "pairs": [{"boefje_id": b, "input_ooi": i} for b, i in pairs]}
+        return list(self._call("POST", f"/scans/{_q(scan_id)}/pairs", body, once=True)["job_ids"])
 
     def release_pair(self, job_id: str) -> None:
         self._call("DELETE", f"/pairs/{_q(job_id)}")
-
-    def add_scan_job(self, scan_id: str, job_id: str, level: int) -> None:
-        self._call("POST", f"/scans/{_q(scan_id)}/jobs", {"job_id": job_id, "level": level})
 
     def scan_progress(self, scan_id: str) -> dict[str, int]:
         return dict(self._call("GET", f"/scans/{_q(scan_id)}/progress"))

@@ -100,6 +100,17 @@ def _insert_job(
     )  # fmt: skip
 
 
+#: A job's place in a scan (scan id, level), recorded with the job.
+_LINK_SCAN = (
+    "INSERT INTO scan_jobs (job_id, scan_id, level) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+#: A job's place in a scan, taken back while the job is not recorded (never sent).
+_RELEASE_PAIR = (
+    "DELETE FROM scan_jobs WHERE job_id = ? AND NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?)"
+)
+#: Pairs claimed by one statement (five parameters each; SQLite allows 32,766).
+CLAIMS_PER_STATEMENT = 500
+
 #: How long the data API keeps its answer to a write with an Idempotency-Key.
 REPLY_RETENTION = timedelta(days=1)
 #: Seconds between two deletions of older answers by one store.
@@ -210,16 +221,35 @@ class SQLStore:
         input_ooi: str | None = None,
         raw_id: str | None = None,
         retry_of: str | None = None,
+        scan: tuple[str, int] | None = None,
     ) -> bool:
+        if scan is not None:
+            return self.add_jobs([{
+                "job_id": job_id, "job_type": job_type, "organization": organization,
+                "plugin_id": plugin_id, "meta": meta, "plugin_version": plugin_version,
+                "input_ooi": input_ooi, "raw_id": raw_id, "retry_of": retry_of, "scan": scan,
+            }])[0]  # fmt: skip
         sql, args = _insert_job(
             job_id, job_type, organization, plugin_id, meta, plugin_version, input_ooi,
             raw_id, retry_of,
         )  # fmt: skip
         return self._write(sql, args, durable=False)[0] == 1
 
+    def add_jobs(self, jobs: list[dict[str, Any]]) -> list[bool]:
+        added = []
+        with self._transaction(durable=False) as tx:
+            for job in jobs:
+                job = dict(job)
+                scan = job.pop("scan", None)
+                added.append(tx.execute(*_insert_job(**job)).rowcount == 1)
+                if scan is not None:
+                    tx.execute(_LINK_SCAN, (job["job_id"], *scan))
+        return added
+
     def forget_job(self, job_id: str) -> None:
         with self._transaction() as tx:
             tx.execute("DELETE FROM jobs WHERE id = ? AND status = ?", (job_id, "queued"))
+            tx.execute(_RELEASE_PAIR, (job_id, job_id))
 
     def begin_job(
         self, job_id: str, worker: str, interrupted: bool, create: dict[str, Any] | None = None
@@ -458,27 +488,26 @@ class SQLStore:
         )
         return [scan for r in rows if (scan := self.get_scan(r["id"])) is not None]
 
-    def claim_pair(self, scan_id: str, boefje_id: str, input_ooi: str, level: int) -> str | None:
-        job_id = str(uuid.uuid4())
+    def claim_pairs(
+        self, scan_id: str, level: int, pairs: list[tuple[str, str]]
+    ) -> list[str | None]:
+        ids = [str(uuid.uuid4()) for _ in pairs]
+        claimed: set[str] = set()
         with self._transaction(durable=False) as tx:
-            cursor = tx.execute(
-                "INSERT INTO scan_jobs (job_id, scan_id, level, boefje_id, input_ooi)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (job_id, scan_id, level, boefje_id, input_ooi),
-            )
-            return job_id if cursor.rowcount == 1 else None
+            for first in range(0, len(pairs), CLAIMS_PER_STATEMENT):
+                part = range(first, min(first + CLAIMS_PER_STATEMENT, len(pairs)))
+                cursor = tx.execute(
+                    "INSERT INTO scan_jobs (job_id, scan_id, level, boefje_id, input_ooi)"
+                    f" VALUES {', '.join(['(?, ?, ?, ?, ?)'] * len(part))}"
+                    " ON CONFLICT DO NOTHING RETURNING job_id",
+                    [v for i in part for v in (ids[i], scan_id, level, *pairs[i])],
+                )
+                claimed.update(row["job_id"] for row in cursor.fetchall())
+        return [job_id if job_id in claimed else None for job_id in ids]
 
     def release_pair(self, job_id: str) -> None:
         with self._transaction() as tx:
-            tx.execute("DELETE FROM scan_jobs WHERE job_id = ?", (job_id,))
-
-    def add_scan_job(self, scan_id: str, job_id: str, level: int) -> None:
-        with self._transaction(durable=False) as tx:
-            tx.execute(
-                "INSERT INTO scan_jobs (job_id, scan_id, level) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (job_id, scan_id, level),
-            )
+            tx.execute(_RELEASE_PAIR, (job_id, job_id))
 
     def scan_progress(self, scan_id: str) -> dict[str, int]:
         rows = self._rows(

@@ -8,12 +8,14 @@ import uuid
 from kat.jobs import JobStatus
 
 
-def boefje_job(store, status=None, org="acme"):
+def boefje_job(store, status=None, org="acme", scan=None):
+    """``scan``: the id of a scan the job counts in (at level 0)."""
     job_id = str(uuid.uuid4())
     meta = {"id": job_id, "organization": org, "boefje": {"id": "dns-records"},
             "input_ooi": "Hostname|internet|example.com", "arguments": {}}  # fmt: skip
     store.add_job(job_id, "boefje", org, "dns-records", meta,
-                  input_ooi="Hostname|internet|example.com")  # fmt: skip
+                  input_ooi="Hostname|internet|example.com",
+                  scan=(scan, 0) if scan else None)  # fmt: skip
     if status is not None:
         store.begin_job(job_id, "test:1", False)
         if status != JobStatus.RUNNING:

@@ -99,9 +99,8 @@ def test_an_operator_cancels_a_scan_and_the_button_goes(operator, env):
     scan = Scan(id=str(uuid.uuid4()), organization="acme",
                 inputs=("Hostname|internet|example.com",), depth=1, scan_level=2)  # fmt: skip
     store.add_scan(scan)
-    first, second = _boefje_job(store), _boefje_job(store, JobStatus.COMPLETED)
-    for job_id in (first, second):
-        store.add_scan_job(scan.id, job_id, 0)
+    first = _boefje_job(store, scan=scan.id)
+    second = _boefje_job(store, JobStatus.COMPLETED, scan=scan.id)
     page = operator.get(f"/console/o/acme/scans/{scan.id}")
     assert "Cancel scan" in page.text
     done = operator.post(f"/console/o/acme/scans/{scan.id}/cancel")

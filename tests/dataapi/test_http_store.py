@@ -54,9 +54,10 @@ def test_a_claim_whose_answer_was_lost_still_gets_its_job(server_app):
         store = HTTPStore(url, TOKEN, timeout=5, backoff=(0.01, 0.01))
         store.add_scan(Scan("scan-1", "org1", ("Hostname|internet|a.example",)))
         gateway.count = 2  # the claim, then the end of its job
-        job_id = store.claim_pair("scan-1", "dns-records", "Hostname|internet|a.example", 1)
+        pair = ("dns-records", "Hostname|internet|a.example")
+        (job_id,) = store.claim_pairs("scan-1", 1, [pair])
         assert job_id is not None  # not "taken": the retry is answered, not made again
-        assert store.claim_pair("scan-1", "dns-records", "Hostname|internet|a.example", 1) is None
+        assert store.claim_pairs("scan-1", 1, [pair]) == [None]
         store.add_job(job_id, "boefje", "org1", "dns-records", {"id": job_id})
         assert store.begin_job(job_id, "host:1", False) is not None
         assert store.end_job(job_id, JobStatus.COMPLETED) is True  # lost, retried: same answer

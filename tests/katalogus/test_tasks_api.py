@@ -91,10 +91,9 @@ def test_cancel_a_scan_cancels_only_its_open_jobs(client, store):
     scan = Scan(id=str(uuid.uuid4()), organization="acme",
                 inputs=("Hostname|internet|example.com",), depth=1, scan_level=2)  # fmt: skip
     store.add_scan(scan)
-    open_job, ended = _boefje_job(store, JobStatus.RUNNING), _boefje_job(store, JobStatus.COMPLETED)
+    open_job = _boefje_job(store, JobStatus.RUNNING, scan=scan.id)
+    ended = _boefje_job(store, JobStatus.COMPLETED, scan=scan.id)
     other = _boefje_job(store)  # not in the scan
-    for job_id in (open_job, ended):
-        store.add_scan_job(scan.id, job_id, 0)
     done = client.simulate_post(f"/v1/scans/{scan.id}/cancel", headers=TOKEN)
     assert done.status_code == 200 and done.json == {"scan": scan.id, "cancelled": [open_job]}
     assert store.get_job(open_job).reason == "cancelled"
@@ -153,8 +152,7 @@ def test_kat_task_and_scan_commands_use_the_api_when_katalogus_api_is_set(
     scan = Scan(id=str(uuid.uuid4()), organization="acme",
                 inputs=("Hostname|internet|example.com",), depth=1, scan_level=2)  # fmt: skip
     store.add_scan(scan)
-    in_scan = _boefje_job(store)
-    store.add_scan_job(scan.id, in_scan, 0)
+    in_scan = _boefje_job(store, scan=scan.id)
     # This machine has no store of its own: only the server's is reachable.
     for key in ("KAT_DATABASE_URL", "KAT_CATALOGUE_DIR"):
         monkeypatch.delenv(key, raising=False)

@@ -161,8 +161,9 @@ def test_progress_rewrites_one_line_on_a_terminal():
 
 def _claim_all(url, scan_id, results):
     store = open_store(url)
-    results.put(sum(store.claim_pair(scan_id, "chain", f"Hostname|internet|{i}.test", 1)
-                    is not None for i in range(50)))  # fmt: skip
+    pairs = [("chain", f"Hostname|internet|{i}.test") for i in range(50)]
+    claimed = [store.claim_pairs(scan_id, 1, pairs[i : i + 5]) for i in range(0, 50, 5)]
+    results.put(sum(job_id is not None for part in claimed for job_id in part))
 
 
 @pytest.mark.timeout(60)

@@ -116,23 +116,48 @@ def test_a_scan_claims_each_pair_once_and_counts_its_jobs(store):
     scan = Scan("scan-1", "acme", ("Hostname|internet|a.test",), depth=2, boefjes=("noop",))
     store.add_scan(scan)
     assert store.get_scan("scan-1") == scan
-    first = store.claim_pair("scan-1", "noop", "Hostname|internet|a.test", 1)
-    assert first and store.claim_pair("scan-1", "noop", "Hostname|internet|a.test", 1) is None
-    assert store.scan_progress("scan-1")["queued"] == 1  # claimed, not recorded yet
+    a, b = ("noop", "Hostname|internet|a.test"), ("noop", "Hostname|internet|c.test")
+    first, other = store.claim_pairs("scan-1", 1, [a, b])
+    assert first and other and first != other
+    assert store.claim_pairs("scan-1", 1, [b, a]) == [None, None]  # taken, in any order
+    assert store.scan_progress("scan-1")["queued"] == 2  # claimed, not recorded yet
+    store.release_pair(other)  # its job could not be sent: the pair is free again
+    assert store.scan_progress("scan-1")["queued"] == 1
     _job(store, first)
     store.begin_job(first, "h:1", False)
-    follower = _job(store, kind="normalizer")
-    store.add_scan_job("scan-1", follower, 1)
-    store.add_scan_job("scan-1", follower, 1)  # counted once
+    follower = str(uuid.uuid4())
+    for added in (True, False):  # a retried add: the job and its place in the scan once
+        assert store.add_job(
+            follower, "normalizer", "acme", "norm", {"id": follower}, scan=("scan-1", 1)
+        ) is added  # fmt: skip
     assert store.scan_progress("scan-1") == {"queued": 1, "running": 1, "completed": 0, "failed": 0}
+    unsent = str(uuid.uuid4())
+    store.add_job(unsent, "normalizer", "acme", "norm", {"id": unsent}, scan=("scan-1", 1))
+    assert store.scan_progress("scan-1")["queued"] == 2
+    store.forget_job(unsent)  # its message could not be sent: it never counted
+    assert store.scan_progress("scan-1")["queued"] == 1
     store.replace_objects(
         follower, "acme", [{"object_type": "Hostname", "primary_key": "Hostname|internet|b.test"}]
     )
     assert store.scan_objects("scan-1") == [("Hostname", "Hostname|internet|b.test")]
     assert [(e.job.id, e.level) for e in store.scan_jobs("scan-1")] == [(first, 1), (follower, 1)]
-    second = store.claim_pair("scan-1", "noop", "Hostname|internet|b.test", 2)
-    store.release_pair(second)  # its job could not be sent: the pair is free again
-    assert store.claim_pair("scan-1", "noop", "Hostname|internet|b.test", 2)
+    store.release_pair(first)  # its job was recorded (sent): the pair stays taken
+    assert store.claim_pairs("scan-1", 2, [a]) == [None]
+    (second,) = store.claim_pairs("scan-1", 2, [b])
+    assert second and store.claim_pairs("scan-1", 2, [b]) == [None]
+
+
+def test_jobs_are_added_together(store):
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    jobs = [
+        {"job_id": i, "job_type": "boefje", "organization": "acme", "plugin_id": "noop",
+         "meta": {"id": i}, "input_ooi": f"Hostname|internet|{n}.test"}
+        for n, i in enumerate(ids)
+    ]  # fmt: skip
+    assert store.add_jobs(jobs[:1]) == [True]
+    assert store.add_jobs(jobs) == [False, True, True]  # the first was there already
+    assert [store.get_job(i).input_ooi for i in ids] == [j["input_ooi"] for j in jobs]
+    assert {store.get_job(i).status for i in ids} == {JobStatus.QUEUED}
 
 
 def test_workers_say_they_are_alive(store):
