@@ -58,6 +58,9 @@ def serve(control_fd: int, preload: list[str] = (), user: list[int] | None = Non
             __import__(name)
     prepared = tuple(user) if user else None
     isolation.reach_imports(prepared)
+    # Small thread stacks and few malloc arenas are process state a fork copies: set
+    # once here, every job starts with them.
+    isolation.tame_threads()
     # Orphans of a job that was killed (at its deadline) come to the helper, which kills
     # them (:func:`_kill_strays`), instead of to PID 1, where they would live on.
     isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
@@ -96,6 +99,7 @@ def serve(control_fd: int, preload: list[str] = (), user: list[int] | None = Non
                 os._exit(0)
             header, (out_w, status_fd, log_fd, job_fd) = request
             status = socket.socket(fileno=status_fd)
+            _compiled(header.get("code"))  # the child finds it in the cache
             pid = os.fork()
             if pid == 0:
                 # The job keeps only its outcome pipe, log and job file: never a socket
@@ -172,24 +176,61 @@ def _receive(control: socket.socket):
     return header, fds
 
 
+#: Plugin code compiled by the helper: file -> ((mtime, size), code object). Compiling
+#: runs none of the plugin's code; a job forked after it only executes the code object,
+#: where it would otherwise look for bytecode, read and compile the file each time.
+_CODE: dict[str, tuple[tuple[int, int], Any]] = {}
+#: The most plugin files the helper keeps compiled.
+CODE_KEPT = 512
+
+
+def _compiled(path: str | None) -> Any:
+    """The code object of the plugin file ``path``, compiled once per version of the
+    file; None when it cannot be read or compiled (the job then imports it itself, and
+    fails with the plugin's own error)."""
+    if not path:
+        return None
+    try:
+        info = os.stat(path)
+        version = (info.st_mtime_ns, info.st_size)
+        known = _CODE.get(path)
+        if known is not None and known[0] == version:
+            return known[1]
+        with open(path, "rb") as source:
+            code = compile(source.read(), path, "exec", dont_inherit=True)
+    except Exception:  # noqa: BLE001 - OSError, SyntaxError, ValueError, RecursionError …
+        _CODE.pop(path, None)
+        return None
+    if len(_CODE) >= CODE_KEPT:
+        _CODE.clear()
+    _CODE[path] = (version, code)
+    return code
+
+
 # --- the job's process ----------------------------------------------------------------
 
 
 def _read_job(job_fd: int) -> tuple[dict[str, Any], bytes]:
     """The job file: ``REQ`` + JSON header (plugin, settings, input) + payload (raw)."""
-    with os.fdopen(job_fd, "rb") as job:
-        job.seek(0)
-        data = job.read()
+    total, parts, done = os.fstat(job_fd).st_size, [], 0
+    while done < total:  # from its start, whatever offset the writer left
+        chunk = os.pread(job_fd, total - done, done)
+        if not chunk:
+            break
+        parts.append(chunk)
+        done += len(chunk)
+    os.close(job_fd)
+    data = b"".join(parts)
     (size,) = REQ.unpack(data[: REQ.size])
     return json.loads(data[REQ.size : REQ.size + size]), data[REQ.size + size :]
 
 
 def _send(out_w: int, header: dict[str, Any], blobs: list[bytes] = ()) -> None:
     encoded = json.dumps(header).encode()
-    with os.fdopen(out_w, "wb", closefd=False) as out:
-        out.write(struct.pack("!I", len(encoded)) + encoded)
-        for blob in blobs:
-            out.write(blob)
+    for data in (struct.pack("!I", len(encoded)) + encoded, *blobs):
+        view = memoryview(data)
+        while view:  # a pipe takes what fits; the worker reads as it comes
+            view = view[os.write(out_w, view) :]
 
 
 def _child(
@@ -242,8 +283,8 @@ def _child(
         if user != prepared or any(isolation.reroute(p, routes) != p for p in sys.path):
             isolation.reroute_imports(routes)
         header["folder"] = isolation.reroute(header["folder"], routes)
+        header["file"] = header["code"]  # as the helper compiled it
         header["code"] = isolation.reroute(header["code"], routes)
-        isolation.tame_threads()
         os.environ.clear()
         os.environ.update(header["env"])
         code = _run_plugin(header, payload, out_w)
@@ -274,7 +315,11 @@ def _run_plugin(header: dict[str, Any], payload: bytes, out_w: int) -> int:
         spec = importlib.util.spec_from_file_location(name, header["code"])
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        known = _CODE.get(header.get("file", ""))
+        if known is not None:
+            exec(known[1], module.__dict__)  # noqa: S102 - the plugin's own code, compiled
+        else:
+            spec.loader.exec_module(module)
         if header["kind"] == "boefje":
             result = module.run(header["argument"])
             items, blobs = _check_raws(result)

@@ -178,7 +178,9 @@ class ForkServer:
                 file.write(REQ.pack(len(header)) + header)
                 file.write(payload)
             memory = int(request.get("memory", 1024))
-            control = json.dumps({"memory": memory, "cwd": scratch, "user": self.user}).encode()
+            control = json.dumps({
+                "memory": memory, "cwd": scratch, "user": self.user, "code": paths.get("code"),
+            }).encode()  # fmt: skip
             message = REQ.pack(len(control)) + control
             fds = [out_w, status_theirs.fileno(), log_w, job]
             with self._lock:
