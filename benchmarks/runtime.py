@@ -147,7 +147,15 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _children(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    """The children of every thread of ``pid`` (a worker starts its job helper from
+    whichever thread runs its first job)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:  # the thread has ended
+            continue
+    return children
 
 
 def _rss_mib(pid: int) -> float:

@@ -39,6 +39,9 @@ TIMEOUT = 30.0
 #: Seconds to wait before each retry: about 16 s in all, then StoreError.
 BACKOFF = (0.25, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0)
 
+#: Jobs or pairs sent in one request (the data API takes at most 10,000).
+BATCH = 1000
+
 #: Scans an HTTPStore keeps after reading them.
 SCANS_KEPT = 256
 
@@ -169,9 +172,12 @@ class HTTPStore:
         return bool(self._call("POST", "/jobs", body)["added"])
 
     def add_jobs(self, jobs: list[dict[str, Any]]) -> list[bool]:
-        body = {"jobs": [self._batch_entry(job) for job in jobs]}
-        # No key: a retry answers False for the jobs the lost attempt added.
-        return [bool(a) for a in self._call("POST", "/jobs/batch", body)["added"]]
+        added = []
+        for first in range(0, len(jobs), BATCH):  # the API takes at most 10,000 at once
+            body = {"jobs": [self._batch_entry(job) for job in jobs[first : first + BATCH]]}
+            # No key: a retry answers False for the jobs the lost attempt added.
+            added += [bool(a) for a in self._call("POST", "/jobs/batch", body)["added"]]
+        return added
 
     @classmethod
     def _batch_entry(cls, job: dict[str, Any]) -> dict[str, Any]:
@@ -333,8 +339,13 @@ class HTTPStore:
     def claim_pairs(
         self, scan_id: str, level: int, pairs: list[tuple[str, str]]
     ) -> list[str | None]:
-        body = {"level": level, "pairs": [{"boefje_id": b, "input_ooi": i} for b, i in pairs]}
-        return list(self._call("POST", f"/scans/{_q(scan_id)}/pairs", body, once=True)["job_ids"])
+        claimed = []
+        for first in range(0, len(pairs), BATCH):
+            part = pairs[first : first + BATCH]
+            body = {"level": level, "pairs": [{"boefje_id": b, "input_ooi": i} for b, i in part]}
+            answer = self._call("POST", f"/scans/{_q(scan_id)}/pairs", body, once=True)
+            claimed += answer["job_ids"]
+        return claimed
 
     def release_pair(self, job_id: str) -> None:
         self._call("DELETE", f"/pairs/{_q(job_id)}")

@@ -10,6 +10,7 @@ import pytest
 
 from kat.jobs import JobStatus
 from kat.store import Scan, StoreError
+from kat.store import http as http_store
 from kat.store.http import HTTPStore
 from tests.dataapi.conftest import TOKEN, serve
 
@@ -139,3 +140,23 @@ def test_a_scan_is_read_once_per_store(server_app):
         assert store.get_scan("missing") is None  # an unknown scan is asked again
         reads = [c for c in counter.calls if c.startswith("GET")]
         assert reads == ["GET /v1/data/scans/scan-7"] + ["GET /v1/data/scans/missing"] * 2
+
+
+def test_a_large_scan_goes_in_batches_and_keeps_its_order(server_app, monkeypatch):
+    monkeypatch.setattr(http_store, "BATCH", 3)  # 7 pairs and 7 jobs: three requests each
+    with serve(server_app) as url:
+        store = HTTPStore(url, TOKEN, timeout=5, backoff=(0.01,))
+        store.add_scan(Scan("scan-b", "org1", ("Hostname|internet|a.example",)))
+        pairs = [("dns-records", f"Hostname|internet|{n}.example") for n in range(7)]
+        taken = store.claim_pairs("scan-b", 1, pairs[:2])
+        claimed = store.claim_pairs("scan-b", 1, pairs)
+        assert claimed[:2] == [None, None] and all(claimed[2:])  # in the order asked
+        jobs = [
+            {"job_id": job_id, "job_type": "boefje", "organization": "org1",
+             "plugin_id": "dns-records", "meta": {"id": job_id}, "input_ooi": pair[1]}
+            for job_id, pair in zip(taken + claimed[2:], pairs, strict=True)
+        ]  # fmt: skip
+        assert store.add_jobs(jobs) == [True] * 7
+        assert store.add_jobs(jobs[5:]) == [False, False]
+        assert [store.get_job(j["job_id"]).input_ooi for j in jobs] == [p[1] for p in pairs]
+        assert store.scan_progress("scan-b")["queued"] == 7
