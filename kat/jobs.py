@@ -80,6 +80,8 @@ class JobResult:
     meta: dict[str, Any] | None = None
     #: Normalizer jobs started for this boefje's raws (ids).
     followers: list[str] = field(default_factory=list)
+    #: A completed normalizer job's objects (serialized), stored with its end.
+    objects: list[dict[str, Any]] | None = None
 
 
 class JobError(ValueError):

@@ -287,6 +287,7 @@ class Lifecycle:
             result.detail,
             runnable_hash=result.runnable_hash,
             meta=result.meta,
+            objects=result.objects,
         )
         with self._lock:
             begun = self._begun.pop(result.job_id, None)

@@ -175,7 +175,7 @@ def test_localhost_resolves_to_the_loopback_address(ctx):
 
     normalized = run_normalizer(ctx, queued[0])
     assert normalized.status is JobStatus.COMPLETED, normalized.detail
-    found = {o.primary_key for o in ctx.store.objects_for(queued[0].id)}
+    found = {o["primary_key"] for o in normalized.objects}  # stored when the job ends
     assert "IPAddressV4|internet|127.0.0.1" in found
     assert "DNSARecord|internet|localhost|127.0.0.1" in found
 

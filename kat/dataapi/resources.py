@@ -130,7 +130,7 @@ class JobEnd(_Resource):
         b = read_json(req)
         once(req, resp, self.store, lambda: {"changed": self.store.end_job(
             job_id, JobStatus(b["status"]), b.get("reason"), b.get("detail"),
-            runnable_hash=b.get("runnable_hash"), meta=b.get("meta"),
+            runnable_hash=b.get("runnable_hash"), meta=b.get("meta"), objects=b.get("objects"),
         )})  # fmt: skip
 
 

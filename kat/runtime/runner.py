@@ -386,8 +386,8 @@ def run_normalizer(ctx: Context, meta: NormalizerMeta) -> JobResult:
             runnable_hash=plugin.runnable_hash, meta=meta.to_dict(),
         )  # fmt: skip
     objects = counted_profiles(plugin.id, outcome.objects, ctx.settings.scan_profile_whitelist)
-    count = ctx.store.replace_objects(meta.id, meta.organization, objects)
+    # Stored by the lifecycle with the job's end, in the same write.
     return JobResult(
-        meta.id, JobStatus.COMPLETED, object_count=count,
-        runnable_hash=plugin.runnable_hash, meta=meta.to_dict(),
+        meta.id, JobStatus.COMPLETED, object_count=len(objects),
+        runnable_hash=plugin.runnable_hash, meta=meta.to_dict(), objects=objects,
     )  # fmt: skip

@@ -139,7 +139,7 @@ def follow_up(ctx: Any, meta: NormalizerMeta, result: Any, send: Send) -> list[s
     level = scan_ref[1]
     if scan is None or level >= scan.depth:
         return []
-    found = {(o.object_type, o.primary_key) for o in ctx.store.objects_for(meta.id)}
+    found = {(o["object_type"], o["primary_key"]) for o in result.objects or ()}
     return enqueue(ctx.store, ctx.plugins(), ctx.catalogue, scan, sorted(found), level + 1, send)
 
 

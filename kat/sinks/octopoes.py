@@ -106,3 +106,12 @@ class SinkingStore:
         if job is not None:
             self._sink.send(job, organization, objects)
         return count
+
+    def end_job(self, job_id: str, *args: Any, objects: Any = None, **kwargs: Any) -> bool:
+        """A normalizer job's objects are stored and sent before its end is recorded, so
+        an Octopoes that fails them fails the attempt, which is then retried."""
+        if objects is not None:
+            job = self._store.get_job(job_id)
+            if job is not None and not job.ended:
+                self.replace_objects(job_id, job.organization, objects)
+        return self._store.end_job(job_id, *args, **kwargs)

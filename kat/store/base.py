@@ -191,8 +191,11 @@ class Store(Protocol):
         *,
         runnable_hash: str | None = None,
         meta: dict[str, Any] | None = None,
+        objects: list[dict[str, Any]] | None = None,
     ) -> bool:
-        """``completed`` or ``failed`` unless it has ended already; True if it changed."""
+        """``completed`` or ``failed`` unless it has ended already; True if it changed.
+        ``objects``: a normalizer job's objects, stored in the same write (replacing an
+        earlier attempt's, under the job's organisation) when the job ends here."""
 
     def get_job(self, job_id: str) -> Job | None: ...
 

@@ -230,12 +230,14 @@ class HTTPStore:
     def end_job(
         self, job_id: str, status: JobStatus, reason: str | None = None,
         detail: str | None = None, *, runnable_hash: str | None = None,
-        meta: dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None, objects: list[dict[str, Any]] | None = None,
     ) -> bool:  # fmt: skip
         body = {
             "status": str(status), "reason": str(reason) if reason is not None else None,
             "detail": detail, "runnable_hash": runnable_hash, "meta": meta,
         }  # fmt: skip
+        if objects is not None:
+            body["objects"] = objects
         return bool(self._call("POST", f"/jobs/{_q(job_id)}/end", body, once=True)["changed"])
 
     def get_job(self, job_id: str) -> Job | None:

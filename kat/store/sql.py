@@ -284,8 +284,9 @@ class SQLStore:
         *,
         runnable_hash: str | None = None,
         meta: dict[str, Any] | None = None,
+        objects: list[dict[str, Any]] | None = None,
     ) -> bool:
-        changed, _rows = self._write(
+        end = (
             "UPDATE jobs SET status = ?, reason = ?, detail = ?, ended_at = ?,"
             " runnable_hash = COALESCE(?, runnable_hash), meta = COALESCE(?, meta)"
             f" WHERE id = ? AND {_NOT_ENDED}",
@@ -294,7 +295,19 @@ class SQLStore:
                 json.dumps(meta) if meta is not None else None, job_id,
             ),
         )  # fmt: skip
-        return changed == 1
+        if objects is None:
+            return self._write(*end)[0] == 1
+        with self._transaction() as tx:
+            if tx.execute(*end).rowcount != 1:
+                return False  # it ended meanwhile (cancelled): what the run found is dropped
+            tx.execute("DELETE FROM objects WHERE job_id = ?", (job_id,))
+            if objects:
+                tx.executemany(
+                    "INSERT INTO objects (job_id, organization, object_type, primary_key, data)"
+                    " SELECT id, organization, ?, ?, ? FROM jobs WHERE id = ?",
+                    [(o["object_type"], o["primary_key"], json.dumps(o), job_id) for o in objects],
+                )
+            return True
 
     def get_job(self, job_id: str) -> Job | None:
         rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))

@@ -112,6 +112,27 @@ def test_objects_of_a_job_replace_an_earlier_attempt(store):
     assert store.objects(org="other") == []
 
 
+def test_objects_are_stored_with_the_end_of_their_job_and_only_then(store):
+    objects = [
+        {"object_type": "Hostname", "primary_key": f"Hostname|internet|{n}.test", "name": n}
+        for n in "ab"
+    ]
+    job_id = _job(store, kind="normalizer", org="acme")
+    store.replace_objects(job_id, "acme", objects[:1])  # an earlier attempt's
+    store.begin_job(job_id, "h:1", False)
+    assert store.end_job(job_id, JobStatus.COMPLETED, objects=objects) is True
+    assert [o.primary_key for o in store.objects_for(job_id)] == [
+        o["primary_key"] for o in objects
+    ]  # replaced: each once
+    assert {o.organization for o in store.objects_for(job_id)} == {"acme"}  # the job's
+    assert store.end_job(job_id, JobStatus.COMPLETED, objects=objects[1:]) is False
+    assert len(store.objects_for(job_id)) == 2  # an end that changes nothing stores nothing
+    cancelled = _job(store, kind="normalizer")
+    store.end_job(cancelled, JobStatus.FAILED, "cancelled")
+    assert store.end_job(cancelled, JobStatus.COMPLETED, objects=objects) is False
+    assert store.objects_for(cancelled) == []
+
+
 def test_a_scan_claims_each_pair_once_and_counts_its_jobs(store):
     scan = Scan("scan-1", "acme", ("Hostname|internet|a.test",), depth=2, boefjes=("noop",))
     store.add_scan(scan)
