@@ -111,7 +111,8 @@ class SinkingStore:
         """A normalizer job's objects are stored and sent before its end is recorded, so
         an Octopoes that fails them fails the attempt, which is then retried."""
         if objects is not None:
-            job = self._store.get_job(job_id)
+            job = self._store.get_job(job_id)  # read once: its organisation, and for Octopoes
             if job is not None and not job.ended:
-                self.replace_objects(job_id, job.organization, objects)
+                self._store.replace_objects(job_id, job.organization, objects)  # ours first
+                self._sink.send(job, job.organization, objects)
         return self._store.end_job(job_id, *args, **kwargs)

@@ -163,42 +163,36 @@ class HTTPStore:
         input_ooi: str | None = None, raw_id: str | None = None, retry_of: str | None = None,
         scan: tuple[str, int] | None = None,
     ) -> bool:  # fmt: skip
-        body = self._batch_entry({
-            "job_id": job_id, "job_type": job_type, "organization": organization,
-            "plugin_id": plugin_id, "meta": meta, "plugin_version": plugin_version,
-            "input_ooi": input_ooi, "raw_id": raw_id, "retry_of": retry_of, "scan": scan,
-        })  # fmt: skip
+        body = self._job_body(
+            job_id, job_type, organization, plugin_id, meta, plugin_version=plugin_version,
+            input_ooi=input_ooi, raw_id=raw_id, retry_of=retry_of, scan=scan,
+        )  # fmt: skip
         # No key: a retry of an add that happened answers False, which no caller minds.
         return bool(self._call("POST", "/jobs", body)["added"])
 
     def add_jobs(self, jobs: list[dict[str, Any]]) -> list[bool]:
         added = []
         for first in range(0, len(jobs), BATCH):  # the API takes at most 10,000 at once
-            body = {"jobs": [self._batch_entry(job) for job in jobs[first : first + BATCH]]}
+            body = {"jobs": [self._job_body(**job) for job in jobs[first : first + BATCH]]}
             # No key: a retry answers False for the jobs the lost attempt added.
             added += [bool(a) for a in self._call("POST", "/jobs/batch", body)["added"]]
         return added
-
-    @classmethod
-    def _batch_entry(cls, job: dict[str, Any]) -> dict[str, Any]:
-        job = dict(job)
-        scan = job.pop("scan", None)
-        body = cls._job_body(job.pop("job_id"), **job)
-        if scan is not None:
-            body["scan"] = {"id": scan[0], "level": scan[1]}
-        return body
 
     @staticmethod
     def _job_body(
         job_id: str, job_type: str, organization: str, plugin_id: str,
         meta: dict[str, Any], *, plugin_version: str | None = None,
         input_ooi: str | None = None, raw_id: str | None = None, retry_of: str | None = None,
+        scan: tuple[str, int] | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        return {
+        body = {
             "id": job_id, "type": job_type, "organization": organization,
             "plugin_id": plugin_id, "meta": meta, "plugin_version": plugin_version,
             "input_ooi": input_ooi, "raw_id": raw_id, "retry_of": retry_of,
         }  # fmt: skip
+        if scan is not None:
+            body["scan"] = {"id": scan[0], "level": scan[1]}
+        return body
 
     def forget_job(self, job_id: str) -> None:
         self._call("DELETE", f"/jobs/{_q(job_id)}")
