@@ -7,6 +7,8 @@ into these classes and raise :class:`JobError` naming the field that is wrong.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -133,7 +135,8 @@ class RawDataMeta:
     id: str | None
     boefje_meta: BoefjeMeta
     mime_types: list[str]
-    #: kat extension for job files: the raw itself, inline, instead of a stored ``id``.
+    #: kat extension: the raw itself, inline (a job file's text ``raw``, or a message's
+    #: base64 ``content``); the stored job meta never holds it.
     raw: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,6 +175,29 @@ class NormalizerMeta:
             "ended_at": self.ended_at,
             "runnable_hash": self.runnable_hash,
         }
+
+    def message(self) -> dict[str, Any]:
+        """:meth:`to_dict` with the raw carried along (``raw_data.content``, base64) when
+        it is inline: the worker that takes the job need not read it from the store."""
+        job = self.to_dict()
+        if self.raw_data.raw is not None:
+            content = base64.b64encode(self.raw_data.raw).decode()
+            job["raw_data"] = {**job["raw_data"], "content": content}
+        return job
+
+
+#: A raw of at most this many bytes travels inside its normalizer jobs' messages
+#: (:meth:`NormalizerMeta.message`); a larger one is read from the store by the job.
+CARRIED_RAW_MAX = 64 * 1024
+
+
+def stored_form(job: dict[str, Any]) -> dict[str, Any]:
+    """A job message as the store keeps its meta: without a raw carried inline."""
+    raw_data = job.get("raw_data")
+    if isinstance(raw_data, dict) and ("content" in raw_data or "raw" in raw_data):
+        kept = {k: v for k, v in raw_data.items() if k not in ("content", "raw")}
+        return {**job, "raw_data": kept}
+    return job
 
 
 # --- parsing untrusted job JSON -------------------------------------------------------
@@ -280,9 +306,16 @@ def parse_normalizer_meta(obj: Any) -> NormalizerMeta:
     _object(obj, "")
     raw = _get(obj, "raw_data", "", dict)
     inline = _get(raw, "raw", "raw_data", str, required=False)
+    content = _get(raw, "content", "raw_data", str, required=False)
     raw_id = _get(raw, "id", "raw_data", str, required=False)
-    if raw_id is None and inline is None:
+    if raw_id is None and inline is None and content is None:
         raise JobError("raw_data.id: missing (or give the raw inline as raw_data.raw)")
+    data = inline.encode() if inline is not None else None
+    if content is not None:
+        try:
+            data = base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            raise JobError("raw_data.content: not base64") from None
     return NormalizerMeta(
         id=_job_id(obj, ""),
         normalizer=_plugin_ref(obj, "normalizer", ""),
@@ -292,7 +325,7 @@ def parse_normalizer_meta(obj: Any) -> NormalizerMeta:
                 _get(raw, "boefje_meta", "raw_data", dict), "raw_data.boefje_meta"
             ),
             mime_types=_mime_types(raw, "raw_data"),
-            raw=inline.encode() if inline is not None else None,
+            raw=data,
         ),
         started_at=_get(obj, "started_at", "", str, required=False),
         ended_at=_get(obj, "ended_at", "", str, required=False),

@@ -42,6 +42,7 @@ from kat.jobs import (
     parse_boefje_meta,
     parse_normalizer_meta,
     scan_of,
+    stored_form,
 )
 from kat.store import Job, Store, StoreError
 
@@ -180,8 +181,9 @@ class Lifecycle:
             boefje_meta = _dict(_dict(job.get("raw_data")).get("boefje_meta"))
             scan = scan_of(boefje_meta.get("arguments"))
         self.store.add_job(
-            job["id"], meta=job, retry_of=retry_of, scan=scan, **job_fields(kind, job)
-        )
+            job["id"], meta=stored_form(job), retry_of=retry_of, scan=scan,
+            **job_fields(kind, job),
+        )  # fmt: skip
 
     def queue_all(self, kind: str, jobs: list[dict[str, Any]]) -> None:
         """``queued``: record several new jobs of one kind in one write (a scan's boefje
@@ -198,7 +200,8 @@ class Lifecycle:
         """``running``: this worker takes the job. None: do not run it (it has ended,
         or it failed just now as ``poison``); acknowledge its message."""
         ident = job["id"]
-        create = {"meta": job, **job_fields(kind, job)}  # when it was sent by someone else
+        # When it was sent by someone else; a raw its message carries is not kept.
+        create = {"meta": stored_form(job), **job_fields(kind, job)}
         if not redelivered:  # the common case: one write
             started = self.store.begin_job(ident, worker_name(), False, create)
             if started is None:

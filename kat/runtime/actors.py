@@ -265,10 +265,14 @@ def _malformed(job: Any, exc: JobError) -> JobResult | None:
     return JobResult(ident, JobStatus.FAILED, FailureReason.CRASHED, detail)
 
 
-def _send(actor: dramatiq.Actor, job: dict[str, Any], retry_of: str | None = None) -> str:
-    """Record the job as ``queued``, then send it; a job whose message could not be
+def _send(
+    actor: dramatiq.Actor, job: dict[str, Any], retry_of: str | None = None,
+    body: dict[str, Any] | None = None,
+) -> str:  # fmt: skip
+    """Record the job as ``queued``, then send it (as ``body`` when the message carries
+    more than the record: a normalizer job's raw); a job whose message could not be
     sent is not left ``queued`` forever."""
-    message = actor.message(job)
+    message = actor.message(body or job)
     if actor is boefje:  # before it is recorded: a job with no valid zone is refused
         message = message.copy(queue_name=router.boefje_queue(job))
     lifecycle.queue(actor.actor_name, job, retry_of)
@@ -302,7 +306,7 @@ def send_boefjes(jobs: list[dict[str, Any]]) -> list[str]:
 
 
 def _send_normalizer(meta: NormalizerMeta) -> str:
-    return _send(normalizer, meta.to_dict())
+    return _send(normalizer, meta.to_dict(), body=meta.message())
 
 
 def enqueue_boefje(

@@ -33,6 +33,7 @@ from kat.catalogue.plugins import (
 )
 from kat.config import ConfigError, Settings
 from kat.jobs import (
+    CARRIED_RAW_MAX,
     OUTPUT_MARK,
     BoefjeMeta,
     FailureReason,
@@ -308,9 +309,12 @@ def dispatch(
     raws: list[tuple[str, tuple[set[str], bytes]]],
     send: Callable[[NormalizerMeta], str],
 ) -> list[str]:
-    """One normalizer job per raw and per enabled normalizer whose ``consumes`` match."""
+    """One normalizer job per raw and per enabled normalizer whose ``consumes`` match.
+
+    A small raw goes with its jobs (:data:`kat.jobs.CARRIED_RAW_MAX`), so the worker
+    that takes one need not read it back from the store."""
     followers = []
-    for raw_id, (mime_types, _data) in raws:
+    for raw_id, (mime_types, data) in raws:
         for normalizer in normalizers_for(ctx.plugins(), mime_types):
             try:
                 ctx.state(meta.organization, normalizer)
@@ -319,7 +323,12 @@ def dispatch(
             job = NormalizerMeta(
                 id=str(uuid.uuid4()),
                 normalizer=PluginRef(normalizer.id, normalizer.version),
-                raw_data=RawDataMeta(raw_id, parse_boefje_meta(stored_meta), sorted(mime_types)),
+                raw_data=RawDataMeta(
+                    raw_id,
+                    parse_boefje_meta(stored_meta),
+                    sorted(mime_types),
+                    raw=data if len(data) <= CARRIED_RAW_MAX else None,
+                ),  # fmt: skip
             )
             followers.append(send(job))
     return followers

@@ -20,8 +20,16 @@ import pytest
 from runtime_harness import PLUGINS
 
 from kat.catalogue.plugins import discover
-from kat.jobs import FailureReason, JobError, parse_boefje_meta
+from kat.jobs import (
+    CARRIED_RAW_MAX,
+    FailureReason,
+    JobError,
+    parse_boefje_meta,
+    parse_normalizer_meta,
+    stored_form,
+)
 from kat.runtime.environment import InvalidSettings, boefje_environment
+from kat.runtime.runner import dispatch
 from kat.runtime.sandbox import ForkServer, SandboxError
 
 pytestmark = pytest.mark.timeout(60)
@@ -48,6 +56,56 @@ def test_job_errors_name_the_field():
         parse_boefje_meta({"boefje": "noop", "organization": "a", "environment": {"X": 1}})
     with pytest.raises(JobError, match=r"^input_ooi: 'example.com' is not an OOI reference"):
         parse_boefje_meta({"boefje": "noop", "organization": "a", "input_ooi": "example.com"})
+
+
+class _Plugins:
+    """What :func:`dispatch` asks of a worker's context: the plugins, each enabled."""
+
+    def plugins(self):
+        return PLUGINS_FOUND
+
+    def state(self, organization, plugin):
+        return {}
+
+
+def _dispatched(data: bytes) -> dict:
+    meta = parse_boefje_meta({"boefje": "noop", "organization": "acme", "input_ooi": REF_X})
+    sent = []
+    dispatch(
+        _Plugins(),
+        meta,
+        meta.to_dict(),
+        [("r-1", ({"text/plain", "boefje/noop"}, data))],
+        sent.append,
+    )
+    (job,) = sent
+    return job
+
+
+REF_X = "Hostname|internet|x.test"
+
+
+def test_a_small_raw_travels_with_its_normalizer_job_and_is_never_stored_with_it():
+    data = bytes(range(256))  # not text: base64 in the message
+    job = _dispatched(data)
+    assert job.normalizer.id == "hostname-normalizer" and job.raw_data.id == "r-1"
+    message = job.message()
+    assert "content" not in job.to_dict()["raw_data"]  # what the store records
+    assert parse_normalizer_meta(message).raw_data.raw == data  # what the worker reads
+    assert stored_form(message) == job.to_dict()
+
+
+def test_a_raw_over_the_carried_size_is_read_from_the_store_by_its_job():
+    job = _dispatched(b"x" * (CARRIED_RAW_MAX + 1))
+    assert job.raw_data.raw is None and "content" not in job.message()["raw_data"]
+    assert _dispatched(b"x" * CARRIED_RAW_MAX).raw_data.raw == b"x" * CARRIED_RAW_MAX
+
+
+def test_a_carried_raw_that_is_not_base64_names_the_field():
+    message = _dispatched(b"kat.test").message()
+    message["raw_data"]["content"] = "not base64!"
+    with pytest.raises(JobError, match=r"^raw_data\.content: not base64"):
+        parse_normalizer_meta(message)
 
 
 def test_environment_takes_schema_keys_only_and_org_settings_win():

@@ -6,6 +6,7 @@ own job only, and the same process runs an ordinary job to completion at the end
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -138,6 +139,8 @@ def test_boefje_to_normalizer_chain_ends_with_objects(runtime, worker):
         j.to_dict() for j in runtime.store.list_jobs(job_type="normalizer") if j.raw_id == raw.id
     ]
     assert [j["plugin_id"] for j in normalizers] == ["hostname-normalizer"]
+    # The raw went along in the normalizer job's message; the record keeps its id only.
+    assert "content" not in runtime.store.get_job(normalizers[0]["id"]).meta["raw_data"]
     done = runtime.wait(normalizers[0]["id"])
     assert done["status"] == "completed"
     keys = sorted(o.primary_key for o in runtime.store.objects_for(done["id"]))
@@ -148,6 +151,35 @@ def test_boefje_to_normalizer_chain_ends_with_objects(runtime, worker):
         if o.job_id == done["id"]
     }
     assert linked == set(keys)
+
+
+def test_a_normalizer_job_runs_on_the_raw_its_message_carries(runtime, worker):
+    """A carried raw is not read back from the store (this id is in none), and the
+    stored job keeps no copy of it."""
+    job = {
+        "id": str(uuid.uuid4()),
+        "normalizer": {"id": "hostname-normalizer"},
+        "raw_data": {
+            "id": str(uuid.uuid4()),
+            "boefje_meta": {"id": str(uuid.uuid4()), "boefje": {"id": "noop"},
+                            "organization": "acme", "input_ooi": "Hostname|internet|c.test"},
+            "mime_types": [{"value": "text/plain"}],
+            "content": base64.b64encode(b"carried.test").decode(),
+        },
+    }  # fmt: skip
+    runtime.actors.normalizer.send(job)
+    done = runtime.wait(job["id"])
+    assert done["status"] == "completed", done
+    keys = sorted(o.primary_key for o in runtime.store.objects_for(job["id"]))
+    assert keys == ["Hostname|internet|c.test", "Hostname|internet|www.carried.test"]
+    assert "content" not in done["meta"]["raw_data"]
+    job["id"] = str(uuid.uuid4())
+    job["raw_data"]["content"] = "!"
+    runtime.actors.normalizer.send(job)
+    bad = runtime.wait(job["id"])
+    assert (bad["status"], bad["reason"], bad["attempts"]) == ("failed", "crashed", 1)
+    assert "malformed job: raw_data.content: not base64" in bad["detail"]
+    assert "content" not in bad["meta"]["raw_data"]
 
 
 def test_a_normalizer_yielding_non_oois_fails_as_bad_output(runtime, worker):
