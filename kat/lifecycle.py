@@ -170,27 +170,32 @@ class Lifecycle:
 
     # --- before a run ----------------------------------------------------------------
 
-    def queue(self, kind: str, job: dict[str, Any], retry_of: str | None = None) -> None:
-        """``queued``: record a job before its message is sent.
+    @staticmethod
+    def record(kind: str, job: dict[str, Any], retry_of: str | None = None) -> dict[str, Any]:
+        """What the store records for a new ``queued`` job (:meth:`Store.add_job`'s
+        arguments; a raw the message carries is not kept).
 
-        A normalizer job of a scan counts in the scan from this same write, so the scan
-        never looks finished while its boefje job still runs (a boefje job of a scan
-        counts from the claim of its pair; a retry counts in no scan)."""
+        A normalizer job of a scan counts in the scan from the write that records it, so
+        the scan never looks finished while its boefje job still runs (a boefje job of a
+        scan counts from the claim of its pair; a retry counts in no scan)."""
         scan = None
         if kind == "normalizer" and retry_of is None:
             boefje_meta = _dict(_dict(job.get("raw_data")).get("boefje_meta"))
             scan = scan_of(boefje_meta.get("arguments"))
-        self.store.add_job(
-            job["id"], meta=stored_form(job), retry_of=retry_of, scan=scan,
-            **job_fields(kind, job),
-        )  # fmt: skip
+        return {
+            "job_id": job["id"], "meta": stored_form(job), "retry_of": retry_of,
+            "scan": scan, **job_fields(kind, job),
+        }  # fmt: skip
+
+    def queue(self, kind: str, job: dict[str, Any], retry_of: str | None = None) -> None:
+        """``queued``: record a job before its message is sent. (A boefje job's
+        normalizer jobs are recorded with its raws instead: :meth:`record`.)"""
+        self.store.add_job(**self.record(kind, job, retry_of))
 
     def queue_all(self, kind: str, jobs: list[dict[str, Any]]) -> None:
         """``queued``: record several new jobs of one kind in one write (a scan's boefje
         jobs, which count in it by their claimed pairs)."""
-        self.store.add_jobs(
-            [{"job_id": job["id"], "meta": job, **job_fields(kind, job)} for job in jobs]
-        )
+        self.store.add_jobs([self.record(kind, job) for job in jobs])
 
     def forget(self, ident: str) -> None:
         """A job whose message could not be sent: it was never queued."""

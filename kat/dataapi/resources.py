@@ -61,11 +61,14 @@ class Jobs(_Resource):
 
 class JobBatch(_Resource):
     def on_post(self, req, resp):
-        jobs = [
-            {"job_id": b["id"], "job_type": b["type"], **_job_columns(b), "scan": _scan_link(b)}
-            for b in read_json(req)["jobs"]
-        ]
+        jobs = [_batch_entry(b) for b in read_json(req)["jobs"]]
         once(req, resp, self.store, lambda: {"added": self.store.add_jobs(jobs)})
+
+
+def _batch_entry(body: dict[str, Any]) -> dict[str, Any]:
+    """An :meth:`~kat.store.base.Store.add_jobs` record from a job of a request body."""
+    return {"job_id": body["id"], "job_type": body["type"], **_job_columns(body),
+            "scan": _scan_link(body)}  # fmt: skip
 
 
 def _scan_link(body: dict[str, Any]) -> tuple[str, int] | None:
@@ -144,9 +147,18 @@ class JobRaws(_Resource):
             (r["mime_types"], decode_base64(r["content"], f"raws/{i}/content"))
             for i, r in enumerate(b["raws"])
         ]
-        once(req, resp, self.store, lambda: {
-            "ids": self.store.replace_raws(job_id, b["organization"], raws)
-        })  # fmt: skip
+        ids = [r.get("id") for r in b["raws"]]  # a raw without one gets a new id
+        jobs = [_batch_entry(j) for j in b.get("jobs") or []]
+
+        def replace() -> dict[str, Any]:
+            try:
+                return {"ids": self.store.replace_raws(
+                    job_id, b["organization"], raws, ids=ids if any(ids) else None, jobs=jobs,
+                )}  # fmt: skip
+            except ValueError as exc:
+                raise falcon.HTTPConflict(description=str(exc)) from None
+
+        once(req, resp, self.store, replace)
 
 
 class JobObjects(_Resource):

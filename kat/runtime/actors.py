@@ -215,7 +215,7 @@ def boefje(job: dict[str, Any]) -> None:
         return
     ctx = context()
     with _unless_handed_back(job):
-        result = run_boefje(ctx, meta, send=_send_normalizer)
+        result = run_boefje(ctx, meta, send=_NORMALIZERS)
         lifecycle.end(result, "boefje")
 
 
@@ -265,14 +265,10 @@ def _malformed(job: Any, exc: JobError) -> JobResult | None:
     return JobResult(ident, JobStatus.FAILED, FailureReason.CRASHED, detail)
 
 
-def _send(
-    actor: dramatiq.Actor, job: dict[str, Any], retry_of: str | None = None,
-    body: dict[str, Any] | None = None,
-) -> str:  # fmt: skip
-    """Record the job as ``queued``, then send it (as ``body`` when the message carries
-    more than the record: a normalizer job's raw); a job whose message could not be
+def _send(actor: dramatiq.Actor, job: dict[str, Any], retry_of: str | None = None) -> str:
+    """Record the job as ``queued``, then send it; a job whose message could not be
     sent is not left ``queued`` forever."""
-    message = actor.message(body or job)
+    message = actor.message(job)
     if actor is boefje:  # before it is recorded: a job with no valid zone is refused
         message = message.copy(queue_name=router.boefje_queue(job))
     lifecycle.queue(actor.actor_name, job, retry_of)
@@ -289,24 +285,40 @@ def _send_boefjes(jobs: list[dict[str, Any]]) -> list[str]:
     jobs not sent are forgotten again."""
     messages = [boefje.message(job).copy(queue_name=router.boefje_queue(job)) for job in jobs]
     lifecycle.queue_all("boefje", jobs)
+    return _enqueue_recorded(messages)
+
+
+def _enqueue_recorded(messages: list[dramatiq.Message]) -> list[str]:
+    """Send the messages of recorded jobs in order; the jobs not sent are forgotten
+    again, and the error raised."""
     for number, message in enumerate(messages):
         try:
             broker.enqueue(message)
         except BaseException:
-            for job in jobs[number:]:
-                lifecycle.forget(job["id"])
+            for unsent in messages[number:]:
+                lifecycle.forget(unsent.args[0]["id"])
             raise
-    return [job["id"] for job in jobs]
+    return [message.args[0]["id"] for message in messages]
+
+
+class _Normalizers:
+    """A boefje job's normalizer jobs (:class:`kat.runtime.runner.Followers`): recorded
+    with its raws, then sent, each message carrying a small raw along."""
+
+    def record(self, job: NormalizerMeta) -> dict[str, Any]:
+        return lifecycle.record("normalizer", job.to_dict())
+
+    def send(self, jobs: list[NormalizerMeta]) -> list[str]:
+        return _enqueue_recorded([normalizer.message(job.message()) for job in jobs])
+
+
+_NORMALIZERS = _Normalizers()
 
 
 def send_boefjes(jobs: list[dict[str, Any]]) -> list[str]:
     """:func:`enqueue_boefje` for several jobs (metas as dicts) at once, in one write;
     their ids. Raises :class:`kat.jobs.JobError` naming the field of a malformed one."""
     return _send_boefjes([parse_boefje_meta(job).to_dict() for job in jobs])
-
-
-def _send_normalizer(meta: NormalizerMeta) -> str:
-    return _send(normalizer, meta.to_dict(), body=meta.message())
 
 
 def enqueue_boefje(

@@ -43,8 +43,16 @@ class LocalExecutor:
     def send_boefjes(self, jobs: list[dict[str, Any]]) -> list[str]:
         return [self.submit("boefje", job) for job in jobs]
 
-    def send_normalizer(self, job: NormalizerMeta) -> str:
-        return self.submit("normalizer", job.to_dict(), job)
+    def record(self, job: NormalizerMeta) -> dict[str, Any]:
+        """A boefje job's normalizer job, recorded with its raws
+        (:class:`kat.runtime.runner.Followers`)."""
+        return self.lifecycle.record("normalizer", job.to_dict())
+
+    def send(self, jobs: list[NormalizerMeta]) -> list[str]:
+        """Put recorded normalizer jobs in line (their raws inline when small)."""
+        for job in jobs:
+            self.pending.append(("normalizer", job.to_dict(), job))
+        return [job.id for job in jobs]
 
     def run(self, on_result: OnResult | None = None, on_step: Callable[[], None] | None = None):
         """Run until the queue is empty; the results in the order the jobs ended."""
@@ -76,8 +84,7 @@ class LocalExecutor:
     def _run(self, kind: str, job: dict[str, Any], meta: Any) -> tuple[Any, JobResult]:
         if kind == "boefje":
             meta = meta or parse_boefje_meta(job)
-            send = self.send_normalizer if self.normalize else None
-            return meta, run_boefje(self.ctx, meta, send=send)
+            return meta, run_boefje(self.ctx, meta, send=self if self.normalize else None)
         meta = meta or parse_normalizer_meta(job)
         result = run_normalizer(self.ctx, meta)
         if self.after_normalizer is not None:

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kat import ooi
 from kat.catalogue import CatalogueError, UnknownOrganisation, open_reader
@@ -205,14 +205,44 @@ def _failed(job_id: str, exc: JobFailed, **extra: Any) -> JobResult:
     return JobResult(job_id, JobStatus.FAILED, exc.reason, exc.detail, **extra)
 
 
+class Followers(Protocol):
+    """How a boefje job starts its normalizer jobs: each is recorded ``queued`` in the
+    write that stores the boefje's raws, then they are sent (the actors send messages;
+    ``kat run`` runs them next)."""
+
+    def record(self, job: NormalizerMeta) -> dict[str, Any] | None:
+        """The job's record for :meth:`Store.add_jobs` (:meth:`Lifecycle.record`);
+        None when :meth:`send` records it itself."""
+
+    def send(self, jobs: list[NormalizerMeta]) -> list[str]:
+        """Send the recorded jobs; their ids. Forgets the jobs it could not send."""
+
+
+class _EachSent:
+    """:class:`Followers` from a function that takes one job (a plugin's own test, as
+    ``kat scaffold`` writes it): nothing is recorded with the raws."""
+
+    def __init__(self, send: Callable[[NormalizerMeta], str]) -> None:
+        self._send = send
+
+    def record(self, job: NormalizerMeta) -> None:
+        return None
+
+    def send(self, jobs: list[NormalizerMeta]) -> list[str]:
+        return [self._send(job) for job in jobs]
+
+
 def run_boefje(
-    ctx: Context, meta: BoefjeMeta, send: Callable[[NormalizerMeta], str] | None = None
-) -> JobResult:
+    ctx: Context, meta: BoefjeMeta,
+    send: Followers | Callable[[NormalizerMeta], str] | None = None,
+) -> JobResult:  # fmt: skip
     """Run a boefje in the sandbox, store its raws, start the normalizers that match.
 
-    ``send`` queues one normalizer job (the actors send a message; ``kat run`` runs it
-    inline); None starts no normalizers.
+    ``send`` starts the normalizer jobs (recorded with the raws, in one write, then
+    sent), or is a function given each job; None starts none.
     """
+    if send is not None and not hasattr(send, "record"):
+        send = _EachSent(send)
     try:
         plugin = ctx.plugin(meta.boefje.id, "boefje")
     except JobFailed as exc:
@@ -288,17 +318,23 @@ def run_boefje(
         )  # fmt: skip
 
     raws = [(set(mime_types) | tags, data) for mime_types, data in outcome.raws]
-    raw_ids = ctx.store.replace_raws(meta.id, meta.organization, raws)
+    # The raws' ids are chosen here, so their normalizer jobs are made first and
+    # recorded in the write that stores the raws.
+    raw_ids = [str(uuid.uuid4()) for _ in raws]
+    followers: list[NormalizerMeta] = []
+    records: list[dict[str, Any]] = []
+    if send is not None:
+        followers = dispatch(ctx, meta, stored_meta, list(zip(raw_ids, raws, strict=True)))
+        records = [r for job in followers if (r := send.record(job)) is not None]
+    ctx.store.replace_raws(meta.id, meta.organization, raws, ids=raw_ids, jobs=records)
     if not reused:  # dedup: identical runs within the grace period reuse these raws
         dedup.remember(ctx.store, run_key, meta.id)
     result = JobResult(
         meta.id, JobStatus.COMPLETED, raw_ids=raw_ids,
         runnable_hash=plugin.runnable_hash, meta=stored_meta,
     )  # fmt: skip
-    if send is not None:
-        result.followers = dispatch(
-            ctx, meta, stored_meta, list(zip(raw_ids, raws, strict=False)), send
-        )
+    if send is not None and followers:
+        result.followers = send.send(followers)
     return result
 
 
@@ -307,8 +343,7 @@ def dispatch(
     meta: BoefjeMeta,
     stored_meta: dict[str, Any],
     raws: list[tuple[str, tuple[set[str], bytes]]],
-    send: Callable[[NormalizerMeta], str],
-) -> list[str]:
+) -> list[NormalizerMeta]:
     """One normalizer job per raw and per enabled normalizer whose ``consumes`` match.
 
     A small raw goes with its jobs (:data:`kat.jobs.CARRIED_RAW_MAX`), so the worker
@@ -330,7 +365,7 @@ def dispatch(
                     raw=data if len(data) <= CARRIED_RAW_MAX else None,
                 ),  # fmt: skip
             )
-            followers.append(send(job))
+            followers.append(job)
     return followers
 
 

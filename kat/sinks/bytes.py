@@ -107,10 +107,14 @@ class BytesStore:
         return getattr(self._store, name)
 
     def replace_raws(
-        self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]]
+        self,
+        job_id: str,
+        organization: str,
+        raws: Iterable[tuple[Iterable[str], bytes]],
+        **kwargs: Any,
     ) -> list[str]:
         raws = [(sorted(tags), bytes(data)) for tags, data in raws]
-        ids = self._store.replace_raws(job_id, organization, raws)
+        ids = self._store.replace_raws(job_id, organization, raws, **kwargs)
         job = self._store.get_job(job_id)
         if job is not None and job.type == "boefje":
             self._client.save_meta("boefje", job.meta)

@@ -231,9 +231,15 @@ class Store(Protocol):
     # --- raws and objects ------------------------------------------------------------
 
     def replace_raws(
-        self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]]
-    ) -> list[str]:
-        """Store a job's raw files, replacing any an earlier attempt stored; their ids."""
+        self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]],
+        *, ids: list[str | None] | None = None, jobs: list[dict[str, Any]] | None = None,
+    ) -> list[str]:  # fmt: skip
+        """Store a job's raw files, replacing any an earlier attempt stored; their ids.
+
+        ``ids``: the raws' ids, chosen by the caller (UUIDs; None: a new one), so the
+        jobs that read them can be made before this write; ValueError when one is
+        another job's raw.
+        ``jobs``: :meth:`add_jobs` records of those jobs, ``queued`` in the same write."""
 
     def raws_for(self, job_id: str) -> list[Raw]:
         """A job's raw files, without their bytes."""

@@ -61,6 +61,14 @@ def _raw(d: dict[str, Any]) -> Raw:
     )  # fmt: skip
 
 
+def _description(data: bytes) -> str:
+    """The ``description`` of an error answer (Falcon's JSON), else its first bytes."""
+    try:
+        return str(json.loads(data)["description"])[:300]
+    except (ValueError, KeyError, TypeError):
+        return data[:300].decode("utf-8", "replace")
+
+
 def _q(value: str) -> str:
     return quote(value, safe="")
 
@@ -106,10 +114,11 @@ class HTTPStore:
 
     def _call(
         self, method: str, path: str, body: Any = None, *, query: dict[str, Any] | None = None,
-        once: bool = False, missing_ok: bool = False,
+        once: bool = False, missing_ok: bool = False, conflict: bool = False,
     ) -> Any:  # fmt: skip
         """One API call with retries; the JSON answer (None for 204 or a 404 when
-        ``missing_ok``). ``once``: send an Idempotency-Key, the same on every retry."""
+        ``missing_ok``). ``once``: send an Idempotency-Key, the same on every retry.
+        ``conflict``: a 409 raises ValueError (the caller's mistake, as in the store)."""
         url = self._prefix + "/v1/data" + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
@@ -142,6 +151,8 @@ class HTTPStore:
                 continue
             if response.status == 404 and missing_ok:
                 return None
+            if response.status == 409 and conflict:
+                raise ValueError(f"data API {method} {path}: {_description(data)}")
             if response.status >= 400:
                 raise StoreError(
                     f"data API {method} {path}: HTTP {response.status}:"
@@ -256,18 +267,25 @@ class HTTPStore:
     # --- raws and objects ------------------------------------------------------------
 
     def replace_raws(
-        self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]]
-    ) -> list[str]:
-        body = {
-            "organization": organization,
-            "raws": [
-                {"mime_types": sorted(m), "content": base64.b64encode(bytes(d)).decode()}
-                for m, d in raws
-            ],
-        }
+        self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]],
+        *, ids: list[str | None] | None = None, jobs: list[dict[str, Any]] | None = None,
+    ) -> list[str]:  # fmt: skip
+        items = [
+            {"mime_types": sorted(m), "content": base64.b64encode(bytes(d)).decode()}
+            for m, d in raws
+        ]
+        if ids is not None:
+            if len(ids) != len(items):
+                raise ValueError(f"{len(ids)} raw ids for {len(items)} raws")
+            for item, raw_id in zip(items, ids, strict=True):
+                if raw_id is not None:
+                    item["id"] = raw_id
+        body: dict[str, Any] = {"organization": organization, "raws": items}
+        if jobs:
+            body["jobs"] = [self._job_body(**job) for job in jobs]
         # No key: a retry replaces what the lost attempt stored, so the job's raws are
-        # there once, with the ids this answer gives.
-        return list(self._call("PUT", f"/jobs/{_q(job_id)}/raws", body)["ids"])
+        # there once, with the ids this answer gives (and its jobs are recorded once).
+        return list(self._call("PUT", f"/jobs/{_q(job_id)}/raws", body, conflict=True)["ids"])
 
     def raws_for(self, job_id: str) -> list[Raw]:
         return [_raw(r) for r in self._call("GET", f"/jobs/{_q(job_id)}/raws")]

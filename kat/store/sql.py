@@ -77,6 +77,18 @@ def _object(row: Mapping[str, Any]) -> StoredObject:
     )  # fmt: skip
 
 
+def _add_jobs(tx: Any, jobs: list[dict[str, Any]]) -> list[bool]:
+    """:meth:`SQLStore.add_jobs` in the transaction ``tx``; whether each was added."""
+    added = []
+    for job in jobs:
+        job = dict(job)
+        scan = job.pop("scan", None)
+        added.append(tx.execute(*_insert_job(**job)).rowcount == 1)
+        if scan is not None:
+            tx.execute(_LINK_SCAN, (job["job_id"], *scan))
+    return added
+
+
 def _insert_job(
     job_id: str,
     job_type: str,
@@ -236,15 +248,8 @@ class SQLStore:
         return self._write(sql, args, durable=False)[0] == 1
 
     def add_jobs(self, jobs: list[dict[str, Any]]) -> list[bool]:
-        added = []
         with self._transaction(durable=False) as tx:
-            for job in jobs:
-                job = dict(job)
-                scan = job.pop("scan", None)
-                added.append(tx.execute(*_insert_job(**job)).rowcount == 1)
-                if scan is not None:
-                    tx.execute(_LINK_SCAN, (job["job_id"], *scan))
-        return added
+            return _add_jobs(tx, jobs)
 
     def forget_job(self, job_id: str) -> None:
         with self._transaction() as tx:
@@ -364,24 +369,31 @@ class SQLStore:
     # --- raws ------------------------------------------------------------------------
 
     def replace_raws(
-        self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]]
-    ) -> list[str]:
-        ids = []
+        self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]],
+        *, ids: list[str | None] | None = None, jobs: list[dict[str, Any]] | None = None,
+    ) -> list[str]:  # fmt: skip
+        raws = list(raws)
+        ids = ids if ids is not None else [None] * len(raws)
+        if len(ids) != len(raws):
+            raise ValueError(f"{len(ids)} raw ids for {len(raws)} raws")
+        ids = [raw_id or str(uuid.uuid4()) for raw_id in ids]
         created = timestamp()
         with self._transaction(durable=False) as tx:
             tx.execute("DELETE FROM raws WHERE job_id = ?", (job_id,))
-            for position, (mime_types, data) in enumerate(raws):
-                raw_id = str(uuid.uuid4())
-                tx.execute(
+            for position, (raw_id, (mime_types, data)) in enumerate(zip(ids, raws, strict=True)):
+                cursor = tx.execute(
                     "INSERT INTO raws (id, job_id, organization, mime_types, size, data,"
-                    " created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (id) DO NOTHING",
                     (
                         raw_id, job_id, organization, json.dumps(sorted(mime_types)),
                         len(data), bytes(data), created, position,
                     ),
                 )  # fmt: skip
-                ids.append(raw_id)
-        return ids
+                if cursor.rowcount != 1:  # the transaction is rolled back: nothing changed
+                    raise ValueError(f"raw id {raw_id!r} is another job's raw")
+            _add_jobs(tx, jobs or [])
+        return list(ids)
 
     def raws_for(self, job_id: str) -> list[Raw]:
         rows = self._rows(

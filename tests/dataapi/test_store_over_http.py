@@ -12,5 +12,6 @@ from tests.store.test_store_interface import (  # noqa: F401 (collected by pytes
     test_objects_are_stored_with_the_end_of_their_job_and_only_then,
     test_objects_of_a_job_replace_an_earlier_attempt,
     test_raws_keep_their_order_bytes_and_mime_types,
+    test_raws_with_their_ids_are_stored_with_the_jobs_that_read_them,
     test_workers_say_they_are_alive,
 )

@@ -24,6 +24,7 @@ from kat.jobs import (
     CARRIED_RAW_MAX,
     FailureReason,
     JobError,
+    NormalizerMeta,
     parse_boefje_meta,
     parse_normalizer_meta,
     stored_form,
@@ -68,17 +69,10 @@ class _Plugins:
         return {}
 
 
-def _dispatched(data: bytes) -> dict:
+def _dispatched(data: bytes) -> NormalizerMeta:
     meta = parse_boefje_meta({"boefje": "noop", "organization": "acme", "input_ooi": REF_X})
-    sent = []
-    dispatch(
-        _Plugins(),
-        meta,
-        meta.to_dict(),
-        [("r-1", ({"text/plain", "boefje/noop"}, data))],
-        sent.append,
-    )
-    (job,) = sent
+    raws = [("r-1", ({"text/plain", "boefje/noop"}, data))]
+    (job,) = dispatch(_Plugins(), meta, meta.to_dict(), raws)
     return job
 
 

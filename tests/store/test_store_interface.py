@@ -94,6 +94,36 @@ def test_raws_keep_their_order_bytes_and_mime_types(store):
     assert [r.id for r in store.raws_for(job_id)] == [again] and store.get_raw(ids[0]) is None
 
 
+def test_raws_with_their_ids_are_stored_with_the_jobs_that_read_them(store):
+    """A boefje's raws and its normalizer jobs in one write: the raw ids are the
+    caller's, a retry of the write stores each once, and a taken id changes nothing."""
+    store.add_scan(Scan("scan-r", "acme", ("Hostname|internet|a.test",), depth=2))
+    job_id = _job(store)
+    raw_ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    readers = [str(uuid.uuid4()), str(uuid.uuid4())]
+    jobs = [
+        {"job_id": reader, "job_type": "normalizer", "organization": "acme",
+         "plugin_id": "norm", "meta": {"id": reader}, "raw_id": raw_id,
+         "scan": ("scan-r", 1) if n == 0 else None}
+        for n, (reader, raw_id) in enumerate(zip(readers, raw_ids, strict=True))
+    ]  # fmt: skip
+    blobs = [({"text/plain"}, b"one"), ({"text/plain"}, b"two")]
+    for _attempt in range(2):  # the second is a retry of the same write
+        assert store.replace_raws(job_id, "acme", blobs, ids=raw_ids, jobs=jobs) == raw_ids
+    assert [r.id for r in store.raws_for(job_id)] == raw_ids
+    assert store.get_raw(raw_ids[1]).data == b"two"
+    assert [(store.get_job(r).status, store.get_job(r).raw_id) for r in readers] == [
+        (JobStatus.QUEUED, raw_ids[0]), (JobStatus.QUEUED, raw_ids[1])
+    ]  # fmt: skip
+    assert [e.job.id for e in store.scan_jobs("scan-r")] == [readers[0]]
+    other, late = _job(store), str(uuid.uuid4())
+    late_job = {**jobs[0], "job_id": late, "scan": None}
+    with pytest.raises(ValueError, match="another job's raw"):
+        store.replace_raws(other, "acme", [({"x"}, b"taken")], ids=raw_ids[:1], jobs=[late_job])
+    assert store.raws_for(other) == [] and store.get_job(late) is None  # nothing stored
+    assert store.get_raw(raw_ids[0]).job_id == job_id
+
+
 def test_objects_of_a_job_replace_an_earlier_attempt(store):
     job_id = _job(store, kind="normalizer")
     objects = [
