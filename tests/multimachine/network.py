@@ -1,5 +1,5 @@
 """Network namespaces for simulated worker machines: each gets a veth link to the host
-(the central machine) with a /30 of 10.231.0.0/16 that the test chooses, and a relay
+(the central machine) with a free /30 of 10.231.0.0/16 (:func:`free_link`), and a relay
 on the host end to the central RabbitMQ (which listens on loopback only).
 
 Used only where the test runs as root and ``ip netns`` works; everything made here is
@@ -14,6 +14,8 @@ import socket
 import subprocess
 import threading
 import uuid
+
+from tests.servers.netns import free_link
 
 
 def available() -> bool:
@@ -36,7 +38,7 @@ class Network:
         """A namespace linked to the host; (its name, the host's address, its address)."""
         name = f"katmm-{self.tag}-{number}"
         host_if, ns_if = f"kmm{self.tag}{number}h", f"kmm{self.tag}{number}n"
-        host_ip, ns_ip = f"10.231.{number}.1", f"10.231.{number}.2"
+        host_ip, ns_ip = free_link()
         _ip("netns", "add", name)
         self.namespaces.append(name)
         _ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)

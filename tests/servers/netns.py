@@ -8,7 +8,8 @@ the machine. Needs root (``ip netns``).
 
 from __future__ import annotations
 
-import os
+import random
+import re
 import subprocess
 import sys
 import time
@@ -22,17 +23,30 @@ def _ip(*args: str) -> str:
     ).stdout
 
 
+def free_link() -> tuple[str, str]:
+    """Two addresses of a /30 in 10.231.0.0/16 that no interface of this machine uses:
+    (the host's end, the namespace's end). Chosen at random, so that test runs at once on
+    one machine (each with its own namespaces) never share a link's addresses."""
+    used = {
+        (int(third), int(fourth) // 4)
+        for third, fourth in re.findall(r"inet 10\.231\.(\d+)\.(\d+)/", _ip("-4", "-o", "addr"))
+    }
+    pick = random.SystemRandom()
+    for _ in range(1000):
+        third, block = pick.randrange(256), pick.randrange(64)
+        if (third, block) not in used:
+            return f"10.231.{third}.{block * 4 + 1}", f"10.231.{third}.{block * 4 + 2}"
+    raise RuntimeError("no free /30 left in 10.231.0.0/16")
+
+
 class Namespace:
     """``ip netns`` ``name`` with ``peer_ip`` on its side of a /30 and ``host_ip`` here."""
 
-    def __init__(self, subnet: int = 0):
+    def __init__(self) -> None:
         tag = uuid.uuid4().hex[:6]
         self.name = f"kat-{tag}"
         self.host_if, self.peer_if = f"kh{tag}", f"kp{tag}"
-        third = 200 + (os.getpid() + subnet) % 50
-        fourth = (os.getpid() // 50 % 60) * 4
-        self.host_ip = f"10.231.{third}.{fourth + 1}"
-        self.peer_ip = f"10.231.{third}.{fourth + 2}"
+        self.host_ip, self.peer_ip = free_link()
         self._servers: list[subprocess.Popen] = []
         _ip("netns", "add", self.name)
         try:
