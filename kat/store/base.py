@@ -237,8 +237,8 @@ class Store(Protocol):
         """Store a job's raw files, replacing any an earlier attempt stored; their ids.
 
         ``ids``: the raws' ids, chosen by the caller (UUIDs; None: a new one), so the
-        jobs that read them can be made before this write; ValueError when one is
-        another job's raw.
+        jobs that read them can be made before this write; ValueError (and nothing
+        stored) when one is taken by another raw.
         ``jobs``: :meth:`add_jobs` records of those jobs, ``queued`` in the same write."""
 
     def raws_for(self, job_id: str) -> list[Raw]:

@@ -391,7 +391,7 @@ class SQLStore:
                     ),
                 )  # fmt: skip
                 if cursor.rowcount != 1:  # the transaction is rolled back: nothing changed
-                    raise ValueError(f"raw id {raw_id!r} is another job's raw")
+                    raise ValueError(f"raw id {raw_id!r} is taken by another raw")
             _add_jobs(tx, jobs or [])
         return list(ids)
 

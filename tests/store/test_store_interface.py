@@ -118,7 +118,7 @@ def test_raws_with_their_ids_are_stored_with_the_jobs_that_read_them(store):
     assert [e.job.id for e in store.scan_jobs("scan-r")] == [readers[0]]
     other, late = _job(store), str(uuid.uuid4())
     late_job = {**jobs[0], "job_id": late, "scan": None}
-    with pytest.raises(ValueError, match="another job's raw"):
+    with pytest.raises(ValueError, match="is taken"):
         store.replace_raws(other, "acme", [({"x"}, b"taken")], ids=raw_ids[:1], jobs=[late_job])
     assert store.raws_for(other) == [] and store.get_job(late) is None  # nothing stored
     assert store.get_raw(raw_ids[0]).job_id == job_id
