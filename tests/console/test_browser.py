@@ -186,7 +186,7 @@ class Pages:
 
     def go(self, css: str, action: str = "click") -> None:
         """Click (or submit the form of) ``css`` and wait for the next page."""
-        from selenium.webdriver.support import expected_conditions
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
         old = self.find("html")
@@ -195,7 +195,21 @@ class Pages:
             element.submit()
         else:
             element.click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+
+        def replaced(_driver) -> bool:
+            try:
+                old.is_enabled()
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as exc:
+                # Chromium may answer for a node that left the document mid-navigation
+                # with an inspector error instead of "stale element": replaced as well.
+                if "does not belong to the document" in str(exc):
+                    return True
+                raise
+            return False
+
+        WebDriverWait(self.driver, 30).until(replaced)
 
     def fill(self, css: str, value: str) -> None:
         field = self.find(css)
