@@ -62,6 +62,9 @@ class FailureReason(enum.StrEnum):
     #: (429; the detail names the Retry-After). Not retried: the same request would be
     #: refused again; fix the key or run the job again later.
     REFUSED = "refused"
+    #: A normalizer job that never began, of a boefje job that ran again (its worker died
+    #: between storing the raws and sending this job): the new run's jobs replace it.
+    SUPERSEDED = "superseded"
 
 
 #: Separates a failed job's detail (the reason) from the tail of its stdout/stderr.

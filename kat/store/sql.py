@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kat.jobs import JobStatus
+from kat.jobs import FailureReason, JobStatus
 from kat.store import migrations
 from kat.store.base import (
     TABLES,
@@ -87,6 +87,27 @@ def _add_jobs(tx: Any, jobs: list[dict[str, Any]]) -> list[bool]:
         if scan is not None:
             tx.execute(_LINK_SCAN, (job["job_id"], *scan))
     return added
+
+
+def _supersede(tx: Any, job_id: str, keep: list[str]) -> None:
+    """Before a job's raws are replaced: the normalizer jobs of its earlier raws that
+    never began fail as ``superseded`` and leave their scan (the new raws get jobs of
+    their own). Only a worker that died between storing the raws and sending these jobs
+    leaves such jobs; a message of one that does arrive finds it ended and does not run.
+    ``keep``: the jobs recorded in this same write (a retry of it supersedes none)."""
+    skip = f" AND id NOT IN ({', '.join('?' * len(keep))})" if keep else ""
+    rows = tx.execute(
+        "UPDATE jobs SET status = ?, reason = ?, detail = ?, ended_at = ?"
+        " WHERE type = 'normalizer' AND status = ?"
+        f" AND raw_id IN (SELECT id FROM raws WHERE job_id = ?){skip} RETURNING id",
+        (
+            str(JobStatus.FAILED), str(FailureReason.SUPERSEDED),
+            f"superseded: boefje job {job_id} ran again before this job began; the jobs"
+            " of its new raws replace it", timestamp(), str(JobStatus.QUEUED), job_id, *keep,
+        ),
+    ).fetchall()  # fmt: skip
+    for row in rows:
+        tx.execute("DELETE FROM scan_jobs WHERE job_id = ?", (row["id"],))
 
 
 def _insert_job(
@@ -379,6 +400,7 @@ class SQLStore:
         ids = [raw_id or str(uuid.uuid4()) for raw_id in ids]
         created = timestamp()
         with self._transaction(durable=False) as tx:
+            _supersede(tx, job_id, [job["job_id"] for job in jobs or []])
             tx.execute("DELETE FROM raws WHERE job_id = ?", (job_id,))
             for position, (raw_id, (mime_types, data)) in enumerate(zip(ids, raws, strict=True)):
                 cursor = tx.execute(

@@ -124,6 +124,37 @@ def test_raws_with_their_ids_are_stored_with_the_jobs_that_read_them(store):
     assert store.get_raw(raw_ids[0]).job_id == job_id
 
 
+def test_a_boefje_run_again_supersedes_the_normalizer_jobs_its_last_run_left_unbegun(store):
+    """A worker died between storing a boefje's raws with their normalizer jobs and
+    sending them: when the boefje job runs again, those that never began fail as
+    superseded and leave the scan, so the scan can finish; one that began runs on."""
+    store.add_scan(Scan("scan-s", "acme", ("Hostname|internet|a.test",), depth=2))
+    job_id = _job(store)
+
+    def reader(raw_id):
+        reader_id = str(uuid.uuid4())
+        return {"job_id": reader_id, "job_type": "normalizer", "organization": "acme",
+                "plugin_id": "norm", "meta": {"id": reader_id}, "raw_id": raw_id,
+                "scan": ("scan-s", 1)}  # fmt: skip
+
+    first = [str(uuid.uuid4()), str(uuid.uuid4())]
+    unsent, begun = reader(first[0]), reader(first[1])
+    blobs = [({"text/plain"}, b"one"), ({"text/plain"}, b"two")]
+    store.replace_raws(job_id, "acme", blobs, ids=first, jobs=[unsent, begun])
+    assert store.begin_job(begun["job_id"], "h:1", False) is not None
+    again = [str(uuid.uuid4())]
+    fresh = reader(again[0])
+    store.replace_raws(job_id, "acme", blobs[:1], ids=again, jobs=[fresh])
+    left = store.get_job(unsent["job_id"])
+    assert (left.status, left.reason) == (JobStatus.FAILED, "superseded")
+    assert job_id in left.detail
+    assert store.begin_job(unsent["job_id"], "h:1", False) is None  # its late message: not run
+    assert store.get_job(begun["job_id"]).status is JobStatus.RUNNING
+    assert store.get_job(fresh["job_id"]).status is JobStatus.QUEUED
+    in_scan = {e.job.id for e in store.scan_jobs("scan-s")}
+    assert in_scan == {begun["job_id"], fresh["job_id"]}
+
+
 def test_objects_of_a_job_replace_an_earlier_attempt(store):
     job_id = _job(store, kind="normalizer")
     objects = [
