@@ -95,15 +95,18 @@ def _supersede(tx: Any, job_id: str, keep: list[str]) -> None:
     their own). Only a worker that died between storing the raws and sending these jobs
     leaves such jobs; a message of one that does arrive finds it ended and does not run.
     ``keep``: the jobs recorded in this same write (a retry of it supersedes none)."""
+    earlier = [r["id"] for r in tx.execute("SELECT id FROM raws WHERE job_id = ?", (job_id,))]
+    if not earlier:  # its first run: nothing to supersede
+        return
     skip = f" AND id NOT IN ({', '.join('?' * len(keep))})" if keep else ""
     rows = tx.execute(
         "UPDATE jobs SET status = ?, reason = ?, detail = ?, ended_at = ?"
-        " WHERE type = 'normalizer' AND status = ?"
-        f" AND raw_id IN (SELECT id FROM raws WHERE job_id = ?){skip} RETURNING id",
+        f" WHERE raw_id IN ({', '.join('?' * len(earlier))}) AND type = 'normalizer'"
+        f" AND status = ?{skip} RETURNING id",
         (
             str(JobStatus.FAILED), str(FailureReason.SUPERSEDED),
             f"superseded: boefje job {job_id} ran again before this job began; the jobs"
-            " of its new raws replace it", timestamp(), str(JobStatus.QUEUED), job_id, *keep,
+            " of its new raws replace it", timestamp(), *earlier, str(JobStatus.QUEUED), *keep,
         ),
     ).fetchall()  # fmt: skip
     for row in rows:
