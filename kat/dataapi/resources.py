@@ -153,7 +153,7 @@ class JobRaws(_Resource):
         def replace() -> dict[str, Any]:
             try:
                 return {"ids": self.store.replace_raws(
-                    job_id, b["organization"], raws, ids=ids if any(ids) else None, jobs=jobs,
+                    job_id, b["organization"], raws, ids=ids, jobs=jobs,
                 )}  # fmt: skip
             except ValueError as exc:
                 raise falcon.HTTPConflict(description=str(exc)) from None

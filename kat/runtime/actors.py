@@ -272,12 +272,7 @@ def _send(actor: dramatiq.Actor, job: dict[str, Any], retry_of: str | None = Non
     if actor is boefje:  # before it is recorded: a job with no valid zone is refused
         message = message.copy(queue_name=router.boefje_queue(job))
     lifecycle.queue(actor.actor_name, job, retry_of)
-    try:
-        broker.enqueue(message)
-    except BaseException:
-        lifecycle.forget(job["id"])
-        raise
-    return job["id"]
+    return _enqueue_recorded([message])[0]
 
 
 def _send_boefjes(jobs: list[dict[str, Any]]) -> list[str]:

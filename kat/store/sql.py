@@ -418,7 +418,7 @@ class SQLStore:
                 if cursor.rowcount != 1:  # the transaction is rolled back: nothing changed
                     raise ValueError(f"raw id {raw_id!r} is taken by another raw")
             _add_jobs(tx, jobs or [])
-        return list(ids)
+        return ids
 
     def raws_for(self, job_id: str) -> list[Raw]:
         rows = self._rows(
