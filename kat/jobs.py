@@ -83,10 +83,16 @@ class JobResult:
     object_count: int = 0
     runnable_hash: str | None = None
     meta: dict[str, Any] | None = None
-    #: Normalizer jobs started for this boefje's raws (ids).
+    #: Normalizer jobs started for this boefje's raws (ids), once sent.
     followers: list[str] = field(default_factory=list)
     #: A completed normalizer job's objects (serialized), stored with its end.
     objects: list[dict[str, Any]] | None = None
+    #: A boefje job's raw files ((mime types, bytes), their ids in ``raw_ids``) and the
+    #: records of the normalizer jobs that read them, stored with its end.
+    raws: list[tuple[set[str] | list[str], bytes]] | None = None
+    jobs: list[dict[str, Any]] | None = None
+    #: Those normalizer jobs, to send once the end is stored.
+    unsent: list[NormalizerMeta] = field(default_factory=list)
 
 
 class JobError(ValueError):

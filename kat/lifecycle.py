@@ -278,16 +278,19 @@ class Lifecycle:
 
     # --- after a run -----------------------------------------------------------------
 
-    def end(self, result: JobResult, kind: str = "") -> None:
-        """``completed`` or ``failed`` with a reason; raises :class:`StoreError` when the
-        store cannot record it (the message is then retried). A job that ended meanwhile
-        (cancelled) keeps the end it has."""
+    def end(self, result: JobResult, kind: str = "") -> bool:
+        """``completed`` or ``failed`` with a reason, with what the run made (a boefje
+        job's raws and the normalizer jobs that read them, a normalizer job's objects)
+        in the same write; raises :class:`StoreError` when the store cannot record it
+        (the message is then retried). A job that ended meanwhile (cancelled) keeps the
+        end it has, and what the run made is dropped. True: the end is stored (send the
+        normalizer jobs now)."""
         if self.handed_back(result.job_id):
             logger.info("job %s: handed back; the outcome of its run is dropped", result.job_id)
-            return
-        self._record(result, kind)
+            return False
+        return self._record(result, kind)
 
-    def _record(self, result: JobResult, kind: str = "") -> None:
+    def _record(self, result: JobResult, kind: str = "") -> bool:
         changed = self.store.end_job(
             result.job_id,
             result.status,
@@ -296,11 +299,14 @@ class Lifecycle:
             runnable_hash=result.runnable_hash,
             meta=result.meta,
             objects=result.objects,
+            raws=result.raws,
+            raw_ids=result.raw_ids if result.raws is not None else None,
+            jobs=result.jobs,
         )
         with self._lock:
             begun = self._begun.pop(result.job_id, None)
         if not changed:
-            return
+            return False
         if result.status is JobStatus.FAILED:
             logger.info("job %s failed: %s", result.job_id, result.reason)
         else:
@@ -319,6 +325,7 @@ class Lifecycle:
         for listener in self._listeners:
             with contextlib.suppress(Exception):
                 listener(ending)
+        return True
 
     def retry_later(self, ident: str, exc: BaseException) -> None:
         """Back to ``queued``: the run broke (store, sandbox), a retry is coming."""
@@ -396,6 +403,15 @@ class Lifecycle:
         for ident in open_jobs:
             self.cancel(ident)
         return open_jobs
+
+    def unbegun_followers(self, ident: str) -> list[dict[str, Any]]:
+        """The metas of the normalizer jobs recorded with boefje job ``ident``'s end
+        that have not begun (still ``queued``, never run), oldest first."""
+        raw_ids = [raw.id for raw in self.store.raws_for(ident)]
+        return [
+            job.meta for job in self.store.jobs_reading(raw_ids)
+            if job.status is JobStatus.QUEUED and job.attempts == 0 and job.meta
+        ]  # fmt: skip
 
     def retry_meta(self, ident: str) -> tuple[str, dict[str, Any]]:
         """The kind (``boefje`` or ``normalizer``) and meta of a new job that retries

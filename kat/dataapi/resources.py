@@ -5,6 +5,7 @@ records as JSON (``Job.to_dict`` …), raw bytes base64-encoded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -128,13 +129,42 @@ class JobRequeue(_Resource):
         send_json(resp, {})
 
 
+def _raws(b: dict[str, Any]) -> dict[str, Any]:
+    """A body's ``raws`` (content base64, an ``id`` each or a new one) and the ``jobs``
+    that read them, as :meth:`Store.replace_raws` takes them."""
+    return {
+        "raws": [
+            (r["mime_types"], decode_base64(r["content"], f"raws/{i}/content"))
+            for i, r in enumerate(b["raws"])
+        ],
+        "ids": [r.get("id") for r in b["raws"]],
+        "jobs": [_batch_entry(j) for j in b.get("jobs") or []],
+    }
+
+
+def _conflict(write: Callable[[], Any]) -> Callable[[], Any]:
+    """``write``, answering 409 for a raw id taken by another raw."""
+
+    def checked() -> Any:
+        try:
+            return write()
+        except ValueError as exc:
+            raise falcon.HTTPConflict(description=str(exc)) from None
+
+    return checked
+
+
 class JobEnd(_Resource):
     def on_post(self, req, resp, job_id):
         b = read_json(req)
-        once(req, resp, self.store, lambda: {"changed": self.store.end_job(
+        output = {"objects": b.get("objects")}
+        if b.get("raws") is not None:  # a boefje job's raws, stored with its end
+            found = _raws(b)
+            output.update(raws=found["raws"], raw_ids=found["ids"], jobs=found["jobs"])
+        once(req, resp, self.store, _conflict(lambda: {"changed": self.store.end_job(
             job_id, JobStatus(b["status"]), b.get("reason"), b.get("detail"),
-            runnable_hash=b.get("runnable_hash"), meta=b.get("meta"), objects=b.get("objects"),
-        )})  # fmt: skip
+            runnable_hash=b.get("runnable_hash"), meta=b.get("meta"), **output,
+        )}))  # fmt: skip
 
 
 class JobRaws(_Resource):
@@ -143,22 +173,10 @@ class JobRaws(_Resource):
 
     def on_put(self, req, resp, job_id):
         b = read_json(req)
-        raws = [
-            (r["mime_types"], decode_base64(r["content"], f"raws/{i}/content"))
-            for i, r in enumerate(b["raws"])
-        ]
-        ids = [r.get("id") for r in b["raws"]]  # a raw without one gets a new id
-        jobs = [_batch_entry(j) for j in b.get("jobs") or []]
-
-        def replace() -> dict[str, Any]:
-            try:
-                return {"ids": self.store.replace_raws(
-                    job_id, b["organization"], raws, ids=ids, jobs=jobs,
-                )}  # fmt: skip
-            except ValueError as exc:
-                raise falcon.HTTPConflict(description=str(exc)) from None
-
-        once(req, resp, self.store, replace)
+        found = _raws(b)
+        once(req, resp, self.store, _conflict(lambda: {"ids": self.store.replace_raws(
+            job_id, b["organization"], found["raws"], ids=found["ids"], jobs=found["jobs"],
+        )}))  # fmt: skip
 
 
 class JobObjects(_Resource):
@@ -179,6 +197,11 @@ class RawItem(_Resource):
         if raw is None:
             raise falcon.HTTPNotFound(description=f"no raw {raw_id!r:.80}")
         send_json(resp, raw_dict(raw))
+
+
+class RawJobs(_Resource):
+    def on_get(self, req, resp, raw_id):
+        send_json(resp, [j.to_dict() for j in self.store.jobs_reading([raw_id])])
 
 
 class Objects(_Resource):
@@ -290,6 +313,7 @@ def add_routes(app: falcon.App, holder: StoreHolder) -> None:
         ("/jobs/{job_id}/begin", JobBegin), ("/jobs/{job_id}/requeue", JobRequeue),
         ("/jobs/{job_id}/end", JobEnd), ("/jobs/{job_id}/raws", JobRaws),
         ("/jobs/{job_id}/objects", JobObjects), ("/raws/{raw_id}", RawItem),
+        ("/raws/{raw_id}/jobs", RawJobs),
         ("/objects", Objects), ("/organizations", Organizations), ("/scans", Scans),
         ("/scans/{scan_id}", ScanItem), ("/scans/{scan_id}/pairs", ScanPairs),
         ("/pairs/{job_id}", Pair), ("/scans/{scan_id}/jobs", ScanJobs),

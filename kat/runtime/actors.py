@@ -45,9 +45,9 @@ from kat.jobs import parse_normalizer_meta as _parse_normalizer_meta
 from kat.lifecycle import Lifecycle, job_id
 from kat.runtime import metrics
 from kat.runtime.deadletters import Sweeper
-from kat.runtime.middleware import JobStatusMiddleware
+from kat.runtime.middleware import RESENT, JobStatusMiddleware
 from kat.runtime.ratelimit import RateLimits
-from kat.runtime.runner import Context, run_boefje, run_normalizer
+from kat.runtime.runner import Context, run_boefje, run_normalizer, send_followers
 from kat.runtime.shutdown import HandBack
 from kat.scheduling import planner as scan
 
@@ -137,7 +137,10 @@ def make_broker(url: str) -> RabbitmqBroker:
         ],
     )
     # Before Retries, so that after_process_message (run in reverse) sees its verdict.
-    status = JobStatusMiddleware(lifecycle, SERVED, on_cancel=lambda job: context().stop(job))
+    status = JobStatusMiddleware(
+        lifecycle, SERVED, on_cancel=lambda job: context().stop(job),
+        on_ended=lambda kind, job: resume_followers(kind, job),  # defined below the actors
+    )  # fmt: skip
     broker.add_middleware(status, before=Retries)
     # Per-plugin rate limits (kat.runtime.ratelimit): a limited job is held back before
     # it begins, so it stays queued and waits its turn.
@@ -216,7 +219,11 @@ def boefje(job: dict[str, Any]) -> None:
     ctx = context()
     with _unless_handed_back(job):
         result = run_boefje(ctx, meta, send=_NORMALIZERS)
-        lifecycle.end(result, "boefje")
+        # The raws and their normalizer jobs are stored with the end; the jobs are sent
+        # after it (if this worker dies first, their redelivered boefje message sends
+        # them: resume_followers).
+        if lifecycle.end(result, "boefje"):
+            send_followers(result, _NORMALIZERS)
 
 
 @dramatiq.actor(actor_name="normalizer", queue_name=NORMALIZER_QUEUE)
@@ -308,6 +315,20 @@ class _Normalizers:
 
 
 _NORMALIZERS = _Normalizers()
+
+
+def resume_followers(kind: str, ident: str) -> None:
+    """A boefje job's message came (back) after the job had ended: its worker may have
+    died between storing the end and sending the normalizer jobs stored with it. Those
+    that never began are sent (again); each message is marked as possibly sent before,
+    so the worker that takes it makes sure the job is not running already."""
+    if kind != "boefje":
+        return
+    for job in lifecycle.unbegun_followers(ident):
+        message = normalizer.message(job).copy(options={RESENT: True})
+        broker.enqueue(message)
+        logger.warning("job %s: sent again (its boefje job %s ended before sending it)",
+                       job["id"], ident)  # fmt: skip
 
 
 def send_boefjes(jobs: list[dict[str, Any]]) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from kat.jobs import JobResult, NormalizerMeta, parse_boefje_meta, parse_normalizer_meta
 from kat.lifecycle import Lifecycle
-from kat.runtime.runner import Context, run_boefje, run_normalizer
+from kat.runtime.runner import Context, run_boefje, run_normalizer, send_followers
 
 #: Called after each job: its kind, its meta and its result.
 OnResult = Callable[[str, Any, JobResult], None]
@@ -44,7 +44,7 @@ class LocalExecutor:
         return [self.submit("boefje", job) for job in jobs]
 
     def record(self, job: NormalizerMeta) -> dict[str, Any]:
-        """A boefje job's normalizer job, recorded with its raws
+        """A boefje job's normalizer job, recorded with its raws and its end
         (:class:`kat.runtime.runner.Followers`)."""
         return self.lifecycle.record("normalizer", job.to_dict())
 
@@ -68,7 +68,8 @@ class LocalExecutor:
                     current = None
                     continue  # it has ended already (the same job file run twice)
                 meta, result = self._run(kind, job, parsed)
-                self.lifecycle.end(result, kind)
+                if self.lifecycle.end(result, kind):  # then its normalizer jobs join the line
+                    send_followers(result, self)
                 current = None
                 results.append(result)
                 if on_result:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 
 import dramatiq
-from dramatiq.middleware import Middleware, SkipMessage
+from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
 from kat.lifecycle import Lifecycle, job_id, worker_name
 from kat.store import StoreError
@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 #: The actors whose messages are jobs.
 JOB_ACTORS = ("boefje", "normalizer")
+#: A message option: this job's message may have been sent before (it is begun with
+#: the care a redelivered message gets).
+RESENT = "kat_resent"
 #: Seconds between two heartbeats of a worker process in the store.
 HEARTBEAT_INTERVAL = 5.0
 
@@ -32,6 +35,12 @@ HEARTBEAT_INTERVAL = 5.0
 def message_job(message) -> str | None:
     """The job id of a job message; None for other messages."""
     return job_id(message.args[0]) if message.actor_name in JOB_ACTORS and message.args else None
+
+
+class NotBegun(MiddlewareError):
+    """The job could not be begun (the store failed): the message is retried. Dramatiq
+    logs any other exception of a ``before_process_message`` hook and runs the message
+    anyway, which would run a job the store never saw begin."""
 
 
 class JobStatusMiddleware(Middleware):
@@ -42,20 +51,31 @@ class JobStatusMiddleware(Middleware):
         lifecycle: Lifecycle,
         queues: list[str],
         on_cancel: Callable[[str], object] | None = None,
+        on_ended: Callable[[str, str], object] | None = None,
     ):
         self.lifecycle = lifecycle
         self.queues = queues
         #: Stops the run of a job this process runs that was cancelled meanwhile.
         self.on_cancel = on_cancel
+        #: Given (actor, job id) when a job message finds its job ended.
+        self.on_ended = on_ended
         self._stop = threading.Event()
 
     def before_process_message(self, broker: dramatiq.Broker, message) -> None:
-        """Begin the job, or skip its message; a store failure raises (the message is
-        retried)."""
-        if not message_job(message):
+        """Begin the job, or skip its message; a store failure raises :class:`NotBegun`
+        (the message is retried)."""
+        ident = message_job(message)
+        if not ident:
             return
         redelivered = bool(getattr(message, "redelivered", False))  # RabbitMQ's flag
-        if self.lifecycle.begin(message.actor_name, message.args[0], redelivered) is None:
+        resent = bool(message.options.get(RESENT))
+        try:
+            begun = self.lifecycle.begin(message.actor_name, message.args[0], redelivered or resent)
+            if begun is None and self.on_ended is not None:
+                self.on_ended(message.actor_name, ident)
+        except Exception as exc:
+            raise NotBegun(f"job {ident}: {type(exc).__name__}: {exc}") from exc
+        if begun is None:
             raise SkipMessage("the job has ended")
 
     def after_process_message(self, broker, message, *, result=None, exception=None) -> None:

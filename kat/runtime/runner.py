@@ -207,8 +207,8 @@ def _failed(job_id: str, exc: JobFailed, **extra: Any) -> JobResult:
 
 class Followers(Protocol):
     """How a boefje job starts its normalizer jobs: each is recorded ``queued`` in the
-    write that stores the boefje's raws, then they are sent (the actors send messages;
-    ``kat run`` runs them next)."""
+    write that stores the boefje's raws with its end, then they are sent (the actors
+    send messages; ``kat run`` runs them next)."""
 
     def record(self, job: NormalizerMeta) -> dict[str, Any] | None:
         """The job's record for :meth:`Store.add_jobs` (:meth:`Lifecycle.record`);
@@ -236,10 +236,13 @@ def run_boefje(
     ctx: Context, meta: BoefjeMeta,
     send: Followers | Callable[[NormalizerMeta], str] | None = None,
 ) -> JobResult:  # fmt: skip
-    """Run a boefje in the sandbox, store its raws, start the normalizers that match.
+    """Run a boefje in the sandbox; its raws and the normalizer jobs that match them.
 
-    ``send`` starts the normalizer jobs (recorded with the raws, in one write, then
-    sent), or is a function given each job; None starts none.
+    The result carries the raws and the records of those jobs, which the lifecycle
+    stores with the job's end, in one write; the jobs (``result.unsent``) are sent once
+    that is done (:func:`send_followers`). ``send`` makes the jobs' records; None starts
+    no normalizers. A function given each job instead (a plugin's own test, without a
+    lifecycle) has the raws stored and the jobs handed to it here.
     """
     if send is not None and not hasattr(send, "record"):
         send = _EachSent(send)
@@ -309,33 +312,52 @@ def run_boefje(
             detail, why = refused, FailureReason.REFUSED  # an API said no: not a crash
         if outcome.output:
             detail += OUTPUT_MARK + redact(outcome.output.decode(errors="replace"), env)
-        raw_ids = ctx.store.replace_raws(
-            meta.id, meta.organization, [(tags | {"error/boefje"}, reason.encode())]
-        )
-        return JobResult(
-            meta.id, JobStatus.FAILED, why, detail, raw_ids,
+        failed = JobResult(
+            meta.id, JobStatus.FAILED, why, detail,
             runnable_hash=plugin.runnable_hash, meta=stored_meta,
         )  # fmt: skip
+        error = (tags | {"error/boefje"}, reason.encode())
+        return _with_raws(ctx, meta, failed, [error], [str(uuid.uuid4())], [], send)
 
     raws = [(set(mime_types) | tags, data) for mime_types, data in outcome.raws]
     # The raws' ids are chosen here, so their normalizer jobs are made first and
     # recorded in the write that stores the raws.
     raw_ids = [str(uuid.uuid4()) for _ in raws]
     followers: list[NormalizerMeta] = []
-    records: list[dict[str, Any]] = []
     if send is not None:
         followers = dispatch(ctx, meta, stored_meta, list(zip(raw_ids, raws, strict=True)))
-        records = [r for job in followers if (r := send.record(job)) is not None]
-    ctx.store.replace_raws(meta.id, meta.organization, raws, ids=raw_ids, jobs=records)
     if not reused:  # dedup: identical runs within the grace period reuse these raws
         dedup.remember(ctx.store, run_key, meta.id)
     result = JobResult(
-        meta.id, JobStatus.COMPLETED, raw_ids=raw_ids,
-        runnable_hash=plugin.runnable_hash, meta=stored_meta,
-    )  # fmt: skip
-    if send is not None and followers:
+        meta.id, JobStatus.COMPLETED, runnable_hash=plugin.runnable_hash, meta=stored_meta
+    )
+    return _with_raws(ctx, meta, result, raws, raw_ids, followers, send)
+
+
+def _with_raws(
+    ctx: Context, meta: BoefjeMeta, result: JobResult, raws: list[tuple[set[str], bytes]],
+    raw_ids: list[str], followers: list[NormalizerMeta], send: Followers | None,
+) -> JobResult:  # fmt: skip
+    """``result`` carrying the raws and the records of their jobs, for the lifecycle to
+    store with the job's end; for a plain function (:class:`_EachSent`), stored and
+    handed over here."""
+    result.raw_ids = raw_ids
+    if isinstance(send, _EachSent):
+        ctx.store.replace_raws(meta.id, meta.organization, raws, ids=raw_ids)
         result.followers = send.send(followers)
+        return result
+    result.raws = raws
+    if send is not None:
+        result.jobs = [r for job in followers if (r := send.record(job)) is not None]
+        result.unsent = followers
     return result
+
+
+def send_followers(result: JobResult, send: Followers) -> None:
+    """After a boefje job's end is stored: send the normalizer jobs recorded with it."""
+    if result.unsent:
+        result.followers = send.send(result.unsent)
+        result.unsent = []
 
 
 def dispatch(

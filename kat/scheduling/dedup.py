@@ -67,6 +67,9 @@ def reuse(
     earlier = store.find_run(key, since)
     if earlier is None:
         return None
+    job = store.get_job(earlier)  # recorded just before its end, which stores its raws
+    if job is None or job.status != "completed":
+        return None
     raws = []
     for raw in store.raws_for(earlier):
         full = store.get_raw(raw.id, with_data=True)

@@ -5,7 +5,9 @@ base64 with their mime types as tags), and each normalizer job's meta once it en
 (``POST /bytes/normalizer_meta``). It logs in at ``POST /token`` with
 ``BYTES_USERNAME``/``BYTES_PASSWORD`` (OpenKAT's names) and again on a 401.
 
-:class:`BytesStore` wraps kat's store: kat's record is written first. Bytes answers a
+:class:`BytesStore` wraps kat's store: kat's record is written first, except a boefje
+job's raws, which go to Bytes before they are stored with the job's end (a failure
+there fails the end, and the job runs again). Bytes answers a
 meta it has with 400, which counts as sent (a retried job sends it again); its raw
 route keeps one raw per set of mime types, so a retried upload is not stored twice.
 Connection errors and 5xx are retried with backoff, then :class:`StoreError`.
@@ -115,13 +117,21 @@ class BytesStore:
     ) -> list[str]:
         raws = [(sorted(tags), bytes(data)) for tags, data in raws]
         ids = self._store.replace_raws(job_id, organization, raws, **kwargs)
+        self._to_bytes(job_id, raws)
+        return ids
+
+    def _to_bytes(self, job_id: str, raws: list[tuple[list[str], bytes]]) -> None:
+        """A boefje job's meta and raws to Bytes."""
         job = self._store.get_job(job_id)
         if job is not None and job.type == "boefje":
             self._client.save_meta("boefje", job.meta)
             self._client.save_raws(job_id, raws)
-        return ids
 
     def end_job(self, job_id: str, status: JobStatus, *args: Any, **kwargs: Any) -> bool:
+        if kwargs.get("raws") is not None:  # a boefje job's raws, stored with its end
+            # Bytes first: a failure there fails this end, and the job is run again.
+            kwargs["raws"] = raws = [(sorted(tags), bytes(data)) for tags, data in kwargs["raws"]]
+            self._to_bytes(job_id, raws)
         changed = self._store.end_job(job_id, status, *args, **kwargs)
         job = self._store.get_job(job_id) if changed else None
         if job is not None and job.type == "normalizer" and status == JobStatus.COMPLETED:

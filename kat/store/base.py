@@ -192,10 +192,17 @@ class Store(Protocol):
         runnable_hash: str | None = None,
         meta: dict[str, Any] | None = None,
         objects: list[dict[str, Any]] | None = None,
+        raws: Iterable[tuple[Iterable[str], bytes]] | None = None,
+        raw_ids: list[str | None] | None = None,
+        jobs: list[dict[str, Any]] | None = None,
     ) -> bool:
         """``completed`` or ``failed`` unless it has ended already; True if it changed.
-        ``objects``: a normalizer job's objects, stored in the same write (replacing an
-        earlier attempt's, under the job's organisation) when the job ends here."""
+
+        What the job's run made is stored in the same write, under the job's
+        organisation, when the job ends here (and dropped when it had ended already):
+        ``objects``, a normalizer job's objects, replacing an earlier attempt's; ``raws``,
+        a boefje job's raw files, as :meth:`replace_raws` stores them, with ``raw_ids``
+        and the ``jobs`` that read them."""
 
     def get_job(self, job_id: str) -> Job | None: ...
 

@@ -236,6 +236,8 @@ class HTTPStore:
         self, job_id: str, status: JobStatus, reason: str | None = None,
         detail: str | None = None, *, runnable_hash: str | None = None,
         meta: dict[str, Any] | None = None, objects: list[dict[str, Any]] | None = None,
+        raws: Iterable[tuple[Iterable[str], bytes]] | None = None,
+        raw_ids: list[str | None] | None = None, jobs: list[dict[str, Any]] | None = None,
     ) -> bool:  # fmt: skip
         body = {
             "status": str(status), "reason": str(reason) if reason is not None else None,
@@ -243,7 +245,10 @@ class HTTPStore:
         }  # fmt: skip
         if objects is not None:
             body["objects"] = objects
-        return bool(self._call("POST", f"/jobs/{_q(job_id)}/end", body, once=True)["changed"])
+        if raws is not None:
+            body.update(self._raws_body(raws, raw_ids, jobs))
+        path = f"/jobs/{_q(job_id)}/end"
+        return bool(self._call("POST", path, body, once=True, conflict=True)["changed"])
 
     def get_job(self, job_id: str) -> Job | None:
         job = self._call("GET", f"/jobs/{_q(job_id)}", missing_ok=True)
@@ -270,6 +275,16 @@ class HTTPStore:
         self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]],
         *, ids: list[str | None] | None = None, jobs: list[dict[str, Any]] | None = None,
     ) -> list[str]:  # fmt: skip
+        body = {"organization": organization, **self._raws_body(raws, ids, jobs)}
+        # No key: a retry replaces what the lost attempt stored, so the job's raws are
+        # there once, with the ids this answer gives (and its jobs are recorded once).
+        return list(self._call("PUT", f"/jobs/{_q(job_id)}/raws", body, conflict=True)["ids"])
+
+    def _raws_body(
+        self, raws: Iterable[tuple[Iterable[str], bytes]], ids: list[str | None] | None,
+        jobs: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """``raws`` (each with its ``id`` when chosen) and the ``jobs`` that read them."""
         items = [
             {"mime_types": sorted(m), "content": base64.b64encode(bytes(d)).decode()}
             for m, d in raws
@@ -280,15 +295,19 @@ class HTTPStore:
             for item, raw_id in zip(items, ids, strict=True):
                 if raw_id is not None:
                     item["id"] = raw_id
-        body: dict[str, Any] = {"organization": organization, "raws": items}
+        body: dict[str, Any] = {"raws": items}
         if jobs:
             body["jobs"] = [self._job_body(**job) for job in jobs]
-        # No key: a retry replaces what the lost attempt stored, so the job's raws are
-        # there once, with the ids this answer gives (and its jobs are recorded once).
-        return list(self._call("PUT", f"/jobs/{_q(job_id)}/raws", body, conflict=True)["ids"])
+        return body
 
     def raws_for(self, job_id: str) -> list[Raw]:
         return [_raw(r) for r in self._call("GET", f"/jobs/{_q(job_id)}/raws")]
+
+    def jobs_reading(self, raw_ids: list[str]) -> list[Job]:
+        jobs = [
+            _job(j) for raw_id in raw_ids for j in self._call("GET", f"/raws/{_q(raw_id)}/jobs")
+        ]
+        return sorted(jobs, key=lambda job: (job.queued_at, job.id))
 
     def get_raw(self, raw_id: str, with_data: bool = True) -> Raw | None:
         query = {"data": "true" if with_data else "false"}

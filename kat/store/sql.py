@@ -113,6 +113,34 @@ def _supersede(tx: Any, job_id: str, keep: list[str]) -> None:
         tx.execute("DELETE FROM scan_jobs WHERE job_id = ?", (row["id"],))
 
 
+def _store_raws(
+    tx: Any, job_id: str, organization: str, raws: list[tuple[Iterable[str], bytes]],
+    ids: list[str | None] | None, jobs: list[dict[str, Any]] | None,
+) -> list[str]:  # fmt: skip
+    """:meth:`SQLStore.replace_raws` in the transaction ``tx``: the raws' ids."""
+    ids = ids if ids is not None else [None] * len(raws)
+    if len(ids) != len(raws):
+        raise ValueError(f"{len(ids)} raw ids for {len(raws)} raws")
+    ids = [raw_id or str(uuid.uuid4()) for raw_id in ids]
+    created = timestamp()
+    _supersede(tx, job_id, [job["job_id"] for job in jobs or []])
+    tx.execute("DELETE FROM raws WHERE job_id = ?", (job_id,))
+    for position, (raw_id, (mime_types, data)) in enumerate(zip(ids, raws, strict=True)):
+        cursor = tx.execute(
+            "INSERT INTO raws (id, job_id, organization, mime_types, size, data,"
+            " created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO NOTHING",
+            (
+                raw_id, job_id, organization, json.dumps(sorted(mime_types)),
+                len(data), bytes(data), created, position,
+            ),
+        )  # fmt: skip
+        if cursor.rowcount != 1:  # the transaction is rolled back: nothing changed
+            raise ValueError(f"raw id {raw_id!r} is taken by another raw")
+    _add_jobs(tx, jobs or [])
+    return ids
+
+
 def _insert_job(
     job_id: str,
     job_type: str,
@@ -314,6 +342,9 @@ class SQLStore:
         runnable_hash: str | None = None,
         meta: dict[str, Any] | None = None,
         objects: list[dict[str, Any]] | None = None,
+        raws: Iterable[tuple[Iterable[str], bytes]] | None = None,
+        raw_ids: list[str | None] | None = None,
+        jobs: list[dict[str, Any]] | None = None,
     ) -> bool:
         end = (
             "UPDATE jobs SET status = ?, reason = ?, detail = ?, ended_at = ?,"
@@ -324,18 +355,26 @@ class SQLStore:
                 json.dumps(meta) if meta is not None else None, job_id,
             ),
         )  # fmt: skip
-        if objects is None:
+        if objects is None and raws is None:
             return self._write(*end)[0] == 1
         with self._transaction() as tx:
-            if tx.execute(*end).rowcount != 1:
+            ended = tx.execute(end[0] + " RETURNING organization", end[1]).fetchall()
+            if not ended:
                 return False  # it ended meanwhile (cancelled): what the run found is dropped
-            tx.execute("DELETE FROM objects WHERE job_id = ?", (job_id,))
+            organization = ended[0]["organization"]
+            if objects is not None:
+                tx.execute("DELETE FROM objects WHERE job_id = ?", (job_id,))
             if objects:
                 tx.executemany(
                     "INSERT INTO objects (job_id, organization, object_type, primary_key, data)"
-                    " SELECT id, organization, ?, ?, ? FROM jobs WHERE id = ?",
-                    [(o["object_type"], o["primary_key"], json.dumps(o), job_id) for o in objects],
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (job_id, organization, o["object_type"], o["primary_key"], json.dumps(o))
+                        for o in objects
+                    ],
                 )
+            if raws is not None:
+                _store_raws(tx, job_id, organization, list(raws), raw_ids, jobs)
             return True
 
     def get_job(self, job_id: str) -> Job | None:
@@ -396,29 +435,8 @@ class SQLStore:
         self, job_id: str, organization: str, raws: Iterable[tuple[Iterable[str], bytes]],
         *, ids: list[str | None] | None = None, jobs: list[dict[str, Any]] | None = None,
     ) -> list[str]:  # fmt: skip
-        raws = list(raws)
-        ids = ids if ids is not None else [None] * len(raws)
-        if len(ids) != len(raws):
-            raise ValueError(f"{len(ids)} raw ids for {len(raws)} raws")
-        ids = [raw_id or str(uuid.uuid4()) for raw_id in ids]
-        created = timestamp()
         with self._transaction(durable=False) as tx:
-            _supersede(tx, job_id, [job["job_id"] for job in jobs or []])
-            tx.execute("DELETE FROM raws WHERE job_id = ?", (job_id,))
-            for position, (raw_id, (mime_types, data)) in enumerate(zip(ids, raws, strict=True)):
-                cursor = tx.execute(
-                    "INSERT INTO raws (id, job_id, organization, mime_types, size, data,"
-                    " created_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (id) DO NOTHING",
-                    (
-                        raw_id, job_id, organization, json.dumps(sorted(mime_types)),
-                        len(data), bytes(data), created, position,
-                    ),
-                )  # fmt: skip
-                if cursor.rowcount != 1:  # the transaction is rolled back: nothing changed
-                    raise ValueError(f"raw id {raw_id!r} is taken by another raw")
-            _add_jobs(tx, jobs or [])
-        return ids
+            return _store_raws(tx, job_id, organization, list(raws), ids, jobs)
 
     def raws_for(self, job_id: str) -> list[Raw]:
         rows = self._rows(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.store.test_store_interface import (  # noqa: F401 (collected by pytest)
+    test_a_boefje_jobs_raws_and_their_jobs_are_stored_with_its_end_and_only_then,
     test_a_boefje_run_again_supersedes_the_normalizer_jobs_its_last_run_left_unbegun,
     test_a_job_is_recorded_once_and_reads_back_typed,
     test_a_scan_claims_each_pair_once_and_counts_its_jobs,

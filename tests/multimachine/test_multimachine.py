@@ -75,9 +75,21 @@ def _configure(api: str, dns: str, ports: list[int]) -> None:
 def _wait(store, scan_id: str, until, timeout: float, what: str) -> dict[str, int]:
     deadline = time.monotonic() + timeout
     while not until(progress := store.scan_progress(scan_id)):
-        assert time.monotonic() < deadline, f"{what}: {progress}"
+        assert time.monotonic() < deadline, f"{what}: {progress}; {_open_jobs(store, scan_id)}"
         time.sleep(0.2)
     return progress
+
+
+def _open_jobs(store, scan_id: str) -> list[tuple]:
+    """The scan's jobs that have not ended, with the boefje job of a normalizer's raw."""
+    found = []
+    for job in (entry.job for entry in store.scan_jobs(scan_id)):
+        if not job.ended:
+            raw = store.get_raw(job.raw_id, with_data=False) if job.raw_id else None
+            source = store.get_job(raw.job_id) if raw else None
+            found.append((job.type, job.plugin_id, job.id, str(job.status), job.attempts,
+                          job.worker, source and (source.id, str(source.status))))  # fmt: skip
+    return found
 
 
 @pytest.mark.e2e

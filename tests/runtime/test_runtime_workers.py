@@ -182,6 +182,35 @@ def test_a_normalizer_job_runs_on_the_raw_its_message_carries(runtime, worker):
     assert "content" not in bad["meta"]["raw_data"]
 
 
+def test_a_boefje_message_that_comes_back_sends_the_jobs_its_ended_run_left_unsent(runtime, worker):
+    """A worker that dies after storing a boefje job's end (with its raws and their
+    normalizer jobs) but before sending those jobs: when RabbitMQ delivers the boefje
+    message again, it finds the job ended, and the jobs that never began are sent; the
+    boefje does not run again."""
+    done = runtime.wait(runtime.actors.enqueue_boefje("acme", "noop", REF))
+    (raw,) = runtime.store.raws_for(done["id"])
+    (ran,) = runtime.store.jobs_reading([raw.id])
+    assert runtime.wait(ran.id)["status"] == "completed"
+    left = {  # what the dead worker recorded with the end and never sent
+        "id": str(uuid.uuid4()),
+        "normalizer": {"id": "hostname-normalizer"},
+        "raw_data": {"id": raw.id, "boefje_meta": done["meta"], "mime_types": raw.mime_types},
+    }
+    runtime.store.add_job(left["id"], "normalizer", "acme", "hostname-normalizer", left,
+                          raw_id=raw.id)  # fmt: skip
+    runtime.actors.boefje.send(done["meta"])  # the boefje message, delivered again
+    resent = runtime.wait(left["id"])
+    assert (resent["status"], resent["attempts"]) == ("completed", 1), resent
+    assert {o.primary_key for o in runtime.store.objects_for(left["id"])} == {
+        o.primary_key for o in runtime.store.objects_for(ran.id)
+    }
+    again = runtime.store.get_job(done["id"])
+    assert (again.status, again.attempts, again.ended_at) == (
+        "completed", 1, done["ended_at"]
+    )  # fmt: skip
+    assert runtime.wait(ran.id)["attempts"] == 1  # a job that had begun is not sent again
+
+
 def test_a_normalizer_yielding_non_oois_fails_as_bad_output(runtime, worker):
     job = runtime.wait(runtime.actors.enqueue_boefje("acme", "noop", REF))
     (raw,) = runtime.store.raws_for(job["id"])

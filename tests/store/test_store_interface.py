@@ -124,6 +124,50 @@ def test_raws_with_their_ids_are_stored_with_the_jobs_that_read_them(store):
     assert store.get_raw(raw_ids[0]).job_id == job_id
 
 
+def test_a_boefje_jobs_raws_and_their_jobs_are_stored_with_its_end_and_only_then(store):
+    """One write ends a boefje job with its raws (their ids the caller's) and the
+    normalizer jobs that read them; a job that had ended keeps nothing of the run, and
+    a raw id taken by another raw leaves the job running and stores nothing."""
+    store.add_scan(Scan("scan-e", "acme", ("Hostname|internet|a.test",), depth=2))
+    job_id = _job(store)
+    assert store.begin_job(job_id, "w:1", False)
+    raw_ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    readers = [str(uuid.uuid4()) for _ in raw_ids]
+    jobs = [
+        {"job_id": reader, "job_type": "normalizer", "organization": "acme",
+         "plugin_id": "norm", "meta": {"id": reader}, "raw_id": raw_id,
+         "scan": ("scan-e", 1)}
+        for reader, raw_id in zip(readers, raw_ids, strict=True)
+    ]  # fmt: skip
+    blobs = [({"text/plain", "boefje/noop"}, b"one"), ({"text/html"}, b"\x00two")]
+    store.replace_raws(job_id, "acme", blobs[:1], ids=raw_ids[:1])  # an earlier attempt's
+    other = _job(store)
+    store.begin_job(other, "w:1", False)
+    with pytest.raises(ValueError, match="is taken"):
+        store.end_job(other, JobStatus.COMPLETED, raws=blobs[:1], raw_ids=raw_ids[:1])
+    assert store.get_job(other).status is JobStatus.RUNNING and store.raws_for(other) == []
+
+    assert store.end_job(job_id, JobStatus.COMPLETED, meta={"id": job_id, "y": 2},
+                         raws=blobs, raw_ids=raw_ids, jobs=jobs)  # fmt: skip
+    ended = store.get_job(job_id)
+    assert (ended.status, ended.meta) == (JobStatus.COMPLETED, {"id": job_id, "y": 2})
+    stored = store.raws_for(job_id)
+    assert [(r.id, r.organization, r.mime_types) for r in stored] == [
+        (raw_ids[0], "acme", ["boefje/noop", "text/plain"]), (raw_ids[1], "acme", ["text/html"])
+    ]  # fmt: skip
+    assert store.get_raw(raw_ids[1]).data == b"\x00two"
+    assert [j.id for j in store.jobs_reading(raw_ids)] == readers
+    assert {store.get_job(r).status for r in readers} == {JobStatus.QUEUED}
+    assert sorted(e.job.id for e in store.scan_jobs("scan-e")) == sorted(readers)
+    # Ended already: the late end stores nothing of its run.
+    fresh = [str(uuid.uuid4())]
+    late = {**jobs[0], "job_id": str(uuid.uuid4()), "raw_id": fresh[0], "scan": None}
+    assert not store.end_job(job_id, JobStatus.FAILED, "crashed", raws=blobs[:1],
+                             raw_ids=fresh, jobs=[late])  # fmt: skip
+    assert [r.id for r in store.raws_for(job_id)] == raw_ids
+    assert store.get_raw(fresh[0]) is None and store.get_job(late["job_id"]) is None
+
+
 def test_a_boefje_run_again_supersedes_the_normalizer_jobs_its_last_run_left_unbegun(store):
     """A worker died between storing a boefje's raws with their normalizer jobs and
     sending them: when the boefje job runs again, those that never began fail as
