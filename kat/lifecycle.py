@@ -207,14 +207,16 @@ class Lifecycle:
         ident = job["id"]
         # When it was sent by someone else; a raw its message carries is not kept.
         create = {"meta": stored_form(job), **job_fields(kind, job)}
-        if not redelivered:  # the common case: one write
+        if not redelivered:  # the common case: one write, from queued
             started = self.store.begin_job(ident, worker_name(), False, create)
-            if started is None:
-                logger.info("job %s has ended already: not run again", ident)
-            else:
+            if started is not None:
                 self._track(ident, kind, started)
-            return started
-        self.store.add_job(ident, **create)
+                return started
+            # Not queued: ended, or running (a second message of the job, or the retry
+            # of a run that could not be marked queued): decided below, as for a
+            # redelivery, so that no job runs twice at once.
+        else:
+            self.store.add_job(ident, **create)
         current = self._settled(self.store.get_job(ident))
         if current is None or current.ended:
             logger.info("job %s has ended already: not run again", ident)

@@ -175,9 +175,11 @@ class Store(Protocol):
     def begin_job(
         self, job_id: str, worker: str, interrupted: bool, create: dict[str, Any] | None = None
     ) -> Job | None:
-        """``running`` unless it has ended; the job after the change, or None if ended
-        (or unknown). ``interrupted``: an earlier run never ended (counted). ``create``:
-        :meth:`add_job`'s arguments, to record the job first if it is not there yet."""
+        """``running``, from ``queued``; with ``interrupted``, from ``running`` (an
+        earlier run never ended: counted). The job after the change, or None when it was
+        not in that state (ended, begun by another worker meanwhile, or unknown).
+        ``create``: :meth:`add_job`'s arguments, to record the job first if it is not
+        there yet."""
 
     def requeue_job(self, job_id: str, detail: str | None) -> None:
         """Back to ``queued`` unless it has ended (a retry or a hand-back is coming)."""

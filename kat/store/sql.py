@@ -314,9 +314,12 @@ class SQLStore:
         update = (
             "UPDATE jobs SET status = ?, reason = NULL, detail = NULL, worker = ?,"
             " attempts = attempts + 1, interrupted = interrupted + ?, started_at = ?,"
-            f" ended_at = NULL WHERE id = ? AND {_NOT_ENDED} RETURNING *",
-            (str(JobStatus.RUNNING), worker, int(interrupted), timestamp(), job_id),
-        )
+            " ended_at = NULL WHERE id = ? AND status = ? RETURNING *",
+            (
+                str(JobStatus.RUNNING), worker, int(interrupted), timestamp(), job_id,
+                str(JobStatus.RUNNING if interrupted else JobStatus.QUEUED),
+            ),
+        )  # fmt: skip
         if create is None:
             rows = self._write(*update, durable=False)[1]
         else:  # a job sent by someone else: recorded here first, in the same transaction
