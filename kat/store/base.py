@@ -198,7 +198,9 @@ class Store(Protocol):
         raw_ids: list[str | None] | None = None,
         jobs: list[dict[str, Any]] | None = None,
     ) -> bool:
-        """``completed`` or ``failed`` unless it has ended already; True if it changed.
+        """``completed`` or ``failed`` unless it has ended already; True if it changed
+        (or, with ``raw_ids``, if this same end was stored before: a retry of a call
+        whose answer was lost, whose normalizer jobs may still have to be sent).
 
         What the job's run made is stored in the same write, under the job's
         organisation, when the job ends here (and dropped when it had ended already):

@@ -141,6 +141,12 @@ def _store_raws(
     return ids
 
 
+def _has_raw(tx: Any, job_id: str, raw_id: str | None) -> bool:
+    """Whether the job has the raw ``raw_id`` (ids are chosen once per run)."""
+    found = tx.execute("SELECT 1 FROM raws WHERE id = ? AND job_id = ?", (raw_id, job_id))
+    return bool(found.fetchall())
+
+
 def _insert_job(
     job_id: str,
     job_type: str,
@@ -362,8 +368,9 @@ class SQLStore:
             return self._write(*end)[0] == 1
         with self._transaction() as tx:
             ended = tx.execute(end[0] + " RETURNING organization", end[1]).fetchall()
-            if not ended:
-                return False  # it ended meanwhile (cancelled): what the run found is dropped
+            if not ended:  # it ended meanwhile (cancelled): what the run found is dropped;
+                # or this same end was stored by an attempt whose answer was lost
+                return bool(raw_ids) and _has_raw(tx, job_id, raw_ids[0])
             organization = ended[0]["organization"]
             if objects is not None:
                 tx.execute("DELETE FROM objects WHERE job_id = ?", (job_id,))

@@ -157,6 +157,12 @@ def test_a_boefje_jobs_raws_and_their_jobs_are_stored_with_its_end_and_only_then
     ]  # fmt: skip
     assert store.get_raw(raw_ids[1]).data == b"\x00two"
     assert [j.id for j in store.jobs_reading(raw_ids)] == readers
+    # The same end again (its answer was lost): stored once, and said to be stored, so
+    # the worker still sends the jobs.
+    assert store.end_job(job_id, JobStatus.COMPLETED, meta={"id": job_id, "y": 2},
+                         raws=blobs, raw_ids=raw_ids, jobs=jobs)  # fmt: skip
+    assert [r.id for r in store.raws_for(job_id)] == raw_ids
+    assert [j.id for j in store.jobs_reading(raw_ids)] == readers
     assert {store.get_job(r).status for r in readers} == {JobStatus.QUEUED}
     assert sorted(e.job.id for e in store.scan_jobs("scan-e")) == sorted(readers)
     # Ended already: the late end stores nothing of its run.
