@@ -62,8 +62,8 @@ class FailureReason(enum.StrEnum):
     #: (429; the detail names the Retry-After). Not retried: the same request would be
     #: refused again; fix the key or run the job again later.
     REFUSED = "refused"
-    #: A normalizer job that never began, of a boefje job that ran again (its worker died
-    #: between storing the raws and sending this job): the new run's jobs replace it.
+    #: A normalizer job that never began, of a boefje job whose raws were stored before
+    #: its end (``PUT …/raws``) and that ran again: the new run's jobs replace it.
     SUPERSEDED = "superseded"
 
 

@@ -92,8 +92,9 @@ def _add_jobs(tx: Any, jobs: list[dict[str, Any]]) -> list[bool]:
 def _supersede(tx: Any, job_id: str, keep: list[str]) -> None:
     """Before a job's raws are replaced: the normalizer jobs of its earlier raws that
     never began fail as ``superseded`` and leave their scan (the new raws get jobs of
-    their own). Only a worker that died between storing the raws and sending these jobs
-    leaves such jobs; a message of one that does arrive finds it ended and does not run.
+    their own). Only raws stored before their job's end (:meth:`SQLStore.replace_raws`,
+    ``PUT …/raws``) leave such jobs when the job runs again; a message of one that does
+    arrive finds it ended and does not run.
     ``keep``: the jobs recorded in this same write (a retry of it supersedes none)."""
     earlier = [r["id"] for r in tx.execute("SELECT id FROM raws WHERE job_id = ?", (job_id,))]
     if not earlier:  # its first run: nothing to supersede
